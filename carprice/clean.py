@@ -1,0 +1,295 @@
+"""Raw rows in either accepted shape → the typed internal frame, with a reason per bad row.
+
+Training uses `clean_training` (duplicates dropped, bad rows rejected and reported); serving
+uses `to_frame` (every row kept in place, bad ones carry an error message instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from carprice import units
+from carprice.schema import (
+    CATEGORY_CHOICES,
+    FEATURE_REQUIRED,
+    FRAME_COLUMNS,
+    NUMERIC_COLUMNS,
+    NUMERIC_RANGES,
+    OWNER_LABELS,
+    RAW_COLUMNS,
+    TARGET,
+    TWO_WORD_BRANDS,
+)
+
+_RAW_MARKERS = {"owner", "mileage", "engine", "max_power"}
+_RAW_REQUIRED = ("name", "year", "km_driven", "fuel", "seller_type", "transmission", "owner")
+_OWNER_LOOKUP = {label.lower(): rank for label, rank in OWNER_LABELS.items()}
+_TWO_WORD = {b.lower() for b in TWO_WORD_BRANDS}
+
+
+class ShapeError(ValueError):
+    """The table as a whole can't be read: wrong or duplicated columns."""
+
+
+@dataclass
+class CleanReport:
+    """Training data after cleaning, and everything that was taken out, with reasons."""
+
+    frame: pd.DataFrame
+    rejected: pd.DataFrame
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def normalise_headers(df: pd.DataFrame) -> pd.DataFrame:
+    """Case- and space-insensitive headers; duplicated headers are an error, not a guess."""
+    headers = [str(c).strip().lower().replace(" ", "_") for c in df.columns]
+    dupes = sorted({h for h in headers if headers.count(h) > 1})
+    if dupes:
+        raise ShapeError(f"duplicated column(s): {', '.join(dupes)}")
+    out = df.copy()
+    out.columns = headers
+    return out
+
+
+def detect_shape(columns: list[str]) -> str:
+    """'raw' for CarDekho listing rows, 'features' for CarFeatures rows."""
+    cols = set(columns)
+    if _RAW_MARKERS & cols and "owner_rank" not in cols:
+        missing = [c for c in _RAW_REQUIRED if c not in cols]
+        if missing:
+            raise ShapeError(f"raw listing columns missing: {', '.join(missing)}")
+        return "raw"
+    missing = [c for c in FEATURE_REQUIRED if c not in cols and not (c == "brand" and "name" in cols)]
+    if missing:
+        raise ShapeError(
+            f"missing column(s): {', '.join(missing)}. Send either the CarFeatures columns "
+            f"({', '.join(FEATURE_REQUIRED)}) or the raw listing columns ({', '.join(RAW_COLUMNS)})"
+        )
+    return "features"
+
+
+def _text(series: pd.Series) -> pd.Series:
+    """Strings with blanks as NA, whatever dtype the column arrived in."""
+    out = series.astype("object").where(series.notna(), None)
+    out = out.map(lambda v: None if v is None else str(v).strip())
+    return out.where(out.map(lambda v: v not in (None, "", "nan", "NaN", "None")), None)
+
+
+def _map_unique(series: pd.Series, parse: Callable[[str], object]) -> tuple[pd.Series, pd.Series]:
+    """Apply `parse` once per distinct value; returns (values, error messages)."""
+    values: dict[str, object] = {}
+    errors: dict[str, str] = {}
+    for cell in series.dropna().unique():
+        try:
+            values[cell] = parse(cell)
+        except ValueError as exc:
+            errors[cell] = str(exc)
+    return series.map(values), series.map(errors)
+
+
+class _Errors:
+    """Collects per-row reasons; a row is bad when it has at least one."""
+
+    def __init__(self, index: pd.Index) -> None:
+        self.messages = pd.Series([""] * len(index), index=index, dtype="object")
+
+    def add(self, mask: pd.Series, message: pd.Series | str) -> None:
+        mask = mask.fillna(False).astype(bool)
+        if not mask.any():
+            return
+        msg = message[mask] if isinstance(message, pd.Series) else message
+        current = self.messages[mask]
+        self.messages[mask] = np.where(current == "", msg, current + "; " + msg)
+
+
+def _numeric(series: pd.Series, column: str, errors: _Errors) -> pd.Series:
+    text = _text(series)
+    values = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
+    errors.add(text.notna() & values.isna(), column + " " + text.map(repr) + " is not a number")
+    finite = values.notna() & ~np.isfinite(values.astype(float))
+    errors.add(finite, f"{column} must be a finite number")
+    return values.where(~finite).astype(float)
+
+
+def _category(series: pd.Series, column: str, errors: _Errors) -> pd.Series:
+    choices = CATEGORY_CHOICES[column]
+    lookup = {c.lower(): c for c in choices}
+    text = _text(series)
+    canon = text.str.lower().map(lookup)
+    errors.add(
+        text.notna() & canon.isna(),
+        f"{column} " + text.map(repr) + f" is not one of: {', '.join(choices)}",
+    )
+    return canon
+
+
+def split_name(name: str | None) -> tuple[str | None, str | None]:
+    """'Maruti Swift Dzire VDI' → ('Maruti', 'swift'): brand as written (matched
+    case-insensitively later, but echoed back in messages as the user wrote it), model family
+    as a lower-case key. Two-word brands are kept whole."""
+    if not name:
+        return None, None
+    tokens = name.split()
+    n = 2 if len(tokens) > 2 and " ".join(tokens[:2]).lower() in _TWO_WORD else 1
+    brand = " ".join(tokens[:n])
+    model = tokens[n].lower() if len(tokens) > n else None
+    return brand, model
+
+
+def _variant(names: pd.Series) -> pd.Series:
+    """The full listing name, case- and spacing-insensitive: the most specific car identity."""
+    return names.map(lambda n: " ".join(n.lower().split()) if n else None)
+
+
+def _from_raw(df: pd.DataFrame, errors: _Errors) -> pd.DataFrame:
+    out = pd.DataFrame(index=df.index)
+    out["name"] = _text(df["name"])
+    parts = out["name"].map(split_name)
+    out["brand"] = parts.str[0]
+    out["model"] = parts.str[1]
+    out["variant"] = _variant(out["name"])
+    owner = _text(df["owner"])
+    out["owner_rank"] = owner.str.lower().map(_OWNER_LOOKUP).astype(float)
+    errors.add(
+        owner.notna() & out["owner_rank"].isna(),
+        "owner " + owner.map(repr) + f" is not one of: {', '.join(OWNER_LABELS)}",
+    )
+    parsers = {
+        "mileage": ("mileage_kmpl", units.parse_mileage),
+        "engine": ("engine_cc", units.parse_engine),
+        "max_power": ("max_power_bhp", units.parse_power),
+    }
+    for raw_col, (col, parse) in parsers.items():
+        text = _text(df[raw_col]) if raw_col in df else pd.Series(None, index=df.index)
+        out[col], msg = _map_unique(text, parse)
+        errors.add(msg.notna(), msg)
+    torque = _text(df["torque"]) if "torque" in df else pd.Series(None, index=df.index)
+    pairs, msg = _map_unique(torque, units.parse_torque)
+    errors.add(msg.notna(), msg)
+    out["torque_nm"] = pairs.map(lambda p: p[0] if isinstance(p, tuple) else None).astype(float)
+    out["torque_rpm"] = pairs.map(lambda p: p[1] if isinstance(p, tuple) else None).astype(float)
+    for col in ("year", "km_driven", "seats"):
+        out[col] = (
+            _numeric(df[col], col, errors) if col in df else pd.Series(np.nan, index=df.index)
+        )
+    return out
+
+
+def _from_features(df: pd.DataFrame, errors: _Errors) -> pd.DataFrame:
+    out = pd.DataFrame(index=df.index)
+    out["name"] = _text(df["name"]) if "name" in df else None
+    parts = out["name"].map(split_name)
+    out["brand"] = _text(df["brand"]) if "brand" in df else parts.str[0]
+    out["model"] = parts.str[1]
+    named = out["name"].notna() & out["brand"].notna()
+    # A name that doesn't start with the brand still names the model: take its first word.
+    mismatch = named & (parts.str[0].str.lower() != out["brand"].str.lower())
+    out.loc[mismatch, "model"] = out.loc[mismatch, "name"].str.lower().str.split().str[0]
+    out["variant"] = _variant(out["name"])
+    for col in NUMERIC_COLUMNS:
+        out[col] = (
+            _numeric(df[col], col, errors) if col in df else pd.Series(np.nan, index=df.index)
+        )
+    return out
+
+
+def _check_required(frame: pd.DataFrame, required: tuple[str, ...], errors: _Errors) -> None:
+    for col in required:
+        errors.add(frame[col].isna() & (errors.messages == ""), f"{col} is missing")
+
+
+def _check_ranges(frame: pd.DataFrame, errors: _Errors) -> None:
+    for col in (*NUMERIC_COLUMNS, TARGET):
+        if col not in frame:
+            continue
+        r = NUMERIC_RANGES[col]
+        values = frame[col]
+        bad = values.notna() & ((values < r.low) | (values > r.high))
+        errors.add(
+            bad,
+            f"{col} " + values.map("{:.10g}".format) + f" is outside {r.low:g}–{r.high:g} {r.unit}",
+        )
+    whole = ("year", "km_driven", "seats", "owner_rank")
+    for col in whole:
+        frac = frame[col].notna() & (frame[col] % 1 != 0)
+        errors.add(frac, f"{col} must be a whole number")
+
+
+def to_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Either input shape → (internal frame, per-row error text; '' means the row is usable).
+
+    Values may arrive as strings (CSV, JSON); categories are matched case-insensitively.
+    Raises ShapeError when the columns themselves are unusable.
+    """
+    df = normalise_headers(df)
+    shape = detect_shape(list(df.columns))
+    errors = _Errors(df.index)
+    frame = _from_raw(df, errors) if shape == "raw" else _from_features(df, errors)
+    frame[list(NUMERIC_COLUMNS)] = frame[list(NUMERIC_COLUMNS)].astype(float)
+    for col in CATEGORY_CHOICES:
+        frame[col] = _category(df[col], col, errors)
+    if TARGET in df:
+        frame[TARGET] = _numeric(df[TARGET], TARGET, errors)
+    required = ("brand", "year", "km_driven", "fuel", "seller_type", "transmission", "owner_rank")
+    if shape == "features":
+        required = FEATURE_REQUIRED
+    _check_required(frame, required, errors)
+    _check_ranges(frame, errors)
+    columns = [*FRAME_COLUMNS, TARGET] if TARGET in frame else list(FRAME_COLUMNS)
+    return frame[columns], errors.messages
+
+
+def clean_training(raw: pd.DataFrame) -> CleanReport:
+    """De-duplicate first (exact duplicates inflate honest-looking scores), then reject bad rows."""
+    total = len(raw)
+    deduped = raw.drop_duplicates()
+    frame, errors = to_frame(deduped)
+    if TARGET not in frame:
+        raise ShapeError(f"training data needs a {TARGET} column")
+    missing_target = frame[TARGET].isna() & (errors == "")
+    errors = errors.where(~missing_target, f"{TARGET} is missing")
+    bad = errors != ""
+    rejected = deduped[bad].copy()
+    rejected.insert(0, "reason", errors[bad])
+    rejected.insert(0, "source_row", rejected.index + 2)  # 1-based, after the header line
+    good = frame[~bad].reset_index(drop=True)
+    # Rows that differ only in text casing or spacing become duplicates after parsing.
+    before = len(good)
+    good = good.drop_duplicates().reset_index(drop=True)
+    counts = {
+        "rows_in": total,
+        "exact_duplicates_dropped": total - len(deduped),
+        "rejected": int(bad.sum()),
+        "parsed_duplicates_dropped": before - len(good),
+        "rows_out": len(good),
+    }
+    return CleanReport(good, rejected.reset_index(drop=True), counts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m carprice.clean --data URI [--rejected out.csv]`: counts as JSON."""
+    from carprice.lake import read_csv
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", required=True, help="raw CSV: path, s3:// or http(s)://")
+    parser.add_argument("--rejected", help="write rejected rows with reasons to this CSV")
+    args = parser.parse_args(argv)
+    report = clean_training(read_csv(args.data))
+    if args.rejected:
+        report.rejected.to_csv(args.rejected, index=False)
+    reasons = report.rejected["reason"].str.split("; ").explode().str.replace(
+        r" '.*' | [\d.]+ ", " … ", regex=True
+    )
+    print(json.dumps({**report.counts, "top_reasons": reasons.value_counts().head(10).to_dict()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""MLflow side of the model: the pyfunc wrapper, registration, the promotion gate, loading.
+
+The pyfunc accepts either input shape (values may all be strings) and returns
+`predicted_price`, `price_low`, `price_high` (rupees) and `error`, one row per input row.
+It needs the `carprice` package importable wherever it is loaded.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from importlib.metadata import version as pkg_version
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models.signature import ModelSignature
+from mlflow.types.schema import AnyType, ColSpec, Schema
+
+from carprice.evaluate import GateVerdict, gate, regression_metrics
+from carprice.model import PREDICTION_COLUMNS, PricingModel
+from carprice.schema import FEATURE_REQUIRED, FRAME_COLUMNS, RAW_COLUMNS, TARGET, CarFeatures
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+_SAMPLE = Path(__file__).resolve().parent.parent / "data_samples" / "quote_cars.csv"
+
+
+class CarPricePyfunc(mlflow.pyfunc.PythonModel):
+    """Thin adapter: all logic lives in PricingModel so the API can call it directly."""
+
+    def load_context(self, context) -> None:  # noqa: ANN001 - MLflow's context type
+        self.model = PricingModel.load(context.artifacts["model"])
+
+    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        return self.model.predict(frame)
+
+
+@dataclass(frozen=True)
+class Registered:
+    version: str
+    verdict: GateVerdict
+
+
+def connect(tracking_uri: str, experiment: str) -> None:
+    """Point this process at the tracking server; called by entry points, never at import."""
+    if tracking_uri.startswith("sqlite:///"):
+        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    mlflow.set_experiment(experiment)
+
+
+def _signature() -> ModelSignature:
+    """Every column of both shapes, optional and untyped: the model validates values itself."""
+    columns = dict.fromkeys([*FEATURE_REQUIRED, *FRAME_COLUMNS, *RAW_COLUMNS, "torque_nm"])
+    inputs = Schema([ColSpec(AnyType(), c, required=False) for c in columns])
+    outputs = Schema(
+        [ColSpec("double", c) for c in PREDICTION_COLUMNS if c != "error"]
+        + [ColSpec("string", "error", required=False)]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def _input_example() -> pd.DataFrame:
+    if _SAMPLE.exists():
+        return pd.read_csv(_SAMPLE).head(3)
+    return pd.DataFrame(CarFeatures.model_config["json_schema_extra"]["examples"])
+
+
+def _requirements() -> list[str]:
+    names = ("xgboost", "pandas", "numpy", "pyarrow", "pydantic", "mlflow")
+    return [f"{n}=={pkg_version(n)}" for n in names]
+
+
+def log_model(model: PricingModel) -> str:
+    """Log under the active run; returns the model URI."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = model.save(Path(tmp) / "pricing_model")
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=CarPricePyfunc(),
+            artifacts={"model": str(model_dir)},
+            signature=_signature(),
+            input_example=_input_example(),
+            pip_requirements=_requirements(),
+        )
+    return info.model_uri
+
+
+def champion_mae_on(test: pd.DataFrame, name: str, client: MlflowClient) -> tuple[float | None, str]:
+    """Score the live champion on *this* test set, so the gate compares like with like."""
+    try:
+        client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None, ""
+    try:
+        champion = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
+        prices = champion.predict(test.drop(columns=[TARGET]))["predicted_price"]
+    except Exception as exc:  # noqa: BLE001 - any failure means the champion can't be trusted
+        return None, f"champion could not be scored ({type(exc).__name__}: {exc})"
+    ok = prices.notna().to_numpy()
+    return regression_metrics(test[TARGET].to_numpy()[ok], prices.to_numpy()[ok])["mae"], ""
+
+
+def register(model: PricingModel, run_id: str, test: pd.DataFrame, name: str) -> Registered:
+    """Log, register, then promote to champion only if the gate says so (else challenger)."""
+    client = MlflowClient()
+    model_uri = log_model(model)
+    version = mlflow.register_model(model_uri, name).version
+    champion_mae, problem = champion_mae_on(test, name, client)
+    verdict = gate(model.metrics["mae"], champion_mae)
+    if problem:
+        verdict = GateVerdict(True, verdict.candidate_mae, None, problem)
+    for key, value in {**verdict.tags(), "run_id": run_id}.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.set_registered_model_alias(name, CHAMPION if verdict.promote else CHALLENGER, version)
+    return Registered(str(version), verdict)
+
+
+def load(name: str, alias: str = CHAMPION) -> tuple[PricingModel, str]:
+    """The aliased version as a PricingModel, plus its version number."""
+    client = MlflowClient()
+    version = client.get_model_version_by_alias(name, alias).version
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    return pyfunc.unwrap_python_model().model, str(version)

@@ -1,0 +1,48 @@
+"""One settings object for every part of CarPrice, read from the environment.
+
+Defaults point at the embedded local stack (SQLite MLflow store, local folders), so a fresh
+clone runs with no configuration at all.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """CARPRICE_* variables, plus the standard MLflow/AWS names the ecosystem already uses."""
+
+    model_config = SettingsConfigDict(env_prefix="CARPRICE_", extra="ignore")
+
+    raw_data: str | None = Field(
+        default=None,
+        description="Raw CarDekho CSV: local path, s3://bucket/key or http(s):// URL. "
+        "Unset means: use a generated synthetic sample.",
+    )
+    mlflow_tracking_uri: str = Field(
+        default="sqlite:///.stack/mlflow.db",
+        validation_alias="MLFLOW_TRACKING_URI",
+        description="MLflow server URL or sqlite:/// store.",
+    )
+    experiment: str = Field(default="car_price", description="MLflow experiment name.")
+    model_name: str = Field(default="car_price", description="Registered model name.")
+    model_alias: str = Field(default="champion", description="Alias of the live model.")
+    trials: int = Field(default=30, ge=1, le=500, description="Hyperparameter search trials.")
+    seed: int = Field(default=42, description="Seed for splits, search and synthetic data.")
+    test_size: float = Field(default=0.2, gt=0.05, lt=0.5, description="Held-out test share.")
+    interval_level: float = Field(default=0.8, gt=0.5, lt=0.99, description="Interval level.")
+    work_dir: str = Field(default=".stack", description="Local folder for generated files.")
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias="MLFLOW_S3_ENDPOINT_URL",
+        description="S3 endpoint for s3:// URIs (MinIO / rclone); unset means AWS.",
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Cached so every caller sees one validated object; tests call cache_clear()."""
+    return Settings()

@@ -1,0 +1,154 @@
+"""Cleaning: both input shapes, de-duplication, and a reason for every rejected row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from carprice.clean import ShapeError, clean_training, normalise_headers, split_name, to_frame
+from carprice.schema import FRAME_COLUMNS
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
+
+
+def _raw(**overrides: object) -> dict:
+    row = {
+        "name": "Maruti Swift Dzire VDI",
+        "year": "2014",
+        "selling_price": "450000",
+        "km_driven": "145500",
+        "fuel": "Diesel",
+        "seller_type": "Individual",
+        "transmission": "Manual",
+        "owner": "First Owner",
+        "mileage": "23.4 kmpl",
+        "engine": "1248 CC",
+        "max_power": "74 bhp",
+        "torque": "190Nm@ 2000rpm",
+        "seats": "5",
+    }
+    return {**row, **overrides}
+
+
+def test_raw_row_maps_to_typed_frame() -> None:
+    frame, errors = to_frame(pd.DataFrame([_raw()]))
+    assert list(errors) == [""]
+    row = frame.iloc[0]
+    assert set(FRAME_COLUMNS) <= set(frame.columns)
+    assert (row.brand, row.model, row.variant) == ("Maruti", "swift", "maruti swift dzire vdi")
+    assert (row.owner_rank, row.mileage_kmpl, row.engine_cc, row.max_power_bhp) == (1, 23.4, 1248, 74)
+    assert (row.torque_nm, row.torque_rpm, row.seats, row.year) == (190, 2000, 5, 2014)
+
+
+def test_both_shapes_give_the_same_frame() -> None:
+    raw, _ = to_frame(pd.DataFrame([_raw()]).drop(columns="selling_price"))
+    features = pd.DataFrame(
+        [
+            {
+                "name": "Maruti Swift Dzire VDI",
+                "brand": "Maruti",
+                "year": 2014,
+                "km_driven": 145500,
+                "fuel": "diesel",
+                "seller_type": "INDIVIDUAL",
+                "transmission": "manual",
+                "owner_rank": 1,
+                "mileage_kmpl": 23.4,
+                "engine_cc": 1248,
+                "max_power_bhp": 74,
+                "seats": 5,
+                "torque_nm": 190,
+                "torque_rpm": 2000,
+            }
+        ]
+    )
+    feat, errors = to_frame(features)
+    assert list(errors) == [""]
+    pd.testing.assert_frame_equal(raw, feat, check_dtype=False)
+
+
+def test_headers_are_case_insensitive_and_duplicates_refused() -> None:
+    upper = pd.DataFrame([_raw()]).rename(columns=str.upper)
+    frame, errors = to_frame(upper)
+    assert errors.iloc[0] == "" and frame.iloc[0].km_driven == 145500
+    dup = pd.DataFrame([[1, 2]], columns=["Year", "year"])
+    with pytest.raises(ShapeError, match="duplicated column"):
+        normalise_headers(dup)
+
+
+def test_missing_columns_named() -> None:
+    with pytest.raises(ShapeError, match="missing column"):
+        to_frame(pd.DataFrame([{"year": 2014, "km_driven": 10}]))
+
+
+def test_two_word_brands() -> None:
+    assert split_name("Land Rover Discovery Sport TD4 HSE") == ("Land Rover", "discovery")
+    assert split_name("Mercedes-Benz E-Class E250") == ("Mercedes-Benz", "e-class")
+
+
+@pytest.mark.parametrize(
+    ("override", "reason"),
+    [
+        ({"km_driven": "-5000"}, "km_driven -5000 is outside"),
+        ({"km_driven": "lots"}, "km_driven 'lots' is not a number"),
+        ({"km_driven": "inf"}, "km_driven must be a finite number"),
+        ({"year": ""}, "year is missing"),
+        ({"fuel": "Electric"}, "fuel 'Electric' is not one of"),
+        ({"owner": "Fifth Owner"}, "owner 'Fifth Owner' is not one of"),
+        ({"mileage": "twenty kmpl"}, "mileage 'twenty kmpl' is not a number"),
+        ({"mileage": "0.0 kmpl"}, "mileage_kmpl 0 is outside"),
+        ({"torque": "190@ 21,800(kgm@ rpm)"}, "torque_rpm 21800 is outside"),
+        ({"selling_price": ""}, "selling_price is missing"),
+        ({"year": "2014.5"}, "year must be a whole number"),
+    ],
+)
+def test_rejected_rows_carry_reasons(override: dict, reason: str) -> None:
+    report = clean_training(pd.DataFrame([_raw(), _raw(**override)]))
+    assert report.counts["rejected"] == 1
+    assert report.rejected.iloc[0]["reason"].startswith(reason)
+    assert report.rejected.iloc[0]["source_row"] == 3
+    assert len(report.frame) == 1
+
+
+def test_blank_and_unit_only_cells_are_missing_not_rejected() -> None:
+    row = _raw(mileage="", engine="", max_power=" bhp", torque="", seats="")
+    report = clean_training(pd.DataFrame([row]))
+    assert report.counts["rejected"] == 0
+    assert report.frame[["mileage_kmpl", "engine_cc", "max_power_bhp", "seats"]].isna().all(axis=None)
+
+
+def test_exact_duplicates_dropped_before_anything_else() -> None:
+    report = clean_training(pd.DataFrame([_raw(), _raw(), _raw(km_driven="1000")]))
+    assert report.counts == {
+        "rows_in": 3,
+        "exact_duplicates_dropped": 1,
+        "rejected": 0,
+        "parsed_duplicates_dropped": 0,
+        "rows_out": 2,
+    }
+
+
+def test_counts_add_up_on_the_synthetic_sample(synthetic_raw: pd.DataFrame) -> None:
+    c = clean_training(synthetic_raw).counts
+    assert c["rows_in"] == (
+        c["exact_duplicates_dropped"] + c["rejected"] + c["parsed_duplicates_dropped"] + c["rows_out"]
+    )
+    assert c["exact_duplicates_dropped"] > 0 and c["rejected"] > 0
+
+
+def test_bad_rows_sample_every_row_accounted_for() -> None:
+    frame, errors = to_frame(pd.read_csv(SAMPLES / "bad_rows.csv", dtype=str, keep_default_na=False))
+    assert len(frame) == len(errors) == 9
+    assert errors.iloc[0] == "" and errors.iloc[-1] == ""
+    assert all(errors.iloc[2:4] != "")
+
+
+def test_real_file_parses_with_few_rejections(real_data_path: str | None) -> None:
+    if real_data_path is None:
+        pytest.skip("real CarDekho file not available (set CARPRICE_RAW_DATA)")
+    report = clean_training(pd.read_csv(real_data_path, dtype=str, keep_default_na=False))
+    c = report.counts
+    assert c["rows_in"] == 6961 and c["exact_duplicates_dropped"] == 1035
+    assert c["rejected"] < 30 and (report.rejected["reason"] != "").all()

@@ -1,0 +1,138 @@
+"""Model behaviour: directional and invariance checks, plus the prediction contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from carprice.explain import comparables, log_contributions, rupee_contributions
+from carprice.model import PREDICTION_COLUMNS, PricingModel
+
+
+def _car(**overrides: object) -> dict:
+    car = {
+        "name": "Maruti Swift VDI",
+        "brand": "Maruti",
+        "year": 2014,
+        "km_driven": 60000,
+        "fuel": "Diesel",
+        "seller_type": "Individual",
+        "transmission": "Manual",
+        "owner_rank": 1,
+        "mileage_kmpl": 21.0,
+        "engine_cc": 1197,
+        "max_power_bhp": 82,
+        "seats": 5,
+    }
+    return {**car, **overrides}
+
+
+def _price(model: PricingModel, rows: list[dict]) -> np.ndarray:
+    out = model.predict(pd.DataFrame(rows))
+    assert out["error"].isna().all(), out["error"].tolist()
+    return out["predicted_price"].to_numpy()
+
+
+def test_newer_car_is_not_cheaper(model: PricingModel) -> None:
+    prices = _price(model, [_car(year=y) for y in range(2000, 2021)])
+    assert (np.diff(prices) >= 0).all()
+
+
+def test_more_km_is_not_dearer(model: PricingModel) -> None:
+    prices = _price(model, [_car(km_driven=k) for k in range(0, 400_001, 20_000)])
+    assert (np.diff(prices) <= 0).all()
+
+
+def test_casing_of_categories_does_not_change_price(model: PricingModel) -> None:
+    base = _price(model, [_car()])
+    shouted = _price(
+        model,
+        [
+            _car(
+                name="MARUTI swift vdi",
+                brand="maruti",
+                fuel="DIESEL",
+                seller_type="individual",
+                transmission="MANUAL",
+            )
+        ],
+    )
+    assert shouted == pytest.approx(base)
+
+
+def test_contract_one_row_per_input_in_order(model: PricingModel) -> None:
+    rows = [_car(), _car(brand="Tesla", name="Tesla Model 3"), _car(km_driven="abc"), _car(year=2019)]
+    out = model.predict(pd.DataFrame(rows))
+    assert list(out.columns) == list(PREDICTION_COLUMNS)
+    assert len(out) == 4
+    assert out.loc[[0, 3], "predicted_price"].notna().all()
+    assert "brand 'Tesla' is unknown; allowed: " in out.loc[1, "error"]
+    assert "Maruti" in out.loc[1, "error"]
+    assert "km_driven 'abc' is not a number" in out.loc[2, "error"]
+    assert out.loc[3, "predicted_price"] > out.loc[0, "predicted_price"]
+    assert (out.loc[[0, 3], "price_low"] < out.loc[[0, 3], "predicted_price"]).all()
+    assert (out.loc[[0, 3], "price_high"] > out.loc[[0, 3], "predicted_price"]).all()
+
+
+def test_all_string_values_price_the_same(model: PricingModel) -> None:
+    as_text = {k: str(v) for k, v in _car().items()}
+    assert _price(model, [as_text]) == pytest.approx(_price(model, [_car()]))
+
+
+def test_raw_listing_shape_is_accepted(model: PricingModel) -> None:
+    raw = {
+        "name": "Maruti Swift VDI",
+        "year": "2014",
+        "km_driven": "60000",
+        "fuel": "Diesel",
+        "seller_type": "Individual",
+        "transmission": "Manual",
+        "owner": "First Owner",
+        "mileage": "21.0 kmpl",
+        "engine": "1197 CC",
+        "max_power": "82 bhp",
+        "torque": "",
+        "seats": "5",
+    }
+    assert _price(model, [raw]) == pytest.approx(_price(model, [_car()]))
+
+
+def test_contributions_add_up_to_the_price(model: PricingModel) -> None:
+    prepared = model.prepare(pd.DataFrame([_car()]))
+    contribs = log_contributions(model, prepared.features).iloc[0]
+    log_price = model.log_price(prepared.features)[0]
+    assert contribs.sum() == pytest.approx(log_price, abs=1e-4)
+    base, rupees = rupee_contributions(contribs)
+    assert base + sum(rupees.values()) == pytest.approx(np.exp(log_price), rel=1e-5)
+
+
+def test_comparables_are_real_listings_of_the_same_model(model: PricingModel) -> None:
+    frame = model.prepare(pd.DataFrame([_car()])).frame.iloc[0]
+    similar = comparables(model, frame, k=3)
+    assert len(similar) == 3
+    assert (similar["model"] == "swift").all()
+    assert similar["selling_price"].gt(0).all()
+
+
+def test_out_of_range_inputs_are_flagged(model: PricingModel) -> None:
+    prepared = model.prepare(pd.DataFrame([_car(), _car(year=1985, seats=14)]))
+    assert prepared.out_of_range.iloc[0] == []
+    assert {"year", "seats"} <= set(prepared.out_of_range.iloc[1])
+
+
+def test_save_and_load_round_trip(model: PricingModel, tmp_path) -> None:  # noqa: ANN001
+    loaded = PricingModel.load(model.save(tmp_path / "m"))
+    rows = pd.DataFrame([_car(), _car(year=2018)])
+    pd.testing.assert_frame_equal(loaded.predict(rows), model.predict(rows))
+    assert loaded.pipeline.vocab == model.pipeline.vocab
+    assert loaded.metrics == model.metrics
+
+
+def test_training_metrics_recorded(trained) -> None:  # noqa: ANN001
+    model, _, test = trained
+    for key in ("mae", "rmse", "r2", "mape", "median_ape", "interval_coverage"):
+        assert key in model.metrics
+    assert model.metrics["r2"] > 0.8
+    assert model.metrics["interval_coverage"] == pytest.approx(0.8, abs=0.1)
+    assert list(model.importance)[0] in model.pipeline.transform(test).columns
