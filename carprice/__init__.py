@@ -1,4 +1,5 @@
-"""CarPrice domain package: schema, cleaning, features, training, evaluation, registry, explanations.
+"""CarPrice domain package: schema, cleaning, features, training, evaluation, registry,
+explanations.
 
 Services (API, dashboard, Airflow) import from here; nothing in this package imports them.
 """

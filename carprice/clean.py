@@ -66,7 +66,9 @@ def detect_shape(columns: list[str]) -> str:
         if missing:
             raise ShapeError(f"raw listing columns missing: {', '.join(missing)}")
         return "raw"
-    missing = [c for c in FEATURE_REQUIRED if c not in cols and not (c == "brand" and "name" in cols)]
+    missing = [
+        c for c in FEATURE_REQUIRED if c not in cols and not (c == "brand" and "name" in cols)
+    ]
     if missing:
         raise ShapeError(
             f"missing column(s): {', '.join(missing)}. Send either the CarFeatures columns "
@@ -284,8 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     report = clean_training(read_csv(args.data))
     if args.rejected:
         report.rejected.to_csv(args.rejected, index=False)
-    reasons = report.rejected["reason"].str.split("; ").explode().str.replace(
-        r" '.*' | [\d.]+ ", " … ", regex=True
+    reasons = (
+        report.rejected["reason"]
+        .str.split("; ")
+        .explode()
+        .str.replace(r" '.*' | [\d.]+ ", " … ", regex=True)
     )
     print(json.dumps({**report.counts, "top_reasons": reasons.value_counts().head(10).to_dict()}))
     return 0

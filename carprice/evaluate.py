@@ -75,7 +75,9 @@ class GateVerdict:
         return {
             "gate.verdict": "promoted" if self.promote else "rejected",
             "gate.candidate_test_mae": f"{self.candidate_mae:.2f}",
-            "gate.champion_test_mae": "" if self.champion_mae is None else f"{self.champion_mae:.2f}",
+            "gate.champion_test_mae": ""
+            if self.champion_mae is None
+            else f"{self.champion_mae:.2f}",
             "gate.reason": self.reason,
         }
 

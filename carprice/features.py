@@ -79,12 +79,13 @@ class FeaturePipeline:
             bad = values.notna() & ~keys.isin(known)
             if bad.any():
                 allowed = self.display_values(col)
-                text = f"{col} " + values[bad].map(repr) + " is unknown; allowed: " + ", ".join(
-                    allowed
+                text = (
+                    f"{col} "
+                    + values[bad].map(repr)
+                    + " is unknown; allowed: "
+                    + ", ".join(allowed)
                 )
-                messages[bad] = np.where(
-                    messages[bad] == "", text, messages[bad] + "; " + text
-                )
+                messages[bad] = np.where(messages[bad] == "", text, messages[bad] + "; " + text)
         return messages
 
     def out_of_range(self, frame: pd.DataFrame) -> pd.Series:

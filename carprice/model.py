@@ -59,7 +59,9 @@ class PricingModel:
         """Either input shape → booster input, with a reason for every row that can't be priced."""
         frame, errors = to_frame(rows)
         unknown = self.pipeline.unknown_values(frame)
-        errors = errors.where(unknown == "", np.where(errors == "", unknown, errors + "; " + unknown))
+        errors = errors.where(
+            unknown == "", np.where(errors == "", unknown, errors + "; " + unknown)
+        )
         ok = errors == ""
         features = self.pipeline.transform(frame[ok])
         return Prepared(frame, features, errors, self.pipeline.out_of_range(frame))

@@ -91,7 +91,9 @@ def log_model(model: PricingModel) -> str:
     return info.model_uri
 
 
-def champion_mae_on(test: pd.DataFrame, name: str, client: MlflowClient) -> tuple[float | None, str]:
+def champion_mae_on(
+    test: pd.DataFrame, name: str, client: MlflowClient
+) -> tuple[float | None, str]:
     """Score the live champion on *this* test set, so the gate compares like with like."""
     try:
         client.get_model_version_by_alias(name, CHAMPION)

@@ -50,6 +50,10 @@ _OWNERS = ["First Owner", "Second Owner", "Third Owner", "Fourth & Above Owner",
 _OWNER_P = [0.64, 0.26, 0.07, 0.025, 0.005]
 
 
+def _mileage_unit(fuel: str) -> str:
+    return "km/kg" if fuel in ("CNG", "LPG") else "kmpl"
+
+
 def _torque_text(rng: np.random.Generator, nm: float, rpm: int) -> str:
     style = rng.integers(0, 5)
     if style == 0:
@@ -78,7 +82,9 @@ def generate(rows: int = 3000, seed: int = 42, reference_year: int = 2020) -> pd
         km = int(max(1000, rng.normal(11_000 * (age + 0.5), 6000)))
         owner = str(rng.choice(_OWNERS, p=_OWNER_P))
         diesel = rng.random() < 0.5
-        fuel = "Diesel" if diesel else str(rng.choice(["Petrol", "CNG", "LPG"], p=[0.95, 0.03, 0.02]))
+        fuel = (
+            "Diesel" if diesel else str(rng.choice(["Petrol", "CNG", "LPG"], p=[0.95, 0.03, 0.02]))
+        )
         automatic = rng.random() < (0.5 if base > 2_000_000 else 0.12)
         price = (
             base
@@ -102,7 +108,7 @@ def generate(rows: int = 3000, seed: int = 42, reference_year: int = 2020) -> pd
                 ),
                 "transmission": "Automatic" if automatic else "Manual",
                 "owner": owner,
-                "mileage": f"{kmpl * rng.uniform(0.9, 1.1):.2f} {'km/kg' if fuel in ('CNG', 'LPG') else 'kmpl'}",
+                "mileage": f"{kmpl * rng.uniform(0.9, 1.1):.2f} {_mileage_unit(fuel)}",
                 "engine": f"{cc} CC",
                 "max_power": f"{bhp * (1 + 0.03 * variant_idx):.1f} bhp",
                 "torque": _torque_text(rng, nm, int(rng.choice([1500, 1750, 2000, 3000, 4000]))),

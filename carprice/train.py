@@ -63,7 +63,9 @@ def _booster_params(params: dict, seed: int) -> dict:
     }
 
 
-def _dmatrix(pipeline: FeaturePipeline, frame: pd.DataFrame, with_label: bool = True) -> xgb.DMatrix:
+def _dmatrix(
+    pipeline: FeaturePipeline, frame: pd.DataFrame, with_label: bool = True
+) -> xgb.DMatrix:
     label = np.log(frame[TARGET].to_numpy(float)) if with_label else None
     return xgb.DMatrix(pipeline.transform(frame), label=label, enable_categorical=True)
 
@@ -90,7 +92,9 @@ def fit_booster(
     return booster, pipeline, best
 
 
-def _predict_price(booster: xgb.Booster, pipeline: FeaturePipeline, frame: pd.DataFrame) -> np.ndarray:
+def _predict_price(
+    booster: xgb.Booster, pipeline: FeaturePipeline, frame: pd.DataFrame
+) -> np.ndarray:
     return np.exp(booster.predict(_dmatrix(pipeline, frame, with_label=False)))
 
 
@@ -112,6 +116,7 @@ def tune(
     trials: int,
     seed: int,
     on_trial: Callable[[Trial], None] | None = None,
+    max_rounds: int = MAX_ROUNDS,
 ) -> tuple[dict, int, list[Trial]]:
     """TPE search scored on 3-fold CV MAE in rupees (what the gate compares).
 
@@ -125,8 +130,12 @@ def tune(
         scores, rounds = [], []
         for fit_idx, val_idx in folds:
             part, valid = train.iloc[fit_idx], train.iloc[val_idx]
-            booster, pipeline, best = fit_booster(part, params, seed, valid=valid)
-            scores.append(regression_metrics(valid[TARGET], _predict_price(booster, pipeline, valid)))
+            booster, pipeline, best = fit_booster(
+                part, params, seed, rounds=max_rounds, valid=valid
+            )
+            scores.append(
+                regression_metrics(valid[TARGET], _predict_price(booster, pipeline, valid))
+            )
             rounds.append(best)
         metrics = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
         record = Trial(trial.number, params, int(np.mean(rounds)), metrics)
@@ -187,7 +196,9 @@ def fit_best(
         params={**params, "rounds": rounds},
         comparables=train[list(COMPARABLE_COLUMNS)].copy(),
     )
-    model.importance = global_importance(model, train.sample(min(len(train), 2000), random_state=seed))
+    model.importance = global_importance(
+        model, train.sample(min(len(train), 2000), random_state=seed)
+    )
     price = _predict_price(booster, pipeline, test)
     metrics = regression_metrics(test[TARGET], price)
     low, high = calibration.bounds(price)
@@ -202,6 +213,7 @@ def run(
     trials: int | None = None,
     tracking_uri: str | None = None,
     progress: Progress = _stderr,
+    max_rounds: int = MAX_ROUNDS,
 ) -> dict:
     """The whole job: clean → split → tune → evaluate → register → gate. Returns the summary."""
     import mlflow
@@ -224,7 +236,10 @@ def run(
     summary = data_summary(train, test, report.counts, data)
 
     with mlflow.start_run(run_name=f"train-{time.strftime('%Y%m%d-%H%M%S')}") as parent:
-        mlflow.log_params({"data": data, "trials": trials, "seed": settings.seed})
+        mlflow.log_params(
+            {"data": data, "trials": trials, "seed": settings.seed, "max_rounds": max_rounds}
+        )
+        mlflow.set_tag("data.synthetic", str(summary["synthetic"]).lower())
         mlflow.log_metrics({f"data_{k}": v for k, v in report.counts.items()})
         mlflow.log_dict(summary, "data/summary.json")
         if not report.rejected.empty:
@@ -239,7 +254,7 @@ def run(
                 f"R² {t.val_metrics['r2']:.3f} ({time.monotonic() - started:.0f}s)"
             )
 
-        params, rounds, _ = tune(train, trials, settings.seed, on_trial=log_trial)
+        params, rounds, _ = tune(train, trials, settings.seed, log_trial, max_rounds)
         progress(f"[4/5] refitting best trial ({rounds} rounds) and scoring on test")
         model = fit_best(
             train, test, params, rounds, settings.seed, settings.interval_level, summary
@@ -275,13 +290,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--trials", type=int, default=settings.trials)
     parser.add_argument("--tracking-uri", default=settings.mlflow_tracking_uri)
+    parser.add_argument(
+        "--max-rounds",
+        type=int,
+        default=MAX_ROUNDS,
+        help="cap on boosting rounds per fit (small values give quick, weaker models)",
+    )
     args = parser.parse_args(argv)
     data = args.data
     if not data:
         data = ensure_sample(settings.work_dir)
         _stderr(f"CARPRICE_RAW_DATA is not set: training on a SYNTHETIC sample at {data}")
     try:
-        result = run(data, args.trials, args.tracking_uri)
+        result = run(data, args.trials, args.tracking_uri, max_rounds=args.max_rounds)
     except (FileNotFoundError, ValueError) as exc:
         _stderr(f"error: {exc}")
         return 2

@@ -14,8 +14,8 @@ _EMPTY = re.compile(r"^\s*(?:nan|none|null|na|n/a)?\s*$", re.IGNORECASE)
 
 
 def _is_blank(cell: object) -> bool:
-    return cell is None or (isinstance(cell, float) and cell != cell) or bool(
-        _EMPTY.match(str(cell))
+    return (
+        cell is None or (isinstance(cell, float) and cell != cell) or bool(_EMPTY.match(str(cell)))
     )
 
 

@@ -38,7 +38,12 @@ def test_raw_row_maps_to_typed_frame() -> None:
     row = frame.iloc[0]
     assert set(FRAME_COLUMNS) <= set(frame.columns)
     assert (row.brand, row.model, row.variant) == ("Maruti", "swift", "maruti swift dzire vdi")
-    assert (row.owner_rank, row.mileage_kmpl, row.engine_cc, row.max_power_bhp) == (1, 23.4, 1248, 74)
+    assert (row.owner_rank, row.mileage_kmpl, row.engine_cc, row.max_power_bhp) == (
+        1,
+        23.4,
+        1248,
+        74,
+    )
     assert (row.torque_nm, row.torque_rpm, row.seats, row.year) == (190, 2000, 5, 2014)
 
 
@@ -116,7 +121,9 @@ def test_blank_and_unit_only_cells_are_missing_not_rejected() -> None:
     row = _raw(mileage="", engine="", max_power=" bhp", torque="", seats="")
     report = clean_training(pd.DataFrame([row]))
     assert report.counts["rejected"] == 0
-    assert report.frame[["mileage_kmpl", "engine_cc", "max_power_bhp", "seats"]].isna().all(axis=None)
+    assert (
+        report.frame[["mileage_kmpl", "engine_cc", "max_power_bhp", "seats"]].isna().all(axis=None)
+    )
 
 
 def test_exact_duplicates_dropped_before_anything_else() -> None:
@@ -133,13 +140,18 @@ def test_exact_duplicates_dropped_before_anything_else() -> None:
 def test_counts_add_up_on_the_synthetic_sample(synthetic_raw: pd.DataFrame) -> None:
     c = clean_training(synthetic_raw).counts
     assert c["rows_in"] == (
-        c["exact_duplicates_dropped"] + c["rejected"] + c["parsed_duplicates_dropped"] + c["rows_out"]
+        c["exact_duplicates_dropped"]
+        + c["rejected"]
+        + c["parsed_duplicates_dropped"]
+        + c["rows_out"]
     )
     assert c["exact_duplicates_dropped"] > 0 and c["rejected"] > 0
 
 
 def test_bad_rows_sample_every_row_accounted_for() -> None:
-    frame, errors = to_frame(pd.read_csv(SAMPLES / "bad_rows.csv", dtype=str, keep_default_na=False))
+    frame, errors = to_frame(
+        pd.read_csv(SAMPLES / "bad_rows.csv", dtype=str, keep_default_na=False)
+    )
     assert len(frame) == len(errors) == 9
     assert errors.iloc[0] == "" and errors.iloc[-1] == ""
     assert all(errors.iloc[2:4] != "")

@@ -62,7 +62,12 @@ def test_casing_of_categories_does_not_change_price(model: PricingModel) -> None
 
 
 def test_contract_one_row_per_input_in_order(model: PricingModel) -> None:
-    rows = [_car(), _car(brand="Tesla", name="Tesla Model 3"), _car(km_driven="abc"), _car(year=2019)]
+    rows = [
+        _car(),
+        _car(brand="Tesla", name="Tesla Model 3"),
+        _car(km_driven="abc"),
+        _car(year=2019),
+    ]
     out = model.predict(pd.DataFrame(rows))
     assert list(out.columns) == list(PREDICTION_COLUMNS)
     assert len(out) == 4

@@ -31,7 +31,14 @@ def test_engine(cell: str, expected: float | None) -> None:
 
 @pytest.mark.parametrize(
     ("cell", "expected"),
-    [("74 bhp", 74.0), ("103.52 bhp", 103.52), (" bhp", None), ("bhp", None), ("0", 0.0), ("", None)],
+    [
+        ("74 bhp", 74.0),
+        ("103.52 bhp", 103.52),
+        (" bhp", None),
+        ("bhp", None),
+        ("0", 0.0),
+        ("", None),
+    ],
 )
 def test_power(cell: str, expected: float | None) -> None:
     assert parse_power(cell) == expected

@@ -1,0 +1,163 @@
+"""Train → register → reload against real MLflow servers, and the promotion gate.
+
+Two back-ends, as in production and on a laptop: SQLite with local artifacts, and
+PostgreSQL with artifacts in a real S3 server (rclone). Synthetic data keeps this quick.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from carprice import registry, train
+from carprice.settings import get_settings
+from carprice.synthetic import ensure_sample
+from tests.servers import MlflowS3Stack, MlflowServer
+
+REPO = Path(__file__).resolve().parents[2]
+CAR = {
+    "name": "Maruti Swift VDI",
+    "brand": "Maruti",
+    "year": 2015,
+    "km_driven": 50000,
+    "fuel": "Diesel",
+    "seller_type": "Individual",
+    "transmission": "Manual",
+    "owner_rank": 1,
+    "mileage_kmpl": 22.0,
+    "engine_cc": 1248,
+    "max_power_bhp": 74,
+    "seats": 5,
+}
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return ensure_sample(str(tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARPRICE_TRIALS", "2")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+    mlflow.set_tracking_uri(None)
+
+
+def _reload_in_new_process(url: str, env: dict[str, str]) -> list[float]:
+    """Load the champion in a fresh interpreter: proves the registry alone is enough."""
+    code = (
+        "import json, sys, pandas as pd; from carprice import registry;"
+        f"registry.connect({url!r}, 'car_price');"
+        "m, v = registry.load('car_price');"
+        f"print(json.dumps(m.predict(pd.DataFrame([{CAR!r}]))['predicted_price'].tolist()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env={**os.environ, **env},
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_sqlite_server_train_register_reload_and_gate(
+    mlflow_sqlite_server: MlflowServer, sample: str
+) -> None:
+    url = mlflow_sqlite_server.url
+    first = train.run(sample, trials=2, tracking_uri=url, progress=lambda _: None)
+    assert first["promoted"] and first["version"] == "1"
+    assert first["test"]["r2"] > 0.8
+
+    client = MlflowClient(url)
+    champion = client.get_model_version_by_alias("car_price", "champion")
+    assert champion.version == "1"
+    assert champion.tags["gate.verdict"] == "promoted"
+    assert champion.tags["gate.reason"] == "no champion yet"
+
+    children = client.search_runs(
+        [client.get_experiment_by_name("car_price").experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{first['run_id']}'",
+    )
+    assert len(children) == 2
+    assert all("val_mae" in r.data.metrics and "eta" in r.data.params for r in children)
+    parent = client.get_run(first["run_id"])
+    assert parent.data.metrics["test_interval_coverage"] > 0.6
+    assert parent.data.tags["data.synthetic"] == "true"
+
+    model, version = registry.load("car_price")
+    assert version == "1"
+    local = model.predict(pd.DataFrame([CAR]))["predicted_price"].tolist()
+    assert _reload_in_new_process(url, {}) == local
+
+    # A deliberately worse model (3 boosting rounds) is registered but does not take over.
+    worse = train.run(sample, trials=1, tracking_uri=url, progress=lambda _: None, max_rounds=3)
+    assert not worse["promoted"] and worse["version"] == "2"
+    assert client.get_model_version_by_alias("car_price", "champion").version == "1"
+    challenger = client.get_model_version_by_alias("car_price", "challenger")
+    assert challenger.version == "2"
+    assert challenger.tags["gate.verdict"] == "rejected"
+    assert float(challenger.tags["gate.candidate_test_mae"]) > float(
+        challenger.tags["gate.champion_test_mae"]
+    )
+    assert "does not beat" in challenger.tags["gate.reason"]
+
+
+def test_postgres_s3_server_train_register_reload(
+    mlflow_pg_s3_server: MlflowS3Stack, sample: str
+) -> None:
+    url = mlflow_pg_s3_server.url
+    result = train.run(sample, trials=2, tracking_uri=url, progress=lambda _: None)
+    assert result["promoted"]
+
+    s3 = mlflow_pg_s3_server.s3.client()
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="mlflow").get("Contents", [])]
+    assert any(k.endswith("booster.ubj") for k in keys), keys
+    assert any(k.endswith("comparables.parquet") for k in keys)
+    assert any(k.endswith("rejected_rows.csv") for k in keys)
+
+    model, version = registry.load("car_price")
+    assert version == result["version"]
+    local = model.predict(pd.DataFrame([CAR]))["predicted_price"].tolist()
+    # The new process has no S3 credentials: artifacts come through the MLflow server.
+    assert _reload_in_new_process(url, {"MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false"}) == local
+
+
+def test_cli_prints_json_summary_last(mlflow_sqlite_server: MlflowServer, sample: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "carprice.train", "--data", sample, "--trials", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env={**os.environ, "MLFLOW_TRACKING_URI": mlflow_sqlite_server.url},
+        check=True,
+    )
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert {"version", "promoted", "test"} <= summary.keys()
+    assert "[3/5] trial 1/1" in out.stderr
+
+
+def test_cli_reports_missing_data_clearly(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "carprice.train", "--data", str(tmp_path / "nope.csv")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env={**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db"},
+    )
+    assert out.returncode == 2
+    assert "no file at" in out.stderr and "Traceback" not in out.stderr

@@ -1,0 +1,41 @@
+"""The model bars on the real CarDekho file: honest (de-duplicated) split, 30 trials.
+
+Skipped when the real file isn't configured (CARPRICE_RAW_DATA or ../shared/data).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from carprice import train
+from carprice.clean import clean_training
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+@pytest.fixture(scope="module")
+def real_model(real_data_path: str | None):  # noqa: ANN201
+    if real_data_path is None:
+        pytest.skip("real CarDekho file not available (set CARPRICE_RAW_DATA)")
+    report = clean_training(pd.read_csv(real_data_path, dtype=str, keep_default_na=False))
+    tr, te = train.split(report.frame, 0.2, seed=42)
+    params, rounds, history = train.tune(tr, trials=30, seed=42)
+    summary = train.data_summary(tr, te, report.counts, real_data_path)
+    model = train.fit_best(tr, te, params, rounds, seed=42, level=0.8, summary=summary)
+    return model, tr, te, history
+
+
+def test_no_test_row_is_a_duplicate_of_a_training_row(real_model) -> None:  # noqa: ANN001
+    _, tr, te, _ = real_model
+    assert len(te.merge(tr, how="inner")) == 0
+
+
+def test_quality_bars(real_model) -> None:  # noqa: ANN001
+    model, _, _, history = real_model
+    m = model.metrics
+    print({k: round(v, 4) for k, v in m.items()})
+    assert len(history) == 30
+    assert m["r2"] >= 0.93
+    assert m["mape"] <= 0.15
+    assert abs(m["interval_coverage"] - 0.80) <= 0.03
