@@ -1,0 +1,1 @@
+"""CarPrice pricing API: `uvicorn api.main:app --port 8800`."""

@@ -1,0 +1,66 @@
+"""Dependencies as Annotated aliases: the settings, the model being served, the API key.
+
+They are `async def` on purpose: FastAPI runs plain `def` dependencies in a thread pool,
+which would add a thread hop to every request for work that takes microseconds.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
+
+from api.config import ApiSettings, get_api_settings
+from api.runtime import ModelRuntime, Served
+
+_api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="Required on pricing endpoints only when the server sets CARPRICE_API_KEY.",
+)
+
+
+async def get_settings_dep() -> ApiSettings:
+    return get_api_settings()
+
+
+async def get_runtime(request: Request) -> ModelRuntime:
+    return request.app.state.runtime
+
+
+async def get_served(runtime: Annotated[ModelRuntime, Depends(get_runtime)]) -> Served:
+    """The model for this whole request: read once, so a swap mid-request can't mix versions."""
+    served = runtime.current
+    if served is None:
+        reason = runtime.status.last_error or "the first load has not finished"
+        raise HTTPException(
+            status_code=503,
+            detail=f"No model is loaded yet ({runtime.name}@{runtime.alias}): {reason}. "
+            f"Train and register one (python -m carprice.train); this service checks MLflow "
+            f"every {runtime.poll_seconds:g} s and starts pricing as soon as it appears.",
+            headers={"Retry-After": str(max(1, round(runtime.poll_seconds)))},
+        )
+    return served
+
+
+async def check_api_key(
+    settings: Annotated[ApiSettings, Depends(get_settings_dep)],
+    key: Annotated[str | None, Security(_api_key_header)] = None,
+) -> None:
+    expected = settings.key.get_secret_value() if settings.key else ""
+    if not expected:
+        return
+    if not key or not secrets.compare_digest(key.encode(), expected.encode()):
+        raise HTTPException(
+            status_code=401,
+            detail="Missing or wrong API key: send it in the X-API-Key header.",
+            headers={"WWW-Authenticate": "X-API-Key"},
+        )
+
+
+Settings = Annotated[ApiSettings, Depends(get_settings_dep)]
+Runtime = Annotated[ModelRuntime, Depends(get_runtime)]
+ServedModel = Annotated[Served, Depends(get_served)]
+RequireApiKey = Depends(check_api_key)

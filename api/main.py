@@ -1,0 +1,147 @@
+"""The CarPrice pricing API: `uvicorn api.main:app --port 8800`.
+
+The lifespan validates settings, points MLflow at the tracking server and starts the model
+runtime (first load, then a poller that follows the alias). Nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import mlflow
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.config import get_api_settings
+from api.metrics import MetricsMiddleware
+from api.routes import health, model, predict
+from api.runtime import ModelRuntime
+from api.scoring import UnknownValue
+from api.tabular import UploadLimit
+from carprice.settings import get_settings
+
+log = logging.getLogger("api")
+
+DESCRIPTION = """Prices used cars in India (₹) with the registered MLflow model
+`car_price@champion`, explains each price (exact TreeSHAP contributions in rupees and log
+space, plus comparable real listings) and follows the alias: when a new champion is promoted
+the service loads it in the background and switches without dropping a request.
+
+Inputs are checked against the model's own vocabulary: an unknown brand or fuel is a 422 that
+lists the allowed values, never silently priced. `GET /model/info` lists every input with its
+range and allowed values. When the server sets `CARPRICE_API_KEY`, the `/predict*`
+endpoints need the header `X-API-Key`.
+"""
+
+
+def _configure_logging() -> None:
+    logger = logging.getLogger("api")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    _configure_logging()
+    settings = get_settings()
+    api_settings = get_api_settings()  # fails loudly on a bad CARPRICE_API_* value
+    # MLflow's HTTP client retries for minutes by default; the poller retries anyway.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    runtime = ModelRuntime(
+        settings.mlflow_tracking_uri,
+        settings.model_name,
+        settings.model_alias,
+        api_settings.poll_seconds,
+        comparables_k=api_settings.comparables,
+    )
+    app.state.runtime = runtime
+    log.info(
+        "serving %s@%s from %s (API key %s)",
+        settings.model_name,
+        settings.model_alias,
+        settings.mlflow_tracking_uri,
+        "required" if api_settings.key else "not required",
+    )
+    await anyio.to_thread.run_sync(runtime.start, api_settings.startup_wait_seconds)
+    try:
+        yield
+    finally:
+        await anyio.to_thread.run_sync(runtime.stop)
+
+
+def _summary(errors: list[dict]) -> str:
+    parts = []
+    for e in errors:
+        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{loc}: {e.get('msg')}")
+    return "; ".join(parts)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        {k: e[k] for k in ("loc", "msg", "type") if k in e} | {"input": e.get("input")}
+        for e in exc.errors()
+    ]
+    return JSONResponse(
+        status_code=422,
+        content={"detail": f"Invalid request: {_summary(errors)}", "errors": errors},
+    )
+
+
+async def _unknown_value(request: Request, exc: UnknownValue) -> JSONResponse:
+    return JSONResponse(
+        status_code=422,
+        content={
+            "detail": str(exc),
+            "errors": [
+                {
+                    "loc": ["body", exc.field],
+                    "msg": str(exc),
+                    "type": "unknown_value",
+                    "input": exc.value,
+                    "allowed": exc.allowed,
+                }
+            ],
+        },
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse(
+        status_code=500,
+        content={"detail": f"Internal error ({type(exc).__name__}); see the server log."},
+    )
+
+
+def create_app() -> FastAPI:
+    application = FastAPI(
+        title="CarPrice API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    application.include_router(health.router)
+    application.include_router(model.router)
+    application.include_router(predict.router)
+    application.add_exception_handler(RequestValidationError, _validation_error)
+    application.add_exception_handler(UnknownValue, _unknown_value)
+    application.add_exception_handler(Exception, _unexpected)
+    application.add_middleware(UploadLimit, path="/predict/csv")
+    application.add_middleware(MetricsMiddleware)
+    return application
+
+
+app = create_app()

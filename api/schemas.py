@@ -1,0 +1,123 @@
+"""Response models: they document the API in OpenAPI and keep responses stable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Health(BaseModel):
+    status: str = Field(description="'ok' when a model is serving, else 'degraded'.")
+    model_name: str
+    model_alias: str
+    model_version: str | None = Field(description="Version being served; null before any.")
+    model_loaded_at: str | None = None
+    mlflow_reachable: bool | None = Field(description="Result of the last alias check.")
+    last_check: str | None = None
+    last_error: str | None = Field(
+        default=None, description="Why the last check or load failed (the old model keeps serving)."
+    )
+    poll_seconds: float
+
+
+class FeatureSpec(BaseModel):
+    name: str
+    kind: str = Field(description="'number' or 'category'.")
+    required: bool
+    unit: str | None = None
+    description: str | None = None
+    min: float | None = Field(default=None, description="Smallest accepted value.")
+    max: float | None = Field(default=None, description="Largest accepted value.")
+    train_min: float | None = Field(default=None, description="Smallest value seen in training.")
+    train_max: float | None = Field(default=None, description="Largest value seen in training.")
+    train_median: float | None = None
+    allowed: list[str] | None = Field(default=None, description="Accepted values (categories).")
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    alias: str
+    trained_at: str | None = Field(description="Start of the training run (UTC).")
+    registered_at: str | None = None
+    loaded_at: str
+    run_id: str | None = None
+    gate: dict[str, str] = Field(description="Promotion gate verdict, reason and scores.")
+    data: dict[str, Any] = Field(description="Training data summary (source, rows, cleaning).")
+    metrics: dict[str, float] = Field(description="Held-out test metrics, in rupees.")
+    interval_level: float
+    features: list[FeatureSpec]
+    brands: list[str]
+    models_by_brand: dict[str, list[str]] = Field(
+        description="Model families seen per brand (lower-case keys, as matched)."
+    )
+    example: dict[str, Any]
+
+
+class Importance(BaseModel):
+    model_version: str
+    unit: str = "mean |SHAP| in log-price units"
+    importance: dict[str, float]
+
+
+class Contribution(BaseModel):
+    feature: str
+    value: Any = Field(description="The value the model saw (names as lower-case keys).")
+    log: float = Field(description="SHAP value in log-price units.")
+    rupees: float = Field(description="Share of (price − base price), in rupees.")
+
+
+class Contributions(BaseModel):
+    base_value_log: float = Field(description="Model's base value (log-price).")
+    base_price: float = Field(description="exp(base_value_log): the price before any feature.")
+    log_price: float = Field(description="base_value_log + Σ log: the model's log-price.")
+    features: list[Contribution] = Field(
+        description="Largest first. base_price + Σ rupees = price; "
+        "base_value_log + Σ log = log_price."
+    )
+
+
+class RangeWarning(BaseModel):
+    feature: str
+    value: float
+    train_min: float
+    train_max: float
+    message: str
+
+
+class Prediction(BaseModel):
+    price: float = Field(description="Predicted price in rupees (rounded to ₹100).")
+    price_low: float
+    price_high: float
+    interval_level: float = Field(description="Calibrated coverage of [price_low, price_high].")
+    currency: str = "INR"
+    model_version: str
+    contributions: Contributions
+    comparables: list[dict[str, Any]] = Field(
+        description="Nearest real training listings with their asking prices."
+    )
+    warnings: list[RangeWarning] = Field(
+        description="Inputs outside the training range (priced, but less reliable)."
+    )
+
+
+class BatchItem(BaseModel):
+    index: int
+    price: float | None = None
+    price_low: float | None = None
+    price_high: float | None = None
+    error: str | None = Field(default=None, description="Why this item could not be priced.")
+    warnings: list[RangeWarning] = []
+
+
+class BatchResult(BaseModel):
+    model_version: str
+    priced: int
+    failed: int
+    items: list[BatchItem]
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="What went wrong, for a human.")
+    errors: list[dict[str, Any]] | None = None

@@ -1,0 +1,219 @@
+"""CSV in, CSV out: checks a file up front, then prices it chunk by chunk as it streams.
+
+Memory stays bounded: the upload is spooled to disk by the multipart parser, rows are read
+`csv_chunk_rows` at a time, and each priced chunk is written out before the next is read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pandas as pd
+from fastapi import HTTPException, UploadFile
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api import metrics
+from api.config import ApiSettings, get_api_settings
+from api.runtime import Served
+from carprice.clean import ShapeError, detect_shape, normalise_headers
+from carprice.model import PREDICTION_COLUMNS
+
+log = logging.getLogger("api.tabular")
+
+OUTPUT_COLUMNS = (*PREDICTION_COLUMNS[:3], "model_version", "error")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+CSV_DOC = """Upload a CSV as multipart field `file`, in either shape:
+
+* **CarFeatures columns** (`year, km_driven, fuel, seller_type, transmission, owner_rank,
+  mileage_kmpl, engine_cc, max_power_bhp, seats, brand`, optional `name, torque_nm,
+  torque_rpm`), or
+* **raw CarDekho listing columns** (`name, year, km_driven, fuel, seller_type, transmission,
+  owner, mileage, engine, max_power, torque, seats`) with unit strings such as `23.4 kmpl`.
+
+Headers are case-insensitive; extra columns pass through untouched. The response is the same
+rows in the same order plus `predicted_price, price_low, price_high, model_version, error`;
+a row that can't be priced keeps its place with the reason in `error`.
+
+* **Encoding:** UTF-8 (a BOM is fine). Other encodings get a 400 — save as "CSV UTF-8".
+* **Size limit:** `CARPRICE_API_MAX_CSV_BYTES` (default 50 MiB) → 413 above it.
+* **Spreadsheet safety:** any cell that starts with `= + - @`, tab or carriage return is
+  prefixed with `'` so spreadsheets show it as text instead of running it as a formula.
+* **Errors:** an empty file, a header with no rows, duplicated or missing columns → 4xx with a
+  reason. The output streams, so a malformed line far down the file ends the stream early.
+"""
+
+
+class UploadTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            status_code=413,
+            detail=f"CSV upload larger than the limit of {limit:,} bytes "
+            "(CARPRICE_API_MAX_CSV_BYTES); split the file.",
+        )
+
+
+class UploadLimit:
+    """Rejects oversized /predict/csv bodies before they are read (Content-Length) or while
+    they stream (chunked uploads), instead of spooling them to disk first."""
+
+    def __init__(self, app: ASGIApp, path: str) -> None:
+        self.app, self.path = app, path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        limit = get_api_settings().max_csv_bytes
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit + 64 * 1024:
+            await _send_413(send, limit)
+            return
+        seen = 0
+
+        async def counting_receive():  # noqa: ANN202 - ASGI message
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit + 64 * 1024:  # multipart framing on top of the file
+                raise UploadTooLarge(limit)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+async def _send_413(send: Send, limit: int) -> None:
+    import json
+
+    body = json.dumps({"detail": UploadTooLarge(limit).detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _bad(reason: str, status: int = 400) -> HTTPException:
+    return HTTPException(status_code=status, detail=reason)
+
+
+@dataclass
+class CsvJob:
+    headers: list[str]  # as uploaded
+    columns: list[str]  # normalised (lower-case) names used for pricing
+    shape: str
+    first: pd.DataFrame
+    reader: Iterator[pd.DataFrame]
+    text: io.TextIOWrapper
+
+
+def _check_utf8(raw: io.IOBase) -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    offset = 0
+    try:
+        while chunk := raw.read(1 << 20):
+            decoder.decode(chunk)
+            offset += len(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise _bad(
+            f"The file is not UTF-8 text (invalid byte at offset {offset + exc.start}). "
+            "Save it as 'CSV UTF-8' and upload again."
+        ) from exc
+    raw.seek(0)
+
+
+def open_csv(upload: UploadFile, settings: ApiSettings) -> CsvJob:
+    """Everything that can be wrong with the file as a whole is found here, before streaming."""
+    raw = upload.file
+    raw.seek(0, io.SEEK_END)
+    size = raw.tell()
+    raw.seek(0)
+    if size > settings.max_csv_bytes:
+        raise UploadTooLarge(settings.max_csv_bytes)
+    if size == 0:
+        raise _bad("The file is empty.", 400)
+    _check_utf8(raw)
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+    try:
+        headers = next(csv.reader(text))
+    except StopIteration:
+        raise _bad("The file is empty.", 400) from None
+    except csv.Error as exc:
+        raise _bad(f"The header line can't be read as CSV: {exc}") from exc
+    if not any(h.strip() for h in headers):
+        raise _bad("The first line is blank: it must be the header row.", 400)
+    try:
+        columns = list(normalise_headers(pd.DataFrame(columns=headers)).columns)
+        shape = detect_shape(columns)
+    except ShapeError as exc:
+        raise _bad(f"Unusable columns: {exc}", 422) from exc
+    reader = pd.read_csv(
+        text,
+        header=None,
+        names=list(range(len(headers))),
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        chunksize=settings.csv_chunk_rows,
+    )
+    try:
+        first = next(iter(reader), None)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise _bad(f"The CSV can't be parsed: {exc}", 422) from exc
+    if first is None or first.empty:
+        raise _bad("The CSV has a header but no data rows.", 422)
+    return CsvJob(headers, columns, shape, first, reader, text)
+
+
+def neutralise(values: pd.Series) -> pd.Series:
+    """Prefix cells a spreadsheet would run as a formula with an apostrophe."""
+    text = values.astype(object).where(values.notna(), "").astype(str)
+    risky = text.str.startswith(_FORMULA_START)
+    return text.where(~risky, "'" + text)
+
+
+def _priced_chunk(chunk: pd.DataFrame, job: CsvJob, served: Served, keep: list[int]) -> str:
+    priced = chunk.copy()
+    priced.columns = job.columns
+    try:
+        scores = served.scorer.score_frame(priced, job.shape)
+    except Exception:  # noqa: BLE001 - one chunk must not lose its rows' places
+        log.exception("pricing a CSV chunk failed")
+        scores = pd.DataFrame(
+            {c: [None] * len(chunk) for c in PREDICTION_COLUMNS[:3]}
+            | {"error": ["internal error while pricing this row (see server log)"] * len(chunk)}
+        )
+    out = pd.DataFrame({i: neutralise(chunk[i]).to_numpy() for i in keep})
+    for col in PREDICTION_COLUMNS[:3]:
+        out[col] = pd.Series(scores[col].to_numpy(float)).round().astype("Int64").array
+    out["model_version"] = served.version
+    out["error"] = neutralise(scores["error"].fillna("")).to_numpy()
+    failed = int((scores["error"].fillna("") != "").sum())
+    metrics.ROWS.labels("csv", "priced").inc(len(chunk) - failed)
+    metrics.ROWS.labels("csv", "failed").inc(failed)
+    return out.to_csv(index=False, header=False, lineterminator="\r\n")
+
+
+def stream_priced(job: CsvJob, served: Served) -> Iterator[bytes]:
+    """Header, then one priced chunk at a time. A pass-through column that clashes with an
+    output column (a re-uploaded priced file) is replaced, not duplicated."""
+    keep = [i for i, c in enumerate(job.columns) if c not in OUTPUT_COLUMNS]
+    head = io.StringIO()
+    writer = csv.writer(head, lineterminator="\r\n")
+    writer.writerow([*neutralise(pd.Series([job.headers[i] for i in keep])), *OUTPUT_COLUMNS])
+    try:
+        yield head.getvalue().encode()
+        yield _priced_chunk(job.first, job, served, keep).encode()
+        for chunk in job.reader:
+            yield _priced_chunk(chunk, job, served, keep).encode()
+    finally:
+        job.text.detach()
