@@ -11,6 +11,7 @@ from the domain package. tests/api/test_scoring.py checks both paths give the sa
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ from carprice.schema import (
     CarFeatures,
 )
 
+log = logging.getLogger("api.scoring")
 _BLANKS = {"", "nan", "NaN", "None"}  # what carprice.clean treats as an empty cell
 _WHOLE = ("year", "km_driven", "seats", "owner_rank")
 _CHOSEN = ("fuel", "seller_type", "transmission")
@@ -238,12 +240,36 @@ class Scorer:
             out.loc[ok, "price_low"] = low
             out.loc[ok, "price_high"] = high
         rest = ~ok
-        if rest.any():
-            slow = self.model.predict(df[rest].reset_index(drop=True))
-            for col in ("predicted_price", "price_low", "price_high"):
-                out.loc[rest, col] = slow[col].to_numpy(float)
-            out.loc[rest, "error"] = slow["error"].fillna("").to_numpy(object)
+        if not rest.any():
+            return out
+        # Work-around: carprice.clean crashes on a blank `name` cell under pandas 3 (its
+        # `_text` yields NaN, which `split_name` can't take), so blank-name rows never reach it
+        # with the name column present.
+        blank_name = np.zeros(n, dtype=bool)
+        if "name" in df:
+            names = df["name"].astype(object).where(df["name"].notna(), "").astype(str)
+            blank_name = names.str.strip().isin(_BLANKS).to_numpy()
+        groups = [(rest & ~blank_name, df)]
+        if shape == "features" and "brand" in df:
+            groups.append((rest & blank_name, df.drop(columns="name")))
+        elif blank_name.any():
+            out.loc[rest & blank_name, "error"] = "name is missing"
+        for mask, source in groups:
+            if mask.any():
+                self._slow(source[mask].reset_index(drop=True), out, mask)
         return out
+
+    def _slow(self, rows: pd.DataFrame, out: pd.DataFrame, mask: np.ndarray) -> None:
+        """The domain package's own path: gives the canonical reason for every bad row."""
+        try:
+            slow = self.model.predict(rows)
+        except Exception:  # noqa: BLE001 - keep the rows' places, say what happened
+            log.exception("PricingModel.predict failed on %d rows", len(rows))
+            out.loc[mask, "error"] = "could not be priced: internal error (see server log)"
+            return
+        for col in ("predicted_price", "price_low", "price_high"):
+            out.loc[mask, col] = slow[col].to_numpy(float)
+        out.loc[mask, "error"] = slow["error"].fillna("").to_numpy(object)
 
     def _encode_frame(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Vectorised encoding of CarFeatures-shaped text rows; `ok` is False wherever this
@@ -256,7 +282,9 @@ class Scorer:
             if col not in df:
                 return pd.Series([None] * n, dtype=object)
             s = df[col].astype(object).where(df[col].notna(), "").astype(str).str.strip()
-            return s.where(~s.isin(_BLANKS), None).astype(object)
+            values = s.to_numpy(dtype=object)
+            values[np.isin(values, list(_BLANKS))] = None
+            return pd.Series(values, dtype=object)
 
         name = text("name")
         if "brand" in df:

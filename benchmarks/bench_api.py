@@ -79,7 +79,10 @@ def feature_rows(n: int, seed: int) -> pd.DataFrame:
 
     raw = generate(rows=int(n * 1.3) + 50, seed=seed).drop_duplicates()
     frame, errors = to_frame(raw.drop(columns=["selling_price"]))
-    frame = frame[errors == ""].head(n).reset_index(drop=True)
+    from carprice.schema import FEATURE_REQUIRED
+
+    frame = frame[errors == ""].dropna(subset=list(FEATURE_REQUIRED)).head(n)
+    frame = frame.reset_index(drop=True)
     if len(frame) < n:  # top up by cycling: still valid rows
         frame = pd.concat([frame] * (n // len(frame) + 1), ignore_index=True).head(n)
     out = frame[FEATURE_COLUMNS].copy()
