@@ -136,7 +136,7 @@ def split_name(name: str | None) -> tuple[str | None, str | None]:
     """'Maruti Swift Dzire VDI' → ('Maruti', 'swift'): brand as written (matched
     case-insensitively later, but echoed back in messages as the user wrote it), model family
     as a lower-case key. Two-word brands are kept whole."""
-    if not name:
+    if not isinstance(name, str) or not name.strip():
         return None, None
     tokens = name.split()
     n = 2 if len(tokens) > 2 and " ".join(tokens[:2]).lower() in _TWO_WORD else 1
@@ -147,7 +147,7 @@ def split_name(name: str | None) -> tuple[str | None, str | None]:
 
 def _variant(names: pd.Series) -> pd.Series:
     """The full listing name, case- and spacing-insensitive: the most specific car identity."""
-    return names.map(lambda n: " ".join(n.lower().split()) if n else None)
+    return names.map(lambda n: " ".join(n.lower().split()) if isinstance(n, str) else None)
 
 
 def _from_raw(df: pd.DataFrame, errors: _Errors) -> pd.DataFrame:
@@ -239,7 +239,7 @@ def to_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         frame[col] = _category(df[col], col, errors)
     if TARGET in df:
         frame[TARGET] = _numeric(df[TARGET], TARGET, errors)
-    required = ("brand", "year", "km_driven", "fuel", "seller_type", "transmission", "owner_rank")
+    required = ("name", "year", "km_driven", "fuel", "seller_type", "transmission", "owner_rank")
     if shape == "features":
         required = FEATURE_REQUIRED
     _check_required(frame, required, errors)

@@ -100,6 +100,7 @@ def test_two_word_brands() -> None:
         ({"km_driven": "lots"}, "km_driven 'lots' is not a number"),
         ({"km_driven": "inf"}, "km_driven must be a finite number"),
         ({"year": ""}, "year is missing"),
+        ({"name": ""}, "name is missing"),
         ({"fuel": "Electric"}, "fuel 'Electric' is not one of"),
         ({"owner": "Fifth Owner"}, "owner 'Fifth Owner' is not one of"),
         ({"mileage": "twenty kmpl"}, "mileage 'twenty kmpl' is not a number"),
