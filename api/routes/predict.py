@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from api import metrics
 from api.deps import RequireApiKey, ServedModel, Settings
-from api.schemas import BatchItem, BatchResult, ErrorBody, Prediction
+from api.schemas import BatchItem, BatchResult, ErrorBody, Prediction, RangeWarning
 from api.scoring import UnknownValue
 from api.tabular import CSV_DOC, open_csv, stream_priced
 from carprice.schema import CarFeatures
@@ -79,7 +79,7 @@ def predict_batch(
             continue
         rows.append(encoded.row)
         good.append(i)
-        items[i].warnings = served.scorer.warnings(encoded.frame_row)
+        items[i].warnings = [RangeWarning(**w) for w in served.scorer.warnings(encoded.frame_row)]
     if rows:
         price, low, high = served.scorer.price_rows(np.vstack(rows))
         for j, i in enumerate(good):

@@ -66,11 +66,11 @@ def mem_model():  # noqa: ANN201 - PricingModel
     from carprice.clean import clean_training
     from carprice.synthetic import generate
 
-    report = clean_training(generate(rows=1500, seed=3))
+    report = clean_training(generate(rows=1000, seed=3))
     tr, te = train.split(report.frame, 0.2, seed=1)
     summary = train.data_summary(tr, te, report.counts, "SYNTHETIC api-test sample")
     params = {"eta": 0.1, "max_depth": 5, "min_child_weight": 1.0, "subsample": 0.9}
-    return train.fit_best(tr, te, params, rounds=120, seed=1, level=0.8, summary=summary)
+    return train.fit_best(tr, te, params, rounds=80, seed=1, level=0.8, summary=summary)
 
 
 @pytest.fixture(scope="session")
@@ -93,13 +93,18 @@ class Champion:
     url: str
     version: str
     source: str  # model URI of the trained version, reused to register more versions
+    run_id: str
+    model_id: str | None
 
     def client(self) -> MlflowClient:
         return MlflowClient(tracking_uri=self.url, registry_uri=self.url)
 
     def new_version(self, name: str = MODEL) -> str:
         """Register the same model again: a new version to move the alias to."""
-        return str(self.client().create_model_version(name, self.source).version)
+        mv = self.client().create_model_version(
+            name, self.source, run_id=self.run_id, model_id=self.model_id
+        )
+        return str(mv.version)
 
     def set_alias(self, version: str, name: str = MODEL, alias: str = "champion") -> None:
         self.client().set_registered_model_alias(name, alias, version)
@@ -122,8 +127,14 @@ def champion(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathFacto
     refresh_settings()
     mlflow.set_tracking_uri(None)
     client = MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
-    source = client.get_model_version(MODEL, result["version"]).source
-    return Champion(mlflow_server.url, result["version"], source)
+    mv = client.get_model_version(MODEL, result["version"])
+    return Champion(
+        mlflow_server.url,
+        result["version"],
+        mv.source,
+        mv.run_id,
+        getattr(mv, "model_id", None) or mv.source.removeprefix("models:/"),
+    )
 
 
 @contextlib.contextmanager
