@@ -111,3 +111,16 @@ def test_neutralise_formula_cells() -> None:
     assert neutralise(cells).tolist() == [
         "'=1+1", "'+cmd", "'-2", "'@SUM(A1)", "'\tx", "'\rx", "ok", "", "", "a=b",
     ]  # fmt: skip
+
+
+def test_comparables_match_domain_package(mem_model, scorer) -> None:  # noqa: ANN001
+    from carprice.explain import comparables
+
+    cars = [CAR, {**CAR, "name": "Honda City ZX", "brand": "Honda", "max_power_bhp": 117},
+            {**CAR, "name": None}, {**CAR, "name": "Maruti Unknownmodel X"}]  # fmt: skip
+    for car in cars:
+        enc = scorer.encode(CarFeatures.model_validate(car))
+        expected = comparables(mem_model, pd.Series(enc.frame_row, dtype=object), scorer.k)
+        got = scorer.comparables(enc.frame_row)
+        assert [r["name"] for r in got] == expected["name"].tolist()
+        assert [r["distance"] for r in got] == expected["distance"].tolist()
