@@ -335,7 +335,8 @@ def start_s3_server(
 
     The VFS cache stays off (the default): uploads, including multipart ones, stream to
     disk and are renamed into place, so objects are on disk as soon as the call returns.
-    The directory cache is off, so files dropped into ``data_dir`` by hand show up at once.
+    The directory cache lasts 1 s, so files dropped into ``data_dir`` by hand show up
+    within about a second.
     """
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -349,8 +350,9 @@ def start_s3_server(
         f"127.0.0.1:{port}",
         "--auth-key",
         f"{key},{secret}",
+        # Not 0s: rclone 1.75 then busy-loops (a full core) once the VFS has been used.
         "--dir-cache-time",
-        "0s",
+        "1s",
         "--config",
         "",  # no rclone.conf: the local path needs none
         "--log-level",
@@ -401,8 +403,10 @@ def start_mlflow_server(
 ) -> MlflowServer:
     """Run ``mlflow server`` (artifact proxying on, 1 worker) and wait for ``/health``.
 
-    ``MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false`` skips the huey job runner, which cuts
-    start-up from ~28 s to a few seconds. For an ``s3://`` destination pass
+    ``MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false`` skips the huey job runner and its start-up
+    cost. What remains is CPU-bound (the CLI imports mlflow, migrates the database, then
+    the uvicorn worker imports it again): 15-35 s on a busy 2-core box, hence the
+    generous default ``timeout``. For an ``s3://`` destination pass
     ``S3Server.env()`` as ``env_extra``. ``workdir`` (the cwd; default: the log's folder)
     catches anything MLflow writes relative to the current directory.
     """

@@ -1,16 +1,20 @@
 """Session fixtures that run real servers (rclone S3, MLflow, PostgreSQL) as subprocesses.
 
 Every test under ``tests/integration`` gets the ``integration`` marker (deselect with
-``-m "not integration"``) and a 300 s pytest-timeout unless it sets its own. Servers are
-started lazily on first use, once per session, and stopped at session end whatever the
-test outcome; their logs are in pytest's basetemp (``--basetemp`` to pin it).
+``-m "not integration"``). Servers are started lazily on first use, once per session, and
+stopped at session end whatever the test outcome (also on Ctrl-C, and on SIGTERM, which is
+turned into KeyboardInterrupt once a server runs). Their logs are in pytest's basetemp
+(``--basetemp`` to pin it); start-up times are printed in the terminal summary.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -25,7 +29,6 @@ from tests.servers import (
 )
 
 INTEGRATION_DIR = Path(__file__).resolve().parent
-DEFAULT_TIMEOUT_S = 300
 
 S3_BUCKETS = ("data", "mlflow")
 MLFLOW_BUCKET = "mlflow"
@@ -34,13 +37,26 @@ _startup_times: dict[str, float] = {}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark items under tests/integration as ``integration`` and give them a timeout."""
+    """Mark the items under tests/integration as ``integration``."""
     for item in items:
-        if not Path(item.path).resolve().is_relative_to(INTEGRATION_DIR):
-            continue
-        item.add_marker(pytest.mark.integration)
-        if item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(DEFAULT_TIMEOUT_S))
+        if Path(item.path).resolve().is_relative_to(INTEGRATION_DIR):
+            item.add_marker(pytest.mark.integration)
+
+
+def _sigterm_to_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _teardown_on_sigterm() -> None:
+    """Let SIGTERM (e.g. a CI job being cancelled) run fixture teardown like Ctrl-C does.
+
+    Servers run in their own sessions, so without this they would outlive a killed pytest.
+    Only installed if nobody else handles SIGTERM, and only from the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _sigterm_to_keyboard_interrupt)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -54,6 +70,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """rclone S3 server over a temp folder, with buckets ``data`` and ``mlflow``."""
+    _teardown_on_sigterm()
     base = tmp_path_factory.mktemp("s3")
     server = start_s3_server(base / "data", log_path=base / "rclone.log")
     _startup_times["rclone serve s3"] = server.startup_seconds
@@ -67,6 +84,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 @pytest.fixture(scope="session")
 def mlflow_sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     """MLflow server on ``sqlite:///<tmp>/mlflow.db`` with a local artifacts folder."""
+    _teardown_on_sigterm()
     base = tmp_path_factory.mktemp("mlflow_sqlite")
     server = start_mlflow_server(
         f"sqlite:///{base / 'mlflow.db'}",
@@ -86,6 +104,7 @@ def mlflow_pg_s3_server(
     tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server
 ) -> Iterator[MlflowS3Stack]:
     """MLflow server on a fresh PostgreSQL database, artifacts proxied to ``s3://mlflow``."""
+    _teardown_on_sigterm()
     base = tmp_path_factory.mktemp("mlflow_pg_s3")
     db_name = f"carprice_test_mlflow_{os.getpid()}"
     backend_uri = create_pg_database(db_name)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import filecmp
 import io
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,8 @@ from mlflow import MlflowClient
 from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
 
 from tests.servers import MlflowS3Stack, MlflowServer, S3Server
+
+pytestmark = pytest.mark.timeout(300)
 
 MIB = 1024 * 1024
 
@@ -133,12 +136,24 @@ def test_s3_put_get(s3_server: S3Server) -> None:
     assert (s3_server.data_dir / "data" / "smoke" / "hello.txt").read_bytes() == b"hello s3"
 
 
-def test_s3_file_dropped_on_disk_is_listed(s3_server: S3Server) -> None:
+def test_s3_file_dropped_on_disk_is_served(s3_server: S3Server) -> None:
+    s3 = s3_server.client()
+    s3.list_objects_v2(Bucket="data")  # warm rclone's directory cache (1 s)
     target = s3_server.data_dir / "data" / "dropped" / "raw.csv"
     target.parent.mkdir(parents=True)
     target.write_text("a,b\n1,2\n")
-    s3 = s3_server.client()
-    assert s3.get_object(Bucket="data", Key="dropped/raw.csv")["Body"].read() == b"a,b\n1,2\n"
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            body = s3.get_object(Bucket="data", Key="dropped/raw.csv")["Body"].read()
+            break
+        except s3.exceptions.NoSuchKey:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    assert body == b"a,b\n1,2\n"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="data", Prefix="dropped/")["Contents"]]
+    assert keys == ["dropped/raw.csv"]
 
 
 def test_s3_multipart_upload(s3_server: S3Server) -> None:

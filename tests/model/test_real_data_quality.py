@@ -5,6 +5,8 @@ Skipped when the real file isn't configured (CARPRICE_RAW_DATA or ../shared/data
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -15,13 +17,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
-def real_model(real_data_path: str | None):  # noqa: ANN201
+def real_model(real_data_path: Path | None):  # noqa: ANN201
     if real_data_path is None:
         pytest.skip("real CarDekho file not available (set CARPRICE_RAW_DATA)")
     report = clean_training(pd.read_csv(real_data_path, dtype=str, keep_default_na=False))
     tr, te = train.split(report.frame, 0.2, seed=42)
     params, rounds, history = train.tune(tr, trials=30, seed=42)
-    summary = train.data_summary(tr, te, report.counts, real_data_path)
+    summary = train.data_summary(tr, te, report.counts, str(real_data_path))
     model = train.fit_best(tr, te, params, rounds, seed=42, level=0.8, summary=summary)
     return model, tr, te, history
 
