@@ -28,7 +28,7 @@ log = logging.getLogger("api.runtime")
 # MLflow's answers for "that model or alias does not exist": the server is up, no model yet.
 _MISSING_CODES = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 
-Loader = Callable[[str, str], tuple[PricingModel, str]]
+Loader = Callable[[str, str], PricingModel]  # (name, version) -> model
 
 
 def _iso(ms: int | None) -> str | None:
@@ -67,7 +67,7 @@ class ModelRuntime:
         name: str,
         alias: str,
         poll_seconds: float,
-        loader: Loader = registry.load,
+        loader: Loader = registry.load_version,
         comparables_k: int = 5,
     ) -> None:
         self.comparables_k = comparables_k
@@ -143,8 +143,8 @@ class ModelRuntime:
         started = time.perf_counter()
         log.info("loading %s@%s (version %s)", self.name, self.alias, version)
         try:
-            model, loaded_version = self._loader(self.name, self.alias)
-            served = self._build(client, model, loaded_version)
+            model = self._loader(self.name, version)
+            served = self._build(client, model, version)
         except Exception as exc:  # noqa: BLE001 - a broken version must not take us down
             metrics.MODEL_LOAD_FAILURES.inc()
             self.status.failed_version = version

@@ -123,9 +123,13 @@ def register(model: PricingModel, run_id: str, test: pd.DataFrame, name: str) ->
     return Registered(str(version), verdict)
 
 
+def load_version(name: str, version: str) -> PricingModel:
+    """One exact version: a server that resolved the alias must load what it resolved."""
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    return pyfunc.unwrap_python_model().model
+
+
 def load(name: str, alias: str = CHAMPION) -> tuple[PricingModel, str]:
     """The aliased version as a PricingModel, plus its version number."""
-    client = MlflowClient()
-    version = client.get_model_version_by_alias(name, alias).version
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
-    return pyfunc.unwrap_python_model().model, str(version)
+    version = str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    return load_version(name, version), version

@@ -67,11 +67,10 @@ def test_mlflow_down_or_broken_version_keeps_the_old_model(
     champion.set_alias(good, name=name)
     broken: set[str] = set()
 
-    def loader(model_name: str, alias: str):  # noqa: ANN202
-        target = champion.client().get_model_version_by_alias(model_name, alias).version
-        if str(target) in broken:
+    def loader(model_name: str, version: str):  # noqa: ANN202
+        if version in broken:
             raise RuntimeError("artifact is corrupt")
-        return registry.load(model_name, alias)
+        return registry.load_version(model_name, version)
 
     import mlflow
 
