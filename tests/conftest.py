@@ -9,6 +9,10 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Server fixtures shared by several test folders (integration, api, dashboard, e2e). They
+# start lazily: a test run that doesn't ask for a server doesn't start one.
+pytest_plugins = ["tests.plugins.stack", "tests.plugins.api_stack"]
+
 
 @pytest.fixture(scope="session")
 def real_data_path() -> Path | None:

@@ -1,0 +1,1 @@
+"""Session fixtures shared across test folders (api_stack); filled in by its owner."""
