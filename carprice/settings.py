@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     test_size: float = Field(default=0.2, gt=0.05, lt=0.5, description="Held-out test share.")
     interval_level: float = Field(default=0.8, gt=0.5, lt=0.99, description="Interval level.")
     work_dir: str = Field(default=".stack", description="Local folder for generated files.")
+    lake_root: str = Field(
+        default=".stack/lake",
+        description="Data lake root: a local folder or s3://bucket. The pipeline reads "
+        "raw/car_details_v3.csv and writes runs/<run_id>/ under it.",
+    )
     s3_endpoint_url: str | None = Field(
         default=None,
         validation_alias="MLFLOW_S3_ENDPOINT_URL",
