@@ -107,7 +107,7 @@ async def _unknown_value(request: Request, exc: UnknownValue) -> JSONResponse:
             "detail": str(exc),
             "errors": [
                 {
-                    "loc": ["body", exc.field],
+                    "loc": ["body", exc.column],
                     "msg": str(exc),
                     "type": "unknown_value",
                     "input": exc.value,

@@ -185,7 +185,7 @@ def _priced_chunk(chunk: pd.DataFrame, job: CsvJob, served: Served, keep: list[i
     priced = chunk.copy()
     priced.columns = job.columns
     try:
-        scores = served.scorer.score_frame(priced, job.shape)
+        scores = served.scorer.score_frame(priced)
     except Exception:  # noqa: BLE001 - one chunk must not lose its rows' places
         log.exception("pricing a CSV chunk failed")
         scores = pd.DataFrame(

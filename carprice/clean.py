@@ -26,12 +26,14 @@ from carprice.schema import (
     RAW_COLUMNS,
     TARGET,
     TWO_WORD_BRANDS,
+    CarFeatures,
 )
 
 _RAW_MARKERS = {"owner", "mileage", "engine", "max_power"}
 _RAW_REQUIRED = ("name", "year", "km_driven", "fuel", "seller_type", "transmission", "owner")
 _OWNER_LOOKUP = {label.lower(): rank for label, rank in OWNER_LABELS.items()}
 _TWO_WORD = {b.lower() for b in TWO_WORD_BRANDS}
+_CHOICE_LOOKUP = {col: {c.lower(): c for c in choices} for col, choices in CATEGORY_CHOICES.items()}
 
 
 class ShapeError(ValueError):
@@ -77,11 +79,23 @@ def detect_shape(columns: list[str]) -> str:
     return "features"
 
 
+_BLANKS = ("", "nan", "NaN", "None")
+
+
 def _text(series: pd.Series) -> pd.Series:
-    """Strings with blanks as NA, whatever dtype the column arrived in."""
-    out = series.astype("object").where(series.notna(), None)
-    out = out.map(lambda v: None if v is None else str(v).strip())
-    return out.where(out.map(lambda v: v not in (None, "", "nan", "NaN", "None")), None)
+    """Strings with blanks as None, whatever dtype the column arrived in (vectorised: the API
+    runs this on every CSV upload)."""
+    text = series.astype("string").str.strip()
+    text = text.mask(text.isin(_BLANKS))
+    return text.astype("object").where(text.notna(), None)
+
+
+def _blank(value: object) -> str | None:
+    """Scalar twin of `_text` for one validated car."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return None if text in _BLANKS else text
 
 
 def _map_unique(series: pd.Series, parse: Callable[[str], object]) -> tuple[pd.Series, pd.Series]:
@@ -102,10 +116,16 @@ class _Errors:
     def __init__(self, index: pd.Index) -> None:
         self.messages = pd.Series([""] * len(index), index=index, dtype="object")
 
-    def add(self, mask: pd.Series, message: pd.Series | str) -> None:
+    def add(
+        self, mask: pd.Series, message: pd.Series | str | Callable[[pd.Series], pd.Series]
+    ) -> None:
+        """`message` may be a function of the bad rows' mask, so reasons cost nothing when
+        every row is fine (the usual case for a large upload)."""
         mask = mask.fillna(False).astype(bool)
         if not mask.any():
             return
+        if callable(message):
+            message = message(mask)
         msg = message[mask] if isinstance(message, pd.Series) else message
         current = self.messages[mask]
         self.messages[mask] = np.where(current == "", msg, current + "; " + msg)
@@ -114,7 +134,10 @@ class _Errors:
 def _numeric(series: pd.Series, column: str, errors: _Errors) -> pd.Series:
     text = _text(series)
     values = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
-    errors.add(text.notna() & values.isna(), column + " " + text.map(repr) + " is not a number")
+    errors.add(
+        text.notna() & values.isna(),
+        lambda bad: column + " " + text[bad].map(repr) + " is not a number",
+    )
     finite = values.notna() & ~np.isfinite(values.astype(float))
     errors.add(finite, f"{column} must be a finite number")
     return values.where(~finite).astype(float)
@@ -127,7 +150,7 @@ def _category(series: pd.Series, column: str, errors: _Errors) -> pd.Series:
     canon = text.str.lower().map(lookup)
     errors.add(
         text.notna() & canon.isna(),
-        f"{column} " + text.map(repr) + f" is not one of: {', '.join(choices)}",
+        lambda bad: f"{column} " + text[bad].map(repr) + f" is not one of: {', '.join(choices)}",
     )
     return canon
 
@@ -145,23 +168,48 @@ def split_name(name: str | None) -> tuple[str | None, str | None]:
     return brand, model
 
 
-def _variant(names: pd.Series) -> pd.Series:
-    """The full listing name, case- and spacing-insensitive: the most specific car identity."""
-    return names.map(lambda n: " ".join(n.lower().split()) if isinstance(n, str) else None)
+def name_keys(name: str | None, brand: str | None = None) -> tuple[str | None, str | None]:
+    """(model family key, variant key) for a listing name, given the brand if stated.
+
+    A name that doesn't start with the stated brand still names the model: its first word.
+    The variant is the full name, case- and spacing-insensitive: the most specific identity.
+    """
+    if not isinstance(name, str) or not name.strip():
+        return None, None
+    name_brand, model = split_name(name)
+    if brand and name_brand and name_brand.lower() != brand.lower():
+        model = name.lower().split()[0]
+    return model, " ".join(name.lower().split())
+
+
+def _name_columns(names: pd.Series, brands: pd.Series | None) -> pd.DataFrame:
+    """brand, model, variant columns; each distinct (name, brand) pair is parsed once."""
+    stated = brands is not None
+    given = brands if stated else pd.Series(None, index=names.index, dtype=object)
+    pairs = pd.DataFrame({"name": names, "given": given}, index=names.index)
+    keys: dict[tuple, tuple] = {}
+    for name, brand in pairs.drop_duplicates().itertuples(index=False, name=None):
+        name = name if isinstance(name, str) else None
+        brand = brand if isinstance(brand, str) else None
+        keys[(name, brand)] = (brand if stated else split_name(name)[0], *name_keys(name, brand))
+    rows = [
+        keys[(n if isinstance(n, str) else None, b if isinstance(b, str) else None)]
+        for n, b in pairs.itertuples(index=False, name=None)
+    ]
+    return pd.DataFrame(
+        rows, index=names.index, columns=["brand", "model", "variant"], dtype=object
+    )
 
 
 def _from_raw(df: pd.DataFrame, errors: _Errors) -> pd.DataFrame:
     out = pd.DataFrame(index=df.index)
     out["name"] = _text(df["name"])
-    parts = out["name"].map(split_name)
-    out["brand"] = parts.str[0]
-    out["model"] = parts.str[1]
-    out["variant"] = _variant(out["name"])
+    out[["brand", "model", "variant"]] = _name_columns(out["name"], None)
     owner = _text(df["owner"])
     out["owner_rank"] = owner.str.lower().map(_OWNER_LOOKUP).astype(float)
     errors.add(
         owner.notna() & out["owner_rank"].isna(),
-        "owner " + owner.map(repr) + f" is not one of: {', '.join(OWNER_LABELS)}",
+        lambda bad: "owner " + owner[bad].map(repr) + f" is not one of: {', '.join(OWNER_LABELS)}",
     )
     parsers = {
         "mileage": ("mileage_kmpl", units.parse_mileage),
@@ -187,14 +235,8 @@ def _from_raw(df: pd.DataFrame, errors: _Errors) -> pd.DataFrame:
 def _from_features(df: pd.DataFrame, errors: _Errors) -> pd.DataFrame:
     out = pd.DataFrame(index=df.index)
     out["name"] = _text(df["name"]) if "name" in df else None
-    parts = out["name"].map(split_name)
-    out["brand"] = _text(df["brand"]) if "brand" in df else parts.str[0]
-    out["model"] = parts.str[1]
-    named = out["name"].notna() & out["brand"].notna()
-    # A name that doesn't start with the brand still names the model: take its first word.
-    mismatch = named & (parts.str[0].str.lower() != out["brand"].str.lower())
-    out.loc[mismatch, "model"] = out.loc[mismatch, "name"].str.lower().str.split().str[0]
-    out["variant"] = _variant(out["name"])
+    brands = _text(df["brand"]) if "brand" in df else None
+    out[["brand", "model", "variant"]] = _name_columns(out["name"], brands)
     for col in NUMERIC_COLUMNS:
         out[col] = (
             _numeric(df[col], col, errors) if col in df else pd.Series(np.nan, index=df.index)
@@ -216,12 +258,36 @@ def _check_ranges(frame: pd.DataFrame, errors: _Errors) -> None:
         bad = values.notna() & ((values < r.low) | (values > r.high))
         errors.add(
             bad,
-            f"{col} " + values.map("{:.10g}".format) + f" is outside {r.low:g}–{r.high:g} {r.unit}",
+            lambda bad, col=col, values=values, r=r: (
+                f"{col} " + values[bad].map("{:.10g}".format) + f" is outside "
+                f"{r.low:g}–{r.high:g} {r.unit}"
+            ),
         )
     whole = ("year", "km_driven", "seats", "owner_rank")
     for col in whole:
         frac = frame[col].notna() & (frame[col] % 1 != 0)
         errors.add(frac, f"{col} must be a whole number")
+
+
+def car_row(car: CarFeatures) -> dict:
+    """One validated car → one internal-frame row as a dict, without pandas.
+
+    The same mapping as `to_frame` on the features shape (checked in tests), at a cost of
+    microseconds: the API prices single cars this way. Pydantic has already checked types and
+    ranges; a category outside the allowed choices is passed through as written so the
+    pipeline can refuse it with the allowed values.
+    """
+    name = _blank(car.name)
+    brand = _blank(car.brand)
+    model, variant = name_keys(name, brand)
+    row: dict = {"name": name, "brand": brand, "model": model, "variant": variant}
+    for col, lookup in _CHOICE_LOOKUP.items():
+        value = _blank(getattr(car, col))
+        row[col] = lookup.get(value.lower(), value) if value is not None else None
+    for col in NUMERIC_COLUMNS:
+        value = getattr(car, col)
+        row[col] = None if value is None else float(value)
+    return row
 
 
 def to_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:

@@ -23,20 +23,25 @@ def log_contributions(model: PricingModel, features: pd.DataFrame) -> pd.DataFra
     return pd.DataFrame(values, index=features.index, columns=[*features.columns, "base_value"])
 
 
-def rupee_contributions(log_contribs: pd.Series) -> tuple[float, dict[str, float]]:
+def rupee_shares(log_parts: np.ndarray, base: float, price: float) -> np.ndarray:
     """Split price − exp(base) across features in proportion to their log contributions.
 
-    The rupee values add up exactly to the price, and each keeps the sign of its log value.
+    The shares add up exactly to `price` (pass the price as shown, e.g. rounded) and each keeps
+    the sign of its log value.
     """
+    log_total = float(np.sum(log_parts))
+    if abs(log_total) < 1e-12:
+        return np.zeros(len(log_parts))
+    return np.asarray(log_parts, float) * ((price - float(np.exp(base))) / log_total)
+
+
+def rupee_contributions(log_contribs: pd.Series) -> tuple[float, dict[str, float]]:
+    """`rupee_shares` for one row of `log_contributions`: (base price, rupees per feature)."""
     base = float(log_contribs["base_value"])
     parts = log_contribs.drop("base_value").astype(float)
-    log_total = float(parts.sum())
-    price = float(np.exp(base + log_total))
-    base_price = float(np.exp(base))
-    if abs(log_total) < 1e-12:
-        return base_price, {k: 0.0 for k in parts.index}
-    scale = (price - base_price) / log_total
-    return base_price, {k: float(v * scale) for k, v in parts.items()}
+    price = float(np.exp(base + float(parts.sum())))
+    shares = rupee_shares(parts.to_numpy(), base, price)
+    return float(np.exp(base)), {k: float(v) for k, v in zip(parts.index, shares, strict=True)}
 
 
 def global_importance(model: PricingModel, frame: pd.DataFrame) -> dict[str, float]:
@@ -46,23 +51,60 @@ def global_importance(model: PricingModel, frame: pd.DataFrame) -> dict[str, flo
     return {k: round(float(v), 6) for k, v in mean_abs.items()}
 
 
-def comparables(model: PricingModel, car: pd.Series, k: int = 5) -> pd.DataFrame:
-    """Closest training listings: same model family if known, else same brand; nearest by
-    year, km and power. Real listings with their real prices."""
-    table = model.comparables
-    pool = table[table["model"] == car.get("model")] if car.get("model") else table.iloc[0:0]
-    if len(pool) < k:
-        brand = str(car.get("brand") or "").lower()
-        pool = table[table["brand"].str.lower() == brand]
-    if pool.empty:
-        return pool
-    distance = (
-        (pool["year"] - car["year"]).abs() / 2.0
-        + (pool["km_driven"] - car["km_driven"]).abs() / 40_000.0
-        + (pool["fuel"] != car.get("fuel")).astype(float)
-        + (pool["transmission"] != car.get("transmission")).astype(float)
-    )
-    power = car.get("max_power_bhp")
-    if power is not None and not pd.isna(power):
-        distance = distance + ((pool["max_power_bhp"] - power).abs() / 30.0).fillna(1.0)
-    return pool.assign(distance=distance.round(3)).nsmallest(k, "distance")
+class ComparablesIndex:
+    """Training listings grouped by model family and brand, as numpy columns, so finding one
+    car's neighbours costs microseconds (the API does it on every /predict).
+
+    Pool: the same model family when it has at least k listings, else the same brand. Distance:
+    years/2 + km/40,000 + 1 per differing fuel or transmission + bhp/30 (1 when unknown).
+    """
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        table = table.reset_index(drop=True)
+        self.records = [
+            {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
+            for r in table.to_dict("records")
+        ]
+        self._by_model: dict[str, np.ndarray] = {}
+        self._by_brand: dict[str, np.ndarray] = {}
+        if table.empty:
+            return
+        self._year = table["year"].to_numpy(float)
+        self._km = table["km_driven"].to_numpy(float)
+        self._power = table["max_power_bhp"].to_numpy(float)
+        self._fuel = table["fuel"].to_numpy(object)
+        self._transmission = table["transmission"].to_numpy(object)
+        self._by_model = {k: v.to_numpy() for k, v in table.groupby("model").groups.items()}
+        brand = table["brand"].str.lower()
+        self._by_brand = {k: v.to_numpy() for k, v in table.groupby(brand).groups.items()}
+
+    def nearest(self, car: dict, k: int = 5) -> list[dict]:
+        """Up to k listings (dicts with a `distance`), closest first; ties keep table order."""
+        empty = np.empty(0, dtype=int)
+        if k <= 0:
+            return []
+        model = car.get("model")
+        pool = self._by_model.get(model, empty) if isinstance(model, str) else empty
+        if len(pool) < k:
+            pool = self._by_brand.get(str(car.get("brand") or "").lower(), empty)
+        if len(pool) == 0:
+            return []
+        distance = (
+            np.abs(self._year[pool] - car["year"]) / 2.0
+            + np.abs(self._km[pool] - car["km_driven"]) / 40_000.0
+            + (self._fuel[pool] != car.get("fuel"))
+            + (self._transmission[pool] != car.get("transmission"))
+        )
+        power = car.get("max_power_bhp")
+        if power is not None and not pd.isna(power):
+            gap = np.abs(self._power[pool] - power) / 30.0
+            distance = distance + np.where(np.isnan(gap), 1.0, gap)
+        distance = np.round(distance, 3)
+        order = np.argsort(distance, kind="stable")[:k]
+        return [{**self.records[pool[i]], "distance": float(distance[i])} for i in order]
+
+
+def comparables(model: PricingModel, car: pd.Series | dict, k: int = 5) -> pd.DataFrame:
+    """Closest real training listings with their real prices (see ComparablesIndex)."""
+    rows = ComparablesIndex(model.comparables).nearest(dict(car), k)
+    return pd.DataFrame(rows, columns=[*model.comparables.columns, "distance"])

@@ -8,6 +8,7 @@ with native categorical columns.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,19 @@ MIN_VARIANT_COUNT = 2
 MONOTONE: dict[str, int] = {"year": 1, "km_driven": -1}
 NAME_KEYS: tuple[str, ...] = ("brand", "model", "variant")
 MODEL_FEATURES: tuple[str, ...] = (*CATEGORICAL_COLUMNS, *NUMERIC_COLUMNS)
+# A value outside these vocabularies would be scored as "missing": refused, never guessed.
+# Model family and variant may be new (the brand still prices the car).
+CHECKED_CATEGORIES: tuple[str, ...] = ("brand", "fuel", "seller_type", "transmission")
+
+
+class UnknownCategory(ValueError):
+    """A category the model can't price; carries the allowed values for the caller's message."""
+
+    def __init__(self, column: str, value: object, allowed: list[str]) -> None:
+        super().__init__(f"{column} {value!r} is unknown; allowed: {', '.join(allowed)}")
+        self.column = column
+        self.value = value
+        self.allowed = allowed
 
 
 @dataclass
@@ -72,7 +86,7 @@ class FeaturePipeline:
         a brand the model never saw would be scored as missing, so it is an error.
         """
         messages = pd.Series("", index=frame.index, dtype="object")
-        for col in ("brand", "fuel", "seller_type", "transmission"):
+        for col in CHECKED_CATEGORIES:
             known = set(self.vocab[col])
             values = frame[col]
             keys = values.str.lower() if col == "brand" else values
@@ -90,13 +104,56 @@ class FeaturePipeline:
 
     def out_of_range(self, frame: pd.DataFrame) -> pd.Series:
         """Per-row list of numeric fields outside what training saw (a warning, not an error)."""
-        flags = pd.Series([[] for _ in range(len(frame))], index=frame.index, dtype="object")
-        for col, r in self.ranges.items():
-            values = frame[col]
-            outside = values.notna() & ((values < r["min"]) | (values > r["max"]))
-            for idx in frame.index[outside]:
-                flags[idx] = [*flags[idx], col]
-        return flags
+        columns = [col for col in self.ranges if col in frame]
+        outside = np.column_stack(
+            [
+                (frame[col] < self.ranges[col]["min"]) | (frame[col] > self.ranges[col]["max"])
+                for col in columns
+            ]
+            or [np.zeros(len(frame), dtype=bool)]
+        )
+        names = np.array(columns or [""], dtype=object)
+        flags = [list(names[row]) for row in outside]
+        return pd.Series(flags, index=frame.index, dtype="object")
+
+    @cached_property
+    def codes(self) -> dict[str, dict[str, float]]:
+        """Category key → the code XGBoost was trained with (its position in the vocabulary)."""
+        return {
+            col: {key: float(i) for i, key in enumerate(keys)} for col, keys in self.vocab.items()
+        }
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """Internal frame → float32 matrix in MODEL_FEATURES order, categories as their codes.
+
+        The same input as `transform`, for `Booster.inplace_predict` (no DataFrame or DMatrix
+        round trip, which dominates the cost of pricing a few rows).
+        """
+        out = np.empty((len(frame), len(MODEL_FEATURES)), dtype=np.float32)
+        for i, col in enumerate(CATEGORICAL_COLUMNS):
+            out[:, i] = (
+                _keys(frame, col).map(self.codes[col]).to_numpy(dtype=float, na_value=np.nan)
+            )
+        for i, col in enumerate(NUMERIC_COLUMNS, start=len(CATEGORICAL_COLUMNS)):
+            out[:, i] = pd.to_numeric(frame[col], errors="coerce").to_numpy(float, na_value=np.nan)
+        return out
+
+    def encode_row(self, row: dict) -> np.ndarray:
+        """One internal-frame row (a dict) → the booster's row; raises UnknownCategory for a
+        brand/fuel/seller/transmission the model can't price."""
+        out = np.full(len(MODEL_FEATURES), np.nan, dtype=np.float32)
+        for i, col in enumerate(CATEGORICAL_COLUMNS):
+            value = row.get(col)
+            key = value.lower() if col in NAME_KEYS and isinstance(value, str) else value
+            code = self.codes[col].get(key) if key is not None else None
+            if code is None and col in CHECKED_CATEGORIES:
+                allowed = self.display_values(col)
+                raise UnknownCategory(col, value, allowed)
+            out[i] = np.nan if code is None else code
+        for i, col in enumerate(NUMERIC_COLUMNS, start=len(CATEGORICAL_COLUMNS)):
+            value = row.get(col)
+            out[i] = np.nan if value is None else value
+        return out
 
     def display_values(self, col: str) -> list[str]:
         if col == "brand":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -36,12 +37,29 @@ COMPARABLE_COLUMNS: tuple[str, ...] = (
 
 @dataclass
 class Prepared:
-    """Input rows made ready for the booster; rows with an error are left out of `features`."""
+    """Input rows made ready for the booster; rows with an error are left out of the inputs."""
 
     frame: pd.DataFrame
-    features: pd.DataFrame
     errors: pd.Series
-    out_of_range: pd.Series
+    pipeline: FeaturePipeline
+
+    @cached_property
+    def ok(self) -> pd.Series:
+        return self.errors == ""
+
+    @cached_property
+    def features(self) -> pd.DataFrame:
+        """The priceable rows as a categorical DataFrame (for SHAP and analysis)."""
+        return self.pipeline.transform(self.frame[self.ok])
+
+    @cached_property
+    def matrix(self) -> np.ndarray:
+        """The priceable rows as the booster's float matrix (for fast prediction)."""
+        return self.pipeline.encode(self.frame[self.ok])
+
+    @cached_property
+    def out_of_range(self) -> pd.Series:
+        return self.pipeline.out_of_range(self.frame)
 
 
 @dataclass
@@ -62,9 +80,7 @@ class PricingModel:
         errors = errors.where(
             unknown == "", np.where(errors == "", unknown, errors + "; " + unknown)
         )
-        ok = errors == ""
-        features = self.pipeline.transform(frame[ok])
-        return Prepared(frame, features, errors, self.pipeline.out_of_range(frame))
+        return Prepared(frame, errors, self.pipeline)
 
     def log_price(self, features: pd.DataFrame) -> np.ndarray:
         if features.empty:
@@ -72,17 +88,30 @@ class PricingModel:
         dmatrix = xgb.DMatrix(features, enable_categorical=True)
         return self.booster.predict(dmatrix)
 
+    def price(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Encoded rows (`FeaturePipeline.encode`) → price, low, high in rupees, rounded to ₹100."""
+        if len(matrix) == 0:
+            empty = np.empty(0)
+            return empty, empty, empty
+        return self.price_from_log(self.booster.inplace_predict(matrix))
+
+    def price_from_log(self, log_price: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Log prices (booster output, or a SHAP row's sum) → price, low, high, rounded."""
+        price = np.exp(np.asarray(log_price, dtype=np.float32)).astype(float)
+        low, high = self.calibration.bounds(price)
+        return np.round(price, -2), np.round(low, -2), np.round(high, -2)
+
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
         """One output row per input row, in order; bad rows get NaN prices and a reason."""
         prepared = self.prepare(rows)
         out = pd.DataFrame(index=prepared.frame.index, columns=list(PREDICTION_COLUMNS))
         out["error"] = prepared.errors.replace("", None)
-        price = np.exp(self.log_price(prepared.features))
-        low, high = self.calibration.bounds(price)
-        ok = prepared.errors == ""
-        for col, values in (("predicted_price", price), ("price_low", low), ("price_high", high)):
+        ok = prepared.ok
+        for col, values in zip(
+            ("predicted_price", "price_low", "price_high"), self.price(prepared.matrix), strict=True
+        ):
             out[col] = np.nan
-            out.loc[ok, col] = np.round(values, -2)
+            out.loc[ok, col] = values
         return out.reset_index(drop=True)
 
     def save(self, directory: Path) -> Path:
