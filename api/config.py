@@ -28,7 +28,14 @@ class ApiSettings(BaseSettings):
         description="How long start-up waits for the first model load before serving anyway.",
     )
     max_csv_bytes: int = Field(
-        default=50 * 1024 * 1024, ge=1024, description="Largest accepted /predict/csv upload."
+        default=128 * 1024 * 1024,
+        ge=1024,
+        description="Largest accepted /predict/csv upload (1,000,000 typical rows fit).",
+    )
+    max_json_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1024,
+        description="Largest accepted JSON body on /predict and /predict/batch.",
     )
     csv_chunk_rows: int = Field(
         default=10_000, ge=100, le=1_000_000, description="Rows priced per CSV chunk."

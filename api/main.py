@@ -139,7 +139,7 @@ def create_app() -> FastAPI:
     application.add_exception_handler(RequestValidationError, _validation_error)
     application.add_exception_handler(UnknownValue, _unknown_value)
     application.add_exception_handler(Exception, _unexpected)
-    application.add_middleware(UploadLimit, path="/predict/csv")
+    application.add_middleware(UploadLimit)
     application.add_middleware(MetricsMiddleware)
     return application
 

@@ -41,38 +41,53 @@ rows in the same order plus `predicted_price, price_low, price_high, model_versi
 a row that can't be priced keeps its place with the reason in `error`.
 
 * **Encoding:** UTF-8 (a BOM is fine). Other encodings get a 400 — save as "CSV UTF-8".
-* **Size limit:** `CARPRICE_API_MAX_CSV_BYTES` (default 50 MiB) → 413 above it.
+* **Size limit:** `CARPRICE_API_MAX_CSV_BYTES` (default 128 MiB, about a million rows) → 413 above it.
 * **Spreadsheet safety:** any cell that starts with `= + - @`, tab or carriage return is
   prefixed with `'` so spreadsheets show it as text instead of running it as a formula.
 * **Errors:** an empty file, a header with no rows, duplicated or missing columns → 4xx with a
-  reason. The output streams, so a malformed line far down the file ends the stream early.
+  reason. A line with the wrong number of fields keeps its place with the reason in `error`.
 """
 
 
-class UploadTooLarge(HTTPException):
-    def __init__(self, limit: int) -> None:
+class BodyTooLarge(HTTPException):
+    def __init__(
+        self, limit: int, what: str = "CSV upload", variable: str = "MAX_CSV_BYTES"
+    ) -> None:
         super().__init__(
             status_code=413,
-            detail=f"CSV upload larger than the limit of {limit:,} bytes "
-            "(CARPRICE_API_MAX_CSV_BYTES); split the file.",
+            detail=f"{what} larger than the limit of {limit:,} bytes "
+            f"(CARPRICE_API_{variable}); split it into smaller requests.",
         )
 
 
-class UploadLimit:
-    """Rejects oversized /predict/csv bodies before they are read (Content-Length) or while
-    they stream (chunked uploads), instead of spooling them to disk first."""
+# Request bodies are read whole by the framework before validation; these caps stop a huge
+# body at the door (Content-Length) or as it streams (chunked), before it fills memory/disk.
+_BODY_LIMITS: dict[str, tuple[str, str]] = {
+    "/predict/csv": ("CSV upload", "max_csv_bytes"),
+    "/predict/batch": ("JSON body", "max_json_bytes"),
+    "/predict": ("JSON body", "max_json_bytes"),
+}
+_MULTIPART_SLACK = 64 * 1024  # multipart framing on top of the file itself
 
-    def __init__(self, app: ASGIApp, path: str) -> None:
-        self.app, self.path = app, path
+
+class UploadLimit:
+    """Rejects oversized request bodies on the pricing endpoints with a 413 and a reason."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path:
+        rule = _BODY_LIMITS.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if rule is None:
             await self.app(scope, receive, send)
             return
-        limit = get_api_settings().max_csv_bytes
+        what, field = rule
+        limit = getattr(get_api_settings(), field)
+        error = BodyTooLarge(limit, what, field.upper())
+        allowed = limit + (_MULTIPART_SLACK if field == "max_csv_bytes" else 0)
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > limit + 64 * 1024:
-            await _send_413(send, limit)
+        if length is not None and length.isdigit() and int(length) > allowed:
+            await _send_413(send, error.detail)
             return
         seen = 0
 
@@ -80,17 +95,17 @@ class UploadLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > limit + 64 * 1024:  # multipart framing on top of the file
-                raise UploadTooLarge(limit)
+            if seen > allowed:
+                raise error
             return message
 
         await self.app(scope, counting_receive, send)
 
 
-async def _send_413(send: Send, limit: int) -> None:
+async def _send_413(send: Send, detail: str) -> None:
     import json
 
-    body = json.dumps({"detail": UploadTooLarge(limit).detail}).encode()
+    body = json.dumps({"detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",
@@ -106,13 +121,50 @@ def _bad(reason: str, status: int = 400) -> HTTPException:
 
 
 @dataclass
+class Chunk:
+    """Up to `csv_chunk_rows` data rows as text, plus a reason for each line whose field count
+    doesn't match the header (those keep their place and are not priced)."""
+
+    frame: pd.DataFrame
+    problems: dict[int, str]
+
+
+@dataclass
 class CsvJob:
     headers: list[str]  # as uploaded
     columns: list[str]  # normalised (lower-case) names used for pricing
     shape: str
-    first: pd.DataFrame
-    reader: Iterator[pd.DataFrame]
+    first: Chunk
+    reader: Iterator[Chunk]
     text: io.TextIOWrapper
+
+
+def read_chunks(text: io.TextIOBase, width: int, size: int) -> Iterator[Chunk]:
+    """Data lines → chunks. A malformed line becomes a row with a reason, never the end of the
+    stream: short lines are padded, long ones truncated, unreadable ones left blank."""
+    reader = csv.reader(text, strict=False)
+    rows: list[list[str]] = []
+    problems: dict[int, str] = {}
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            row, problems[len(rows)] = [], f"line {line}: unreadable CSV ({exc})"
+        if not row and len(rows) not in problems:
+            continue  # blank line: not a row
+        if len(row) != width and len(rows) not in problems:
+            problems[len(rows)] = (
+                f"line {reader.line_num}: {len(row)} fields, but the header has {width}"
+            )
+        rows.append((row + [""] * width)[:width])
+        if len(rows) == size:
+            yield Chunk(pd.DataFrame(rows, columns=range(width), dtype=str), problems)
+            rows, problems = [], {}
+    if rows:
+        yield Chunk(pd.DataFrame(rows, columns=range(width), dtype=str), problems)
 
 
 def _check_utf8(raw: io.IOBase) -> None:
@@ -120,6 +172,11 @@ def _check_utf8(raw: io.IOBase) -> None:
     offset = 0
     try:
         while chunk := raw.read(1 << 20):
+            if (nul := chunk.find(b"\x00")) >= 0:  # valid UTF-8, but no text file has one
+                raise _bad(
+                    f"The file holds a NUL byte at offset {offset + nul}: it looks like UTF-16 "
+                    "or a binary file, not UTF-8 text. Save it as 'CSV UTF-8' and upload again."
+                )
             decoder.decode(chunk)
             offset += len(chunk)
         decoder.decode(b"", final=True)
@@ -138,7 +195,7 @@ def open_csv(upload: UploadFile, settings: ApiSettings) -> CsvJob:
     size = raw.tell()
     raw.seek(0)
     if size > settings.max_csv_bytes:
-        raise UploadTooLarge(settings.max_csv_bytes)
+        raise BodyTooLarge(settings.max_csv_bytes)
     if size == 0:
         raise _bad("The file is empty.", 400)
     _check_utf8(raw)
@@ -156,20 +213,9 @@ def open_csv(upload: UploadFile, settings: ApiSettings) -> CsvJob:
         shape = detect_shape(columns)
     except ShapeError as exc:
         raise _bad(f"Unusable columns: {exc}", 422) from exc
-    reader = pd.read_csv(
-        text,
-        header=None,
-        names=list(range(len(headers))),
-        dtype=str,
-        keep_default_na=False,
-        na_filter=False,
-        chunksize=settings.csv_chunk_rows,
-    )
-    try:
-        first = next(iter(reader), None)
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise _bad(f"The CSV can't be parsed: {exc}", 422) from exc
-    if first is None or first.empty:
+    reader = read_chunks(text, len(headers), settings.csv_chunk_rows)
+    first = next(reader, None)
+    if first is None:
         raise _bad("The CSV has a header but no data rows.", 422)
     return CsvJob(headers, columns, shape, first, reader, text)
 
@@ -181,24 +227,28 @@ def neutralise(values: pd.Series) -> pd.Series:
     return text.where(~risky, "'" + text)
 
 
-def _priced_chunk(chunk: pd.DataFrame, job: CsvJob, served: Served, keep: list[int]) -> str:
-    priced = chunk.copy()
+def _priced_chunk(chunk: Chunk, job: CsvJob, served: Served, keep: list[int]) -> str:
+    priced = chunk.frame.copy()
     priced.columns = job.columns
     try:
         scores = served.scorer.score_frame(priced)
     except Exception:  # noqa: BLE001 - one chunk must not lose its rows' places
         log.exception("pricing a CSV chunk failed")
         scores = pd.DataFrame(
-            {c: [None] * len(chunk) for c in PREDICTION_COLUMNS[:3]}
-            | {"error": ["internal error while pricing this row (see server log)"] * len(chunk)}
+            {c: [None] * len(priced) for c in PREDICTION_COLUMNS[:3]}
+            | {"error": ["internal error while pricing this row (see server log)"] * len(priced)}
         )
-    out = pd.DataFrame({i: neutralise(chunk[i]).to_numpy() for i in keep})
+    if chunk.problems:
+        bad = list(chunk.problems)
+        scores.loc[bad, list(PREDICTION_COLUMNS[:3])] = None
+        scores.loc[bad, "error"] = list(chunk.problems.values())
+    out = pd.DataFrame({i: neutralise(chunk.frame[i]).to_numpy() for i in keep})
     for col in PREDICTION_COLUMNS[:3]:
         out[col] = pd.Series(scores[col].to_numpy(float)).round().astype("Int64").array
     out["model_version"] = served.version
     out["error"] = neutralise(scores["error"].fillna("")).to_numpy()
     failed = int((scores["error"].fillna("") != "").sum())
-    metrics.ROWS.labels("csv", "priced").inc(len(chunk) - failed)
+    metrics.ROWS.labels("csv", "priced").inc(len(priced) - failed)
     metrics.ROWS.labels("csv", "failed").inc(failed)
     return out.to_csv(index=False, header=False, lineterminator="\r\n")
 
