@@ -40,6 +40,26 @@ class DashboardSettings(BaseSettings):
     batch_chunk_rows: int = Field(
         default=1000, ge=10, le=100_000, description="Rows per /predict/csv call on Batch quotes."
     )
+    # Experiments and Pipelines pages.
+    model_name: str = Field(default="car_price", description="Registered model in MLflow.")
+    experiments_max_runs: int = Field(
+        default=5000, ge=10, description="Runs fetched per experiment (paged 1,000 at a time)."
+    )
+    experiments_max_rows: int = Field(
+        default=500, ge=10, description="Runs rendered in the runs table at most."
+    )
+    cache_ttl_seconds: float = Field(
+        default=30.0, ge=0, description="How long MLflow and Airflow lists are cached."
+    )
+    pipeline_dag_id: str = Field(
+        default="car_price_pipeline", description="The DAG the retrain button triggers."
+    )
+    pipeline_poll_seconds: float = Field(
+        default=2.0, gt=0, description="Seconds between status polls while following a run."
+    )
+    pipeline_watch_timeout: float = Field(
+        default=3600.0, gt=0, description="Stop following a run after this many seconds."
+    )
 
     @property
     def mlflow_link_base(self) -> str:

@@ -1,0 +1,1 @@
+"""HTTP clients for the services the dashboard talks to (API, MLflow, Airflow)."""

@@ -1,0 +1,235 @@
+"""Tables and Plotly figures for the Experiments page, as pure functions of MLflow runs.
+
+Kept out of the page script so it stays thin and these are unit-testable without Streamlit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from dashboard.clients.mlflow_client import ModelVersion, Run
+
+PARAM_PREFIX = "param."
+METRIC_PREFIX = "metric."
+#: Run-identity columns shown before params and metrics.
+ID_COLUMNS = ["run", "kind", "parent", "status", "started", "run_id"]
+
+
+def run_link(base: str, experiment_id: str, run_id: str) -> str:
+    """Deep link into the MLflow UI for one run."""
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def run_label(run: Run) -> str:
+    """What a person picks in the compare list: name plus a short id (names repeat)."""
+    return f"{run.run_name} · {run.run_id[:8]}"
+
+
+def ordered(runs: Sequence[Run]) -> list[Run]:
+    """Parents newest first, each followed by its children (trials) in name order."""
+    by_id = {r.run_id: r for r in runs}
+    children: dict[str, list[Run]] = {}
+    top: list[Run] = []
+    for r in runs:
+        parent = r.parent_run_id
+        if parent and parent in by_id:
+            children.setdefault(parent, []).append(r)
+        else:
+            top.append(r)
+    top.sort(key=lambda r: r.start_time or 0, reverse=True)
+    out: list[Run] = []
+    for r in top:
+        out.append(r)
+        out += sorted(children.get(r.run_id, []), key=lambda c: c.run_name)
+    return out
+
+
+def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
+    """One row per run: identity, then `metric.*`, then `param.*` (numbers where possible)."""
+    by_id = {r.run_id: r for r in runs}
+    rows = []
+    for r in ordered(runs):
+        parent = by_id.get(r.parent_run_id or "")
+        row: dict[str, object] = {
+            "run": ("└ " if parent else "") + r.run_name,
+            "kind": "trial" if r.parent_run_id else "training run",
+            "parent": parent.run_name if parent else "",
+            "status": r.status,
+            "started": pd.to_datetime(r.start_time, unit="ms", utc=True) if r.start_time else None,
+            "run_id": r.run_id,
+        }
+        row |= {PARAM_PREFIX + k: v for k, v in r.params.items()}
+        row |= {METRIC_PREFIX + k: v for k, v in r.metrics.items()}
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=None if rows else ID_COLUMNS)
+    params = sorted(c for c in frame.columns if c.startswith(PARAM_PREFIX))
+    for c in params:  # one type per column (Arrow needs it): numbers where all parse
+        as_number = pd.to_numeric(frame[c], errors="coerce")
+        if as_number.notna().sum() == frame[c].notna().sum():
+            frame[c] = as_number
+    metrics = sorted(c for c in frame.columns if c.startswith(METRIC_PREFIX))
+    return frame[ID_COLUMNS + metrics + params]
+
+
+def filter_runs(runs: Sequence[Run], kind: str, text: str) -> list[Run]:
+    """`kind` is 'all', 'training runs' or 'trials'; `text` matches name or id (any case)."""
+    needle = text.strip().lower()
+    out = []
+    for r in runs:
+        if kind == "training runs" and r.parent_run_id:
+            continue
+        if kind == "trials" and not r.parent_run_id:
+            continue
+        if needle and needle not in r.run_name.lower() and needle not in r.run_id:
+            continue
+        out.append(r)
+    return out
+
+
+def metric_names(runs: Iterable[Run]) -> list[str]:
+    return sorted({k for r in runs for k in r.metrics})
+
+
+def numeric_params(runs: Iterable[Run]) -> list[str]:
+    """Params whose every present value parses as a number (the ones that can be plotted)."""
+    seen: dict[str, bool] = {}
+    for r in runs:
+        for k, v in r.params.items():
+            seen[k] = seen.get(k, True) and isinstance(_number_or_text(v), float)
+    return sorted(k for k, ok in seen.items() if ok)
+
+
+def default_metric(names: Sequence[str]) -> str | None:
+    for preferred in ("val_mae", "test_mae", "val_rmse", "test_rmse"):
+        if preferred in names:
+            return preferred
+    return names[0] if names else None
+
+
+def parallel_coordinates(runs: Sequence[Run], metric: str) -> go.Figure | None:
+    """One line per selected run through its varying numeric params, coloured by `metric`."""
+    params = [p for p in numeric_params(runs) if _varies(runs, p)]
+    rows = [
+        {p: _number_or_text(r.params[p]) for p in params if p in r.params}
+        | {metric: r.metrics.get(metric)}
+        for r in runs
+    ]
+    frame = pd.DataFrame(rows).dropna()
+    if len(frame) < 2 or not params:
+        return None
+    fig = px.parallel_coordinates(
+        frame,
+        dimensions=[*params, metric],
+        color=metric,
+        color_continuous_scale=px.colors.sequential.Viridis_r,
+    )
+    fig.update_layout(margin={"l": 60, "r": 60, "t": 60, "b": 30}, height=420)
+    return fig
+
+
+def metric_vs_param(
+    runs: Sequence[Run], metric: str, param: str, selected: set[str]
+) -> go.Figure | None:
+    """Every listed run as a point; the runs picked for comparison stand out."""
+    rows = [
+        {
+            param: _number_or_text(r.params[param]),
+            metric: r.metrics[metric],
+            "run": run_label(r),
+            "picked": "compared" if r.run_id in selected else "other runs",
+        }
+        for r in runs
+        if param in r.params and metric in r.metrics
+    ]
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows)
+    fig = px.scatter(
+        frame,
+        x=param,
+        y=metric,
+        color="picked",
+        hover_name="run",
+        color_discrete_map={"compared": "#e4572e", "other runs": "#9aa5b1"},
+        category_orders={"picked": ["compared", "other runs"]},
+    )
+    fig.update_traces(marker={"size": 10, "opacity": 0.85})
+    fig.update_layout(legend_title_text="", height=420, margin={"t": 30})
+    return fig
+
+
+def param_differences(runs: Sequence[Run]) -> pd.DataFrame:
+    """Params side by side (one column per run), only the rows where the runs disagree."""
+    keys = sorted({k for r in runs for k in r.params})
+    table = {run_label(r): [r.params.get(k, "—") for k in keys] for r in runs}
+    frame = pd.DataFrame(table, index=pd.Index(keys, name="param"))
+    if frame.empty:
+        return frame
+    return frame[frame.nunique(axis=1) > 1].map(_short)
+
+
+def metrics_side_by_side(runs: Sequence[Run]) -> pd.DataFrame:
+    keys = sorted({k for r in runs for k in r.metrics})
+    table = {
+        run_label(r): [_fmt_metric(k, r.metrics[k]) if k in r.metrics else "—" for k in keys]
+        for r in runs
+    }
+    return pd.DataFrame(table, index=pd.Index(keys, name="metric"))
+
+
+@dataclass(frozen=True)
+class AliasedModel:
+    """A registry alias resolved to its version and the training run behind it."""
+
+    alias: str
+    version: ModelVersion
+    run: Run | None
+
+
+def alias_table(models: Sequence[AliasedModel]) -> pd.DataFrame:
+    """Champion vs challenger: version, gate verdict and the run's test metrics."""
+    columns: dict[str, dict[str, object]] = {}
+    for m in models:
+        col: dict[str, object] = {
+            "version": m.version.version,
+            "run": m.run.run_name if m.run else (m.version.run_id or "—"),
+            "gate verdict": m.version.tags.get("gate.verdict", "—"),
+            "gate reason": m.version.tags.get("gate.reason", "—"),
+        }
+        for k, v in sorted((m.run.metrics if m.run else {}).items()):
+            if k.startswith("test_"):
+                col[k] = _fmt_metric(k, v)
+        columns[m.alias] = col
+    return pd.DataFrame(columns)
+
+
+def _fmt_metric(name: str, value: float) -> str:
+    if name.startswith("data_"):
+        return f"{value:,.0f}"
+    if name.endswith(("_mae", "_rmse")):
+        return f"₹{value:,.0f}"
+    if name.endswith(("_mape", "_median_ape", "_coverage", "_level")):
+        return f"{value:.1%}"
+    return f"{value:.4f}"
+
+
+def _short(value: str) -> str:
+    """Params as people read them: 0.0238 rather than 0.023841758525692466."""
+    number = _number_or_text(value)
+    return f"{number:.4g}" if isinstance(number, float) else str(number)
+
+
+def _number_or_text(value: str) -> float | str:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _varies(runs: Sequence[Run], param: str) -> bool:
+    return len({r.params.get(param) for r in runs}) > 1

@@ -1,0 +1,150 @@
+"""Experiments (data scientists): MLflow runs and trials, compared side by side."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import connections
+from dashboard import experiments_view as view
+from dashboard.clients.mlflow_client import Experiment, MlflowError, Run
+from dashboard.config import get_dashboard_settings
+
+settings = get_dashboard_settings()
+TTL = settings.cache_ttl_seconds
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def load_experiments(url: str) -> list[Experiment]:
+    return connections.mlflow_client().search_experiments()
+
+
+@st.cache_data(ttl=TTL, show_spinner="Reading runs from MLflow…")
+def load_runs(url: str, experiment_id: str, max_runs: int) -> tuple[list[Run], bool]:
+    return connections.mlflow_client().search_runs([experiment_id], max_runs=max_runs)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def load_aliases(url: str, model: str) -> list[view.AliasedModel]:
+    client = connections.mlflow_client()
+    out = []
+    for alias in ("champion", "challenger"):
+        mv = client.get_version_by_alias(model, alias)
+        if mv is not None:
+            out.append(
+                view.AliasedModel(alias, mv, client.get_run(mv.run_id) if mv.run_id else None)
+            )
+    return out
+
+
+def mlflow_down(exc: MlflowError) -> None:
+    st.error(
+        f"**MLflow is not available.** {exc}\n\nStart the MLflow server (`make up`) or point "
+        "`CARPRICE_DASHBOARD_MLFLOW_URL` at it, then reload this page."
+    )
+    st.stop()
+
+
+st.title("Experiments")
+st.caption(
+    f"Training runs and their tuning trials, read from MLflow. Lists refresh every {TTL:.0f} s."
+)
+link_base = settings.mlflow_link_base
+try:
+    experiments = load_experiments(settings.mlflow_url)
+    aliased = load_aliases(settings.mlflow_url, settings.model_name)
+except MlflowError as exc:
+    mlflow_down(exc)
+if not experiments:
+    st.info("MLflow has no experiments yet. Train a model (`make run`) or trigger the pipeline.")
+    st.stop()
+
+st.subheader("Champion vs challenger")
+if aliased:
+    st.dataframe(view.alias_table(aliased), key="exp_aliases")
+    st.markdown(
+        " · ".join(
+            f"[{m.alias} v{m.version.version} in MLflow]"
+            f"({view.run_link(link_base, m.run.experiment_id, m.run.run_id)})"
+            for m in aliased
+            if m.run
+        )
+    )
+else:
+    st.info(f"No version of `{settings.model_name}` is registered yet.")
+
+names = [e.name for e in experiments]
+default = names.index("car_price") if "car_price" in names else 0
+name = st.selectbox("Experiment", names, index=default, key="exp_experiment")
+experiment = experiments[names.index(name)]
+try:
+    runs, truncated = load_runs(
+        settings.mlflow_url, experiment.experiment_id, settings.experiments_max_runs
+    )
+except MlflowError as exc:
+    mlflow_down(exc)
+if not runs:
+    st.info(f"Experiment `{name}` has no runs yet.")
+    st.stop()
+
+st.subheader("Runs")
+left, right = st.columns([1, 2])
+kind = left.radio("Show", ["all", "training runs", "trials"], horizontal=True, key="exp_kind")
+text = right.text_input("Filter by run name or id", key="exp_filter")
+shown = view.filter_runs(runs, kind, text)
+table = view.runs_frame(shown).head(settings.experiments_max_rows)
+table.insert(
+    0, "open", [view.run_link(link_base, experiment.experiment_id, r) for r in table.run_id]
+)
+st.dataframe(
+    table,
+    key="exp_runs",
+    hide_index=True,
+    height=420,
+    column_config={"open": st.column_config.LinkColumn("MLflow", display_text="open")},
+)
+note = f"{len(table):,} of {len(shown):,} matching runs shown (click a header to sort)."
+if len(shown) > len(table):
+    note += " Narrow the list with the filter to see the rest."
+if truncated:
+    note += f" Only the newest {settings.experiments_max_runs:,} runs were read."
+st.caption(note)
+
+st.subheader("Compare runs")
+labels = {view.run_label(r): r for r in view.ordered(shown)[: settings.experiments_max_rows]}
+picked = st.multiselect("Runs to compare (two or more)", list(labels), key="exp_compare")
+if len(picked) < 2:
+    st.info("Pick two or more runs above to compare their parameters and metrics.")
+    st.stop()
+chosen = [labels[p] for p in picked]
+metrics = view.metric_names(chosen)
+if not metrics:
+    st.warning("The picked runs logged no metrics.")
+    st.stop()
+metric = st.selectbox(
+    "Metric", metrics, index=metrics.index(view.default_metric(metrics)), key="exp_metric"
+)
+figure = view.parallel_coordinates(chosen, metric)
+if figure is None:
+    st.info("Parallel coordinates need two runs with the metric and a numeric param that differs.")
+else:
+    st.plotly_chart(figure, key="exp_parallel")
+params = view.numeric_params(chosen)
+if params:
+    param = st.selectbox("Parameter", params, key="exp_param")
+    scatter = view.metric_vs_param(shown, metric, param, {r.run_id for r in chosen})
+    if scatter is not None:
+        st.plotly_chart(scatter, key="exp_scatter")
+st.markdown("**Parameters that differ**")
+diff = view.param_differences(chosen)
+if diff.empty:
+    st.info("The picked runs have identical parameters.")
+else:
+    st.dataframe(diff, key="exp_param_diff")
+st.markdown("**Metrics**")
+st.dataframe(view.metrics_side_by_side(chosen), key="exp_metric_table")
+st.markdown(
+    " · ".join(
+        f"[{view.run_label(r)}]({view.run_link(link_base, r.experiment_id, r.run_id)})"
+        for r in chosen
+    )
+)

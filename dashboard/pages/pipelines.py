@@ -1,0 +1,195 @@
+"""Pipelines (operators): DAGs and their latest runs; retrain, then follow the run live."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import streamlit as st
+
+from dashboard import connections
+from dashboard import pipeline_watch as pw
+from dashboard.clients.airflow_client import AirflowAuthError, AirflowError, DagRun
+from dashboard.config import get_dashboard_settings
+
+settings = get_dashboard_settings()
+DAG_ID = settings.pipeline_dag_id
+
+
+@st.cache_data(ttl=settings.cache_ttl_seconds, show_spinner=False)
+def load_overview(url: str) -> tuple[list[dict[str, Any]], dict[str, list[DagRun]]]:
+    client = connections.airflow_client()
+    dags = client.list_dags()
+    return dags, {d["dag_id"]: client.latest_runs(d["dag_id"], limit=8) for d in dags}
+
+
+@st.cache_data(ttl=settings.cache_ttl_seconds, show_spinner=False)
+def load_fields(url: str, dag_id: str) -> list[dict[str, Any]]:
+    return pw.param_fields(connections.airflow_client().dag_details(dag_id))
+
+
+def param_input(field: dict[str, Any]) -> Any:
+    """One trigger-form widget per DAG Param, typed from its JSON schema."""
+    key, label, help_ = f"pipe_param_{field['name']}", field["name"], field["description"] or None
+    default, kind = field["default"], field["type"]
+    if kind == "boolean":
+        return st.checkbox(label, value=bool(default), key=key, help=help_)
+    if kind in ("integer", "number"):
+        cast = int if kind == "integer" else float
+        return st.number_input(
+            label,
+            value=cast(default if default is not None else 0),
+            min_value=None if field["minimum"] is None else cast(field["minimum"]),
+            max_value=None if field["maximum"] is None else cast(field["maximum"]),
+            step=cast(1) if kind == "integer" else None,
+            key=key,
+            help=help_,
+        )
+    return st.text_input(label, value="" if default is None else str(default), key=key, help=help_)
+
+
+def on_retrain(fields: list[dict[str, Any]]) -> None:
+    """Submit callback: consumes (and clears) the typed password before the page re-renders."""
+    state = st.session_state
+    typed = state.get("pipe_operator_password") or ""
+    state["pipe_operator_password"] = ""
+    if not pw.operator_ok(typed, settings.operator_password):
+        state["pipe_notice"] = "Wrong operator password: nothing was triggered."
+        return
+    values = {f["name"]: state.get(f"pipe_param_{f['name']}") for f in fields}
+    before, problem = pw.safe_snapshot(connections.mlflow_client(), settings.model_name)
+    try:
+        run = connections.airflow_client().trigger(DAG_ID, pw.conf_from_form(fields, values))
+    except AirflowError as exc:
+        state["pipe_notice"] = f"Airflow refused the run: {exc}"
+        return
+    load_overview.clear()
+    state["pipe_watch"] = {
+        "dag_id": run.dag_id, "run_id": run.run_id, "started": time.time(),
+        "before": before, "mlflow_problem": problem, "final": None, "change": None,
+    }  # fmt: skip
+
+
+def retrain_form(fields: list[dict[str, Any]]) -> None:
+    """Operator password first; only then is anything sent to Airflow."""
+    with st.form(key="pipe_retrain"):
+        for f in fields:
+            param_input(f)
+        st.text_input("Operator password", type="password", key="pipe_operator_password")
+        st.form_submit_button(
+            "Retrain now", type="primary", key="pipe_trigger", on_click=on_retrain, args=(fields,)
+        )
+    notice = st.session_state.pop("pipe_notice", None)
+    if notice:
+        st.error(notice)
+
+
+def render_progress(run: DagRun, tasks: list, order: list[str]) -> None:
+    icon = pw.STATE_ICONS.get(run.state, "•")
+    st.markdown(f"**{icon} Run `{run.run_id}` is {run.state or 'being created'}**")
+    if run.conf:
+        st.caption("With " + ", ".join(f"{k}={v}" for k, v in run.conf.items()))
+    done = pw.progress(tasks)
+    st.progress(done, text=f"{round(done * len(tasks))} of {len(tasks)} tasks finished")
+    st.markdown("\n".join(f"- {pw.task_line(t)}" for t in pw.task_rows(tasks, order)))
+
+
+def follow(watch: dict[str, Any]) -> None:
+    """Poll Airflow until the run ends (resumes after any rerun), then show the outcome."""
+    client = connections.airflow_client()
+    if watch["final"] is None:
+        box = st.empty()
+        try:
+            order = client.task_order(watch["dag_id"])
+            while True:
+                run = client.get_run(watch["dag_id"], watch["run_id"])
+                tasks = client.task_states(watch["dag_id"], watch["run_id"])
+                with box.container():
+                    render_progress(run, tasks, order)
+                if run.finished:
+                    break
+                if time.time() - watch["started"] > settings.pipeline_watch_timeout:
+                    st.warning("Stopped following this run (time limit); it continues in Airflow.")
+                    return
+                time.sleep(settings.pipeline_poll_seconds)
+        except AirflowError as exc:
+            st.error(f"Lost contact with Airflow while following the run: {exc} Reload to resume.")
+            return
+        box.empty()
+        watch["final"] = (run, tasks, order)
+        load_overview.clear()
+        if run.state == "success" and watch["before"] is not None:
+            after, problem = pw.safe_snapshot(connections.mlflow_client(), settings.model_name)
+            watch["change"] = pw.compare(watch["before"], after) if after else None
+            watch["mlflow_problem"] = problem
+    run, tasks, order = watch["final"]
+    render_progress(run, tasks, order)
+    if run.state != "success":
+        st.error(
+            f"The run ended **{run.state}**. Open it in Airflow to read the failed task's log."
+        )
+        return
+    st.success(f"The run succeeded in {run.duration or 0:.0f} s.")
+    change = watch["change"]
+    if change is None:
+        st.warning(
+            "Could not compare the champion before and after: "
+            f"{watch['mlflow_problem'] or 'MLflow was not readable'}"
+        )
+        return
+    (st.success if change.changed else st.info)(change.headline)
+    if not change.deltas.empty:
+        st.dataframe(change.deltas, key="pipe_deltas", hide_index=True)
+
+
+st.title("Pipelines")
+st.caption(
+    f"Airflow at {settings.airflow_url}. Lists refresh every {settings.cache_ttl_seconds:.0f} s."
+)
+airflow = connections.airflow_client()
+try:
+    airflow.health()
+except AirflowError as exc:
+    st.error(
+        f"**Airflow is not available.** {exc}\n\nStart it (`make up`) or point "
+        "`CARPRICE_DASHBOARD_AIRFLOW_URL` at it. The other pages keep working."
+    )
+    st.stop()
+if not airflow.has_credentials:
+    st.warning(
+        "Airflow answers, but the dashboard has no Airflow credentials: set "
+        "`CARPRICE_DASHBOARD_AIRFLOW_USER` and `CARPRICE_DASHBOARD_AIRFLOW_PASSWORD`."
+    )
+    st.stop()
+try:
+    dags, latest = load_overview(settings.airflow_url)
+except AirflowAuthError as exc:
+    st.error(f"{exc}")
+    st.stop()
+except AirflowError as exc:
+    st.error(f"Airflow could not list the DAGs: {exc}")
+    st.stop()
+
+st.subheader("DAGs and their latest runs")
+if st.button("Refresh", key="pipe_refresh"):
+    load_overview.clear()
+    dags, latest = load_overview(settings.airflow_url)
+if dags:
+    st.dataframe(pw.runs_overview(dags, latest), key="pipe_dags", hide_index=True)
+else:
+    st.info("Airflow has no DAGs yet: check its DAGs folder.")
+
+st.subheader("Retrain the price model")
+if DAG_ID not in {d["dag_id"] for d in dags}:
+    st.warning(f"DAG `{DAG_ID}` is not in Airflow: deploy `airflow/dags/` and refresh.")
+elif settings.operator_password is None:
+    st.info("Retraining is disabled: set `CARPRICE_DASHBOARD_OPERATOR_PASSWORD` to enable it.")
+else:
+    try:
+        retrain_form(load_fields(settings.airflow_url, DAG_ID))
+    except AirflowError as exc:
+        st.error(f"Airflow could not describe `{DAG_ID}`: {exc}")
+
+if st.session_state.get("pipe_watch"):
+    st.subheader("Latest retrain")
+    follow(st.session_state["pipe_watch"])

@@ -1,0 +1,219 @@
+"""Pipelines page logic without Streamlit: operator check, trigger conf, run progress, and
+what a finished retrain changed in the registry.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from pydantic import SecretStr
+
+from dashboard.clients.airflow_client import DagRun, TaskState
+from dashboard.clients.mlflow_client import MlflowClient, MlflowError
+
+STATE_ICONS = {
+    "success": "✅",
+    "failed": "❌",
+    "upstream_failed": "⛔",
+    "running": "🔄",
+    "queued": "⏳",
+    "scheduled": "⏳",
+    "up_for_retry": "🔁",
+    "skipped": "⏭️",
+    "deferred": "⏸️",
+    None: "⚪",
+}
+#: Metrics compared before/after a retrain (logged on the training run as test_*).
+HEADLINE_METRICS = ("test_mae", "test_rmse", "test_r2", "test_mape")
+
+
+def operator_ok(typed: str, configured: SecretStr | None) -> bool:
+    """Constant-time comparison; an unset operator password never matches."""
+    if configured is None or not configured.get_secret_value() or not typed:
+        return False
+    return hmac.compare_digest(typed.encode(), configured.get_secret_value().encode())
+
+
+def param_fields(details: dict[str, Any]) -> list[dict[str, Any]]:
+    """The DAG's Params as form fields: name, default, JSON type, description."""
+    fields = []
+    for name, spec in (details.get("params") or {}).items():
+        spec = spec if isinstance(spec, dict) else {"value": spec}
+        schema = spec.get("schema") or {}
+        kind = schema.get("type")
+        if isinstance(kind, list):  # e.g. ["null", "string"]
+            kind = next((k for k in kind if k != "null"), "string")
+        default = spec.get("value")
+        if kind is None:
+            kind = {bool: "boolean", int: "integer", float: "number"}.get(type(default), "string")
+        fields.append(
+            {
+                "name": name,
+                "type": kind,
+                "default": default,
+                "description": spec.get("description") or schema.get("description") or "",
+                "minimum": schema.get("minimum"),
+                "maximum": schema.get("maximum"),
+            }
+        )
+    return fields
+
+
+def conf_from_form(fields: Sequence[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
+    """Only values that differ from the DAG's defaults, so the DAG stays the source of truth."""
+    conf = {}
+    for f in fields:
+        value = values.get(f["name"])
+        if f["type"] == "string" and isinstance(value, str):
+            value = value.strip()
+            if value == "" and f["default"] in (None, ""):
+                continue
+        if value != f["default"]:
+            conf[f["name"]] = value
+    return conf
+
+
+def runs_overview(dags: Sequence[dict[str, Any]], runs: dict[str, list[DagRun]]) -> pd.DataFrame:
+    """One row per DAG: paused?, its latest run and a strip of recent run states."""
+    rows = []
+    for d in dags:
+        recent = runs.get(d["dag_id"], [])
+        last = recent[0] if recent else None
+        rows.append(
+            {
+                "DAG": d["dag_id"],
+                "paused": bool(d.get("is_paused")),
+                "latest run": last.run_id if last else "—",
+                "state": f"{STATE_ICONS.get(last.state, '•')} {last.state}"
+                if last
+                else "never run",
+                "started": last.start_date if last else None,
+                "took (s)": round(last.duration, 1) if last and last.duration else None,
+                "recent runs": " ".join(STATE_ICONS.get(r.state, "•") for r in reversed(recent)),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame["started"] = pd.to_datetime(frame["started"], utc=True, errors="coerce")
+    return frame
+
+
+def task_rows(tasks: Sequence[TaskState], order: Sequence[str]) -> list[TaskState]:
+    """Tasks in DAG order (upstream first); unknown ones at the end."""
+    rank = {t: i for i, t in enumerate(order)}
+    return sorted(tasks, key=lambda t: (rank.get(t.task_id, len(rank)), t.task_id))
+
+
+def progress(tasks: Sequence[TaskState]) -> float:
+    done = sum(t.state in {"success", "skipped", "failed", "upstream_failed"} for t in tasks)
+    return done / len(tasks) if tasks else 0.0
+
+
+def task_line(t: TaskState) -> str:
+    took = f" · {t.duration:.1f} s" if t.duration else ""
+    retry = f" · try {t.try_number}" if t.try_number > 1 else ""
+    return (
+        f"{STATE_ICONS.get(t.state, '•')} `{t.task_id}` — {t.state or 'not started'}{took}{retry}"
+    )
+
+
+@dataclass(frozen=True)
+class ChampionSnapshot:
+    """The champion alias at one moment: version and its training run's test metrics."""
+
+    version: str | None
+    run_id: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    challenger: str | None = None
+    champion_gate: dict[str, str] = field(default_factory=dict)
+    challenger_gate: dict[str, str] = field(default_factory=dict)
+
+
+def snapshot(client: MlflowClient, model: str) -> ChampionSnapshot:
+    """Read the registry now; raises MlflowError if MLflow can't be read."""
+    champ = client.get_version_by_alias(model, "champion")
+    chall = client.get_version_by_alias(model, "challenger")
+    chall_gate = _gate_tags(chall.tags) if chall else {}
+    if champ is None:
+        return ChampionSnapshot(
+            None, challenger=chall.version if chall else None, challenger_gate=chall_gate
+        )
+    metrics: dict[str, float] = {}
+    if champ.run_id:
+        run = client.get_run(champ.run_id)
+        metrics = {k: v for k, v in run.metrics.items() if k in HEADLINE_METRICS}
+    return ChampionSnapshot(
+        champ.version,
+        champ.run_id,
+        metrics,
+        chall.version if chall else None,
+        _gate_tags(champ.tags),
+        chall_gate,
+    )
+
+
+def _gate_tags(tags: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if k.startswith("gate.")}
+
+
+@dataclass(frozen=True)
+class ChampionChange:
+    changed: bool
+    headline: str
+    deltas: pd.DataFrame
+
+
+def compare(before: ChampionSnapshot, after: ChampionSnapshot) -> ChampionChange:
+    """Did the retrain move the champion alias, and how did the test metrics move?"""
+    rows = [
+        {
+            "metric": k,
+            "before": before.metrics.get(k),
+            "after": after.metrics.get(k),
+            "change": (after.metrics[k] - before.metrics[k])
+            if k in after.metrics and k in before.metrics
+            else None,
+        }
+        for k in HEADLINE_METRICS
+        if k in before.metrics or k in after.metrics
+    ]
+    deltas = pd.DataFrame(rows, columns=["metric", "before", "after", "change"])
+    if after.version is None:
+        return ChampionChange(False, "No champion is registered yet.", deltas)
+    if after.version != before.version:
+        was = f"v{before.version}" if before.version else "none"
+        mae = _mae_phrase(before, after)
+        gate = _gate_phrase(after.champion_gate)
+        return ChampionChange(
+            True, f"New champion v{after.version} (was {was}).{mae}{gate}", deltas
+        )
+    head = f"Champion unchanged: v{after.version} stays live."
+    if after.challenger and after.challenger != before.challenger:
+        head += f" The new model is challenger v{after.challenger}."
+        head += _gate_phrase(after.challenger_gate)
+    return ChampionChange(False, head, deltas)
+
+
+def _gate_phrase(gate: dict[str, str]) -> str:
+    reason = gate.get("gate.reason")
+    return f" Gate, on the same test set: {reason}." if reason else ""
+
+
+def _mae_phrase(before: ChampionSnapshot, after: ChampionSnapshot) -> str:
+    old, new = before.metrics.get("test_mae"), after.metrics.get("test_mae")
+    if old is None or new is None:
+        return ""
+    pct = f" ({(new - old) / old:+.1%})" if old else ""
+    return f" Test MAE ₹{old:,.0f} → ₹{new:,.0f}{pct}."
+
+
+def safe_snapshot(client: MlflowClient, model: str) -> tuple[ChampionSnapshot | None, str]:
+    """Like `snapshot`, but an unreadable MLflow is a message, not an exception."""
+    try:
+        return snapshot(client, model), ""
+    except MlflowError as exc:
+        return None, str(exc)

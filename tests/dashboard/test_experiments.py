@@ -1,0 +1,324 @@
+"""Experiments page: AppTest against a real MLflow server, plus mocked MLflow for the edges.
+
+The real server gets its runs from this module (a training run with trial children, a
+registered model with champion and challenger aliases) under names no other test uses.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard import connections
+from dashboard.clients.mlflow_client import MlflowClient as RestClient
+from dashboard.config import get_dashboard_settings
+
+PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "experiments.py")
+_SUFFIX = uuid.uuid4().hex[:8]  # the MLflow server may be shared with other tests
+EXPERIMENT = f"dash_experiments_{_SUFFIX}"
+MODEL = f"dash_experiments_model_{_SUFFIX}"
+
+
+@dataclass
+class Seeded:
+    url: str
+    experiment_id: str
+    parent_ids: list[str]
+    trial_ids: list[str]
+    champion_run: str
+    challenger_run: str
+
+
+@pytest.fixture(scope="module")
+def mlflow_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The shared session MLflow server if the plugin offers one, else one of our own."""
+    try:
+        return request.getfixturevalue("mlflow_sqlite_server").url
+    except pytest.FixtureLookupError:
+        from tests.servers import start_mlflow_server
+
+        base = tmp_path_factory.mktemp("dash_mlflow")
+        server = start_mlflow_server(
+            f"sqlite:///{base / 'mlflow.db'}",
+            str(base / "artifacts"),
+            log_path=base / "mlflow.log",
+            workdir=base,
+        )
+        request.addfinalizer(server.stop)
+        return server.url
+
+
+@pytest.fixture(scope="module")
+def seeded(mlflow_url: str) -> Seeded:
+    """Two training runs with three trials each; v1 champion, v2 challenger."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param, RunTag
+
+    client = MlflowClient(mlflow_url, registry_uri=mlflow_url)
+    exp = client.create_experiment(EXPERIMENT)
+    now = int(time.time() * 1000)
+    parents, trials = [], []
+    for i, (mae, depth_base) in enumerate([(80_000.0, 4), (95_000.0, 6)]):
+        parent = client.create_run(exp, run_name=f"train-{i}", start_time=now + i * 1000)
+        pid = parent.info.run_id
+        client.log_batch(
+            pid,
+            metrics=[Metric("test_mae", mae, now, 0), Metric("test_r2", 0.93 - i / 100, now, 0)],
+            params=[Param("trials", "3"), Param("data", "SYNTHETIC.csv")],
+        )
+        for t in range(3):
+            child = client.create_run(
+                exp,
+                run_name=f"trial-{t:03d}",
+                tags={"mlflow.parentRunId": pid},
+                start_time=now + i * 1000 + t,
+            )
+            client.log_batch(
+                child.info.run_id,
+                metrics=[Metric("val_mae", 100_000.0 + 10_000 * t + i, now, 0)],
+                params=[
+                    Param("max_depth", str(depth_base + t)),
+                    Param("eta", f"{0.05 * (t + 1):.2f}"),
+                    Param("subsample", "0.8"),  # identical everywhere: never a difference
+                ],
+                tags=[RunTag("kind", "trial")],
+            )
+            client.set_terminated(child.info.run_id)
+            trials.append(child.info.run_id)
+        client.set_terminated(pid)
+        parents.append(pid)
+    client.create_registered_model(MODEL)
+    for alias, run_id, verdict in (
+        ("champion", parents[0], "promoted"),
+        ("challenger", parents[1], "rejected"),
+    ):
+        mv = client.create_model_version(MODEL, f"runs:/{run_id}/model", run_id=run_id)
+        client.set_model_version_tag(MODEL, mv.version, "gate.verdict", verdict)
+        client.set_registered_model_alias(MODEL, alias, mv.version)
+    return Seeded(mlflow_url, exp, parents, trials, parents[0], parents[1])
+
+
+@pytest.fixture
+def page_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Fresh settings and empty Streamlit caches for each test."""
+    monkeypatch.setenv("CARPRICE_DASHBOARD_MODEL_NAME", MODEL)
+    monkeypatch.setenv("CARPRICE_DASHBOARD_MLFLOW_UI_URL", "http://mlflow.example:5001")
+    get_dashboard_settings.cache_clear()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield monkeypatch
+    get_dashboard_settings.cache_clear()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def run_page(**session: object) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for key, value in session.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def frame(at: AppTest, key: str):  # noqa: ANN201 - a DataFrame
+    """A table by its page key (AppTest doesn't keep keys of read-only dataframes)."""
+    marks = {"exp_runs": "run_id", "exp_aliases": "champion", "exp_metric_table": None,
+             "exp_param_diff": None}  # fmt: skip
+    tables = [d.value for d in at.dataframe]
+    if key in ("exp_param_diff", "exp_metric_table"):
+        wanted = "param" if key == "exp_param_diff" else "metric"
+        return next(t for t in tables if t.index.name == wanted)
+    return next(t for t in tables if marks[key] in t.columns)
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "error", "info", "warning", "caption")
+             for e in at.get(kind)]  # fmt: skip
+    return "\n".join(str(p) for p in parts)
+
+
+# --------------------------------------------------------------------------- real MLflow
+
+
+def test_runs_table_lists_parents_with_their_trials(seeded: Seeded, page_env) -> None:
+    page_env.setenv("CARPRICE_DASHBOARD_MLFLOW_URL", seeded.url)
+    at = run_page(exp_experiment=EXPERIMENT)
+    assert not at.exception, at.exception
+    assert not at.error
+    table = frame(at, "exp_runs")
+    assert len(table) == 8
+    # newest training run first, its trials right under it, then the older one
+    assert list(table["run"]) == [
+        "train-1", "└ trial-000", "└ trial-001", "└ trial-002",
+        "train-0", "└ trial-000", "└ trial-001", "└ trial-002",
+    ]  # fmt: skip
+    assert set(table.loc[table["kind"] == "trial", "parent"]) == {"train-0", "train-1"}
+    assert table["param.max_depth"].dtype.kind == "f"  # numbers sort as numbers
+    first = table.iloc[0]
+    assert first["open"] == (
+        f"http://mlflow.example:5001/#/experiments/{seeded.experiment_id}/runs/{first['run_id']}"
+    )
+
+
+def test_champion_and_challenger_with_metrics_and_links(seeded: Seeded, page_env) -> None:
+    page_env.setenv("CARPRICE_DASHBOARD_MLFLOW_URL", seeded.url)
+    at = run_page(exp_experiment=EXPERIMENT)
+    aliases = frame(at, "exp_aliases")
+    assert list(aliases.columns) == ["champion", "challenger"]
+    assert aliases.loc["test_mae", "champion"] == "₹80,000"
+    assert aliases.loc["test_mae", "challenger"] == "₹95,000"
+    assert aliases.loc["gate verdict", "challenger"] == "rejected"
+    page = texts(at)
+    for run_id in (seeded.champion_run, seeded.challenger_run):
+        assert f"/#/experiments/{seeded.experiment_id}/runs/{run_id}" in page
+
+
+def test_compare_two_trials(seeded: Seeded, page_env) -> None:
+    page_env.setenv("CARPRICE_DASHBOARD_MLFLOW_URL", seeded.url)
+    at = run_page(exp_experiment=EXPERIMENT, exp_kind="trials")
+    assert "Pick two or more runs" in texts(at)
+    picker = at.multiselect(key="exp_compare")
+    assert len(picker.options) == 6  # trials only
+    picked = [o for o in picker.options if o.startswith(("trial-000", "trial-002"))][:2]
+    at = picker.set_value(picked).run()
+    assert not at.exception, at.exception
+
+    diff = frame(at, "exp_param_diff")
+    assert set(diff.index) == {"eta", "max_depth"}  # subsample is the same: not shown
+    charts = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    assert len(charts) == 2
+    kinds = sorted(t["type"] for spec in charts.values() for t in spec["data"])
+    assert "parcoords" in kinds and "scatter" in kinds
+    parcoords = next(t for s in charts.values() for t in s["data"] if t["type"] == "parcoords")
+    labels = [d["label"] for d in parcoords["dimensions"]]
+    assert labels[-1] == "val_mae" and "max_depth" in labels and "subsample" not in labels
+    assert at.selectbox(key="exp_metric").value == "val_mae"
+
+    metrics = frame(at, "exp_metric_table")
+    assert metrics.shape == (1, 2)
+
+
+def test_filter_narrows_the_table(seeded: Seeded, page_env) -> None:
+    page_env.setenv("CARPRICE_DASHBOARD_MLFLOW_URL", seeded.url)
+    at = run_page(exp_experiment=EXPERIMENT, exp_kind="training runs")
+    assert list(frame(at, "exp_runs")["run"]) == ["train-1", "train-0"]
+    at.text_input(key="exp_filter").input("train-0").run()
+    assert list(frame(at, "exp_runs")["run"]) == ["train-0"]
+
+
+# --------------------------------------------------------------------------- mocked MLflow
+
+
+def _use_transport(monkeypatch: pytest.MonkeyPatch, handler) -> list[httpx.Request]:  # noqa: ANN001
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return handler(request)
+
+    client = RestClient("http://mlflow.test", transport=httpx.MockTransport(record))
+    monkeypatch.setattr(connections, "mlflow_client", lambda: client)
+    return seen
+
+
+def test_mlflow_down_is_a_clear_banner(page_env) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    _use_transport(page_env, refuse)
+    at = run_page()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "MLflow is not available" in at.error[0].value
+    assert "CARPRICE_DASHBOARD_MLFLOW_URL" in at.error[0].value
+
+
+def test_mlflow_server_error_is_a_clear_banner(page_env) -> None:
+    _use_transport(page_env, lambda r: httpx.Response(503, json={"message": "database is locked"}))
+    at = run_page()
+    assert not at.exception
+    assert "database is locked" in at.error[0].value
+
+
+def _synthetic_runs(n_parents: int, trials: int) -> list[dict]:
+    runs = []
+    for p in range(n_parents):
+        pid = f"{p:04d}" + "p" * 28
+        runs.append(_run_json(pid, f"train-{p:03d}", 1_700_000_000_000 + p * 10_000, {},
+                              {"test_mae": 70_000 + p}, {"trials": str(trials)}))  # fmt: skip
+        for t in range(trials):
+            runs.append(_run_json(
+                f"{p:04d}{t:04d}" + "c" * 24, f"trial-{t:03d}", 1_700_000_000_000 + p * 10_000 + t,
+                {"mlflow.parentRunId": pid}, {"val_mae": 90_000 + 100 * t + p},
+                {"max_depth": str(3 + t % 8), "eta": str(0.01 * (1 + t % 20))},
+            ))  # fmt: skip
+    return runs
+
+
+def _run_json(run_id, name, start, tags, metrics, params) -> dict:  # noqa: ANN001
+    return {
+        "info": {"run_id": run_id, "run_name": name, "experiment_id": "7",
+                 "status": "FINISHED", "start_time": start},
+        "data": {
+            "metrics": [{"key": k, "value": v} for k, v in metrics.items()],
+            "params": [{"key": k, "value": v} for k, v in params.items()],
+            "tags": [{"key": k, "value": v} for k, v in tags.items()],
+        },
+    }  # fmt: skip
+
+
+def test_a_thousand_runs_page_through_and_render_quickly(page_env) -> None:
+    runs = _synthetic_runs(n_parents=40, trials=24)  # 1,000 runs
+    assert len(runs) == 1000
+    page_size = 300  # the server decides the page size; the client must follow tokens
+
+    def server(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/experiments/search"):
+            return httpx.Response(
+                200, json={"experiments": [{"experiment_id": "7", "name": "car_price"}]}
+            )
+        if path.endswith("/runs/search"):
+            body = json.loads(request.content)
+            start = int(body.get("page_token") or 0)
+            end = start + min(page_size, body["max_results"])
+            page = {"runs": runs[start:end]}
+            if end < len(runs):
+                page["next_page_token"] = str(end)
+            return httpx.Response(200, json=page)
+        if path.endswith("/registered-models/alias"):
+            return httpx.Response(
+                404, json={"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no alias"}
+            )
+        return httpx.Response(404, json={"message": f"unexpected {path}"})
+
+    seen = _use_transport(page_env, server)
+    started = time.perf_counter()
+    at = run_page()
+    first = time.perf_counter() - started
+    assert not at.exception, at.exception
+    searches = [r for r in seen if r.url.path.endswith("/runs/search")]
+    assert len(searches) == 4  # 300 + 300 + 300 + 100
+    table = frame(at, "exp_runs")
+    assert len(table) == get_dashboard_settings().experiments_max_rows == 500
+    assert "500 of 1,000 matching runs shown" in texts(at)
+    assert "No version of" in texts(at)
+
+    picker = at.multiselect(key="exp_compare")
+    started = time.perf_counter()
+    at = picker.set_value(picker.options[1:6]).run()
+    compare = time.perf_counter() - started
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) == 2
+    # cached: the rerun did not go back to MLflow
+    assert len([r for r in seen if r.url.path.endswith("/runs/search")]) == 4
+    print(f"\n1,000 runs: first render {first:.2f} s, compare rerun {compare:.2f} s")
+    assert first < 20 and compare < 10

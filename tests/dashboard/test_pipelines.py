@@ -1,0 +1,338 @@
+"""Pipelines page with AppTest; Airflow and MLflow answered by httpx.MockTransport fakes.
+
+The fake Airflow speaks the v2 REST shapes the page relies on (token, DAG list, details with
+Params, runs, trigger, task instances) and walks a triggered run through its states, so the
+page's live-follow loop, the champion comparison and every error path run for real.
+The real-Airflow path is in tests/e2e/test_pipelines*.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard import connections
+from dashboard.clients.airflow_client import AirflowClient
+from dashboard.clients.mlflow_client import MlflowClient
+from dashboard.config import get_dashboard_settings
+
+PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "pipelines.py")
+AIRFLOW_PASSWORD = "af-Secret-9d1"  # what the dashboard sends to Airflow
+OPERATOR_PASSWORD = "op-Secret-42x"  # what an operator types
+TOKEN = "jwt-token-abc123"
+TASKS = ["ingest", "clean", "split", "tune", "evaluate", "register"]
+DAG = "car_price_pipeline"
+
+
+@dataclass
+class FakeAirflow:
+    """Just enough Airflow 3: the triggered run advances one task per poll."""
+
+    final_state: str = "success"
+    refuse_trigger: tuple[int, str] | None = None
+    triggered: list[dict] = field(default_factory=list)
+    polls: int = 0
+    requests: list[httpx.Request] = field(default_factory=list)
+    on_success: list = field(default_factory=list)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path, method = request.url.path, request.method
+        if path == "/api/v2/monitor/health":
+            return httpx.Response(200, json={"metadatabase": {"status": "healthy"}})
+        if path == "/auth/token":
+            body = json.loads(request.content)
+            if body == {"username": "admin", "password": AIRFLOW_PASSWORD}:
+                return httpx.Response(201, json={"access_token": TOKEN})
+            return httpx.Response(401, json={"detail": "Invalid credentials"})
+        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return httpx.Response(401, json={"detail": "Not authenticated"})
+        if path == "/api/v2/dags":
+            dags = [{"dag_id": DAG, "is_paused": False}, {"dag_id": "lake_housekeeping",
+                                                          "is_paused": True}]  # fmt: skip
+            return httpx.Response(200, json={"dags": dags, "total_entries": 2})
+        if path == f"/api/v2/dags/{DAG}/details":
+            return httpx.Response(200, json={"dag_id": DAG, "params": {
+                "trials": {"value": 30, "schema": {"type": "integer", "minimum": 1},
+                           "description": "Optuna trials"},
+                "max_rounds": {"value": 2000, "schema": {"type": "integer", "minimum": 1},
+                               "description": None},
+                "data_uri": {"value": None, "schema": {"type": ["null", "string"]},
+                             "description": "Raw CSV; empty = configured default"},
+            }})  # fmt: skip
+        if path == f"/api/v2/dags/{DAG}/tasks":
+            tasks = [{"task_id": t, "downstream_task_ids": TASKS[i + 1 : i + 2]}
+                     for i, t in enumerate(TASKS)]  # fmt: skip
+            return httpx.Response(200, json={"tasks": list(reversed(tasks))})
+        if path.endswith("/dagRuns") and method == "POST":
+            if self.refuse_trigger:
+                status, detail = self.refuse_trigger
+                return httpx.Response(status, json={"detail": detail})
+            body = json.loads(request.content)
+            assert body["logical_date"] is None
+            self.triggered.append(body["conf"])
+            return httpx.Response(200, json=self._run("queued"))
+        if path.endswith("/dagRuns") and method == "GET":
+            runs = [self._run(self._state())] if self.triggered else []
+            if path == "/api/v2/dags/lake_housekeeping/dagRuns":
+                runs = []
+            return httpx.Response(200, json={"dag_runs": runs, "total_entries": len(runs)})
+        if path == f"/api/v2/dags/{DAG}/dagRuns/manual__1":
+            self.polls += 1
+            state = self._state()
+            if state == "success" and self.on_success:
+                self.on_success.pop()()
+            return httpx.Response(200, json=self._run(state))
+        if path == f"/api/v2/dags/{DAG}/dagRuns/manual__1/taskInstances":
+            return httpx.Response(200, json={"task_instances": self._tasks()})
+        return httpx.Response(404, json={"detail": f"no route {method} {path}"})
+
+    def _done(self) -> int:
+        return min(self.polls, len(TASKS))
+
+    def _state(self) -> str:
+        if not self.triggered or self.polls == 0:
+            return "queued"
+        return "running" if self._done() < len(TASKS) else self.final_state
+
+    def _tasks(self) -> list[dict]:
+        out = []
+        for i, t in enumerate(TASKS):
+            if i < self._done():
+                state = "success" if (i < len(TASKS) - 1 or self.final_state == "success") \
+                    else "failed"  # fmt: skip
+            elif i == self._done():
+                state = "running"
+            else:
+                state = None
+            out.append({"task_id": t, "state": state, "try_number": 1,
+                        "duration": 1.5 if state in ("success", "failed") else None,
+                        "start_date": None, "end_date": None})  # fmt: skip
+        return out
+
+    def _run(self, state: str) -> dict:
+        return {"dag_id": DAG, "dag_run_id": "manual__1", "state": state, "run_type": "manual",
+                "start_date": "2026-11-26T10:00:00Z", "end_date": None, "duration": 42.0,
+                "conf": self.triggered[-1] if self.triggered else {}}  # fmt: skip
+
+
+@dataclass
+class FakeRegistry:
+    """MLflow aliases: champion v1 (MAE 80k); after the run, either v2 (MAE 70k) or challenger."""
+
+    champion: str = "1"
+    challenger: str | None = None
+
+    def promote(self) -> None:
+        self.champion = "2"
+
+    def reject(self) -> None:
+        self.challenger = "2"
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/registered-models/alias"):
+            alias = request.url.params["alias"]
+            version = self.champion if alias == "champion" else self.challenger
+            if version is None:
+                return httpx.Response(404, json={"error_code": "RESOURCE_DOES_NOT_EXIST"})
+            tags = [{"key": "gate.reason", "value": "test MAE 90,000 does not beat 80,000"}]
+            return httpx.Response(200, json={"model_version": {
+                "name": "car_price", "version": version, "run_id": f"run{version}",
+                "tags": tags if alias == "challenger" else []}})  # fmt: skip
+        if path.endswith("/runs/get"):
+            run_id = request.url.params["run_id"]
+            mae = {"run1": 80_000.0, "run2": 70_000.0}[run_id]
+            return httpx.Response(200, json={"run": {
+                "info": {"run_id": run_id, "experiment_id": "1"},
+                "data": {"metrics": [{"key": "test_mae", "value": mae},
+                                     {"key": "test_r2", "value": 0.9}]}}})  # fmt: skip
+        return httpx.Response(404, json={"message": "no route"})
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    monkeypatch.setenv("CARPRICE_DASHBOARD_AIRFLOW_PASSWORD", AIRFLOW_PASSWORD)
+    monkeypatch.setenv("CARPRICE_DASHBOARD_OPERATOR_PASSWORD", OPERATOR_PASSWORD)
+    monkeypatch.setenv("CARPRICE_DASHBOARD_PIPELINE_POLL_SECONDS", "0.01")
+    get_dashboard_settings.cache_clear()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield monkeypatch
+    get_dashboard_settings.cache_clear()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def wire(mp: pytest.MonkeyPatch, airflow, registry=None) -> None:  # noqa: ANN001
+    """Point the page's cached clients at the fakes (password from settings, as in prod)."""
+    settings = get_dashboard_settings()
+    af = AirflowClient("http://airflow.test", settings.airflow_user, settings.airflow_password,
+                       transport=httpx.MockTransport(airflow))  # fmt: skip
+    ml = MlflowClient(
+        "http://mlflow.test", transport=httpx.MockTransport(registry or FakeRegistry())
+    )
+    mp.setattr(connections, "airflow_client", lambda: af)
+    mp.setattr(connections, "mlflow_client", lambda: ml)
+
+
+def all_text(at: AppTest) -> str:
+    """Everything the page shows, widget labels and values included."""
+    parts = []
+    for kind in ("markdown", "error", "info", "warning", "success", "caption", "title",
+                 "subheader", "text_input", "number_input"):  # fmt: skip
+        for e in at.get(kind):
+            parts += [str(getattr(e, "value", "")), str(getattr(e, "label", ""))]
+    parts += [d.value.to_csv() for d in at.dataframe]
+    return "\n".join(parts)
+
+
+def retrain(at: AppTest, password: str, **params: object) -> AppTest:
+    for name, value in params.items():
+        widget = at.number_input(key=f"pipe_param_{name}") if isinstance(value, int) \
+            else at.text_input(key=f"pipe_param_{name}")  # fmt: skip
+        widget.set_value(value)
+    at.text_input(key="pipe_operator_password").input(password)
+    return at.button(key="pipe_trigger").click().run()
+
+
+def test_lists_dags_with_latest_runs(env) -> None:
+    airflow = FakeAirflow()
+    wire(env, airflow)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception, at.exception
+    dags = at.dataframe[0].value
+    assert list(dags["DAG"]) == [DAG, "lake_housekeeping"]
+    assert list(dags["paused"]) == [False, True]
+    assert set(dags["latest run"]) == {"—"}
+    assert at.number_input(key="pipe_param_trials").value == 30
+    assert at.text_input(key="pipe_param_data_uri").value == ""
+
+
+def test_wrong_operator_password_triggers_nothing(env) -> None:
+    airflow = FakeAirflow()
+    wire(env, airflow)
+    at = retrain(AppTest.from_file(PAGE, default_timeout=30).run(), "guess")
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Wrong operator password: nothing was triggered."]
+    assert airflow.triggered == []
+    assert not any(r.method == "POST" and "dagRuns" in r.url.path for r in airflow.requests)
+
+
+def test_retrain_follows_the_run_and_reports_a_new_champion(env) -> None:
+    airflow, registry = FakeAirflow(), FakeRegistry()
+    airflow.on_success.append(registry.promote)  # the DAG's register task moved the alias
+    wire(env, airflow, registry)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = retrain(at, OPERATOR_PASSWORD, trials=2, max_rounds=20)
+    assert not at.exception, at.exception
+    assert airflow.triggered == [{"trials": 2, "max_rounds": 20}]  # defaults are not sent
+    assert airflow.polls >= len(TASKS)  # followed until the end, one task per poll
+    page = all_text(at)
+    for task in TASKS:
+        assert f"✅ `{task}` — success" in page
+    assert "is success" in page
+    success = [s.value for s in at.success]
+    assert any("New champion v2 (was v1)" in s and "₹80,000 → ₹70,000 (-12.5%)" in s
+               for s in success), success  # fmt: skip
+    deltas = at.dataframe[-1].value
+    mae = deltas.set_index("metric").loc["test_mae"]
+    assert (mae["before"], mae["after"], mae["change"]) == (80_000.0, 70_000.0, -10_000.0)
+    # Airflow credentials and token stay on the server: never on the page.
+    for secret in (AIRFLOW_PASSWORD, TOKEN, OPERATOR_PASSWORD):
+        assert secret not in page, "a secret was rendered on the page"
+
+    # A rerun shows the finished outcome again without polling Airflow any more.
+    polls = airflow.polls
+    at = at.run()
+    assert airflow.polls == polls
+    assert any("New champion v2" in s.value for s in at.success)
+
+
+def test_rejected_model_keeps_the_champion(env) -> None:
+    airflow, registry = FakeAirflow(), FakeRegistry()
+    airflow.on_success.append(registry.reject)
+    wire(env, airflow, registry)
+    at = retrain(AppTest.from_file(PAGE, default_timeout=60).run(), OPERATOR_PASSWORD)
+    assert not at.exception, at.exception
+    assert airflow.triggered == [{}]
+    infos = " ".join(i.value for i in at.info)
+    assert "Champion unchanged: v1 stays live" in infos
+    assert "challenger v2" in infos and "does not beat" in infos
+
+
+def test_failed_run_is_reported(env) -> None:
+    airflow = FakeAirflow(final_state="failed")
+    wire(env, airflow)
+    at = retrain(AppTest.from_file(PAGE, default_timeout=60).run(), OPERATOR_PASSWORD)
+    assert not at.exception, at.exception
+    assert any("ended **failed**" in e.value for e in at.error)
+    assert "❌ `register` — failed" in all_text(at)
+
+
+def test_trigger_refused_shows_airflows_reason(env) -> None:
+    airflow = FakeAirflow(refuse_trigger=(409, "DAG run manual__1 already exists"))
+    wire(env, airflow)
+    at = retrain(AppTest.from_file(PAGE, default_timeout=30).run(), OPERATOR_PASSWORD)
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "Airflow refused the run" in errors[0]
+    assert "HTTP 409" in errors[0] and "already exists" in errors[0]
+    assert "pipe_watch" not in at.session_state
+
+
+def test_airflow_down_is_a_banner_on_this_page_only(env) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    wire(env, refuse)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "Airflow is not available" in at.error[0].value
+    assert "http://airflow.test" in at.error[0].value
+    assert "The other pages keep working" in at.error[0].value
+
+
+def test_wrong_airflow_credentials_are_explained_not_shown(env) -> None:
+    env.setenv("CARPRICE_DASHBOARD_AIRFLOW_PASSWORD", "stale-password-77")
+    get_dashboard_settings.cache_clear()
+    wire(env, FakeAirflow())
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    assert "rejected the dashboard's credentials" in at.error[0].value
+    assert "stale-password-77" not in all_text(at)
+
+
+def test_retrain_disabled_without_operator_password(env) -> None:
+    env.delenv("CARPRICE_DASHBOARD_OPERATOR_PASSWORD")
+    get_dashboard_settings.cache_clear()
+    wire(env, FakeAirflow())
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    assert any("Retraining is disabled" in i.value for i in at.info)
+    assert not at.get("button") or all(b.key != "pipe_trigger" for b in at.button)
+
+
+def test_lost_contact_while_following(env) -> None:
+    airflow = FakeAirflow()
+    calls = {"n": 0}
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/dagRuns/manual__1"):
+            calls["n"] += 1
+            if calls["n"] > 2:
+                raise httpx.ConnectError("connection refused", request=request)
+        return airflow(request)
+
+    wire(env, flaky)
+    at = retrain(AppTest.from_file(PAGE, default_timeout=30).run(), OPERATOR_PASSWORD)
+    assert not at.exception
+    assert any("Lost contact with Airflow" in e.value for e in at.error)
