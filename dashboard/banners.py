@@ -1,0 +1,85 @@
+"""Service banners: a clear message naming the service that is down, then stop the page.
+
+Pages call `require_api()` first; it returns the API's health or shows an `st.error` that
+says which service, where it was expected, and what to do, and stops the script there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import streamlit as st
+
+from dashboard import pricing
+from dashboard.clients.api_client import ApiError
+from dashboard.config import get_dashboard_settings
+
+API_HINT = (
+    "Start it with `make up` (or `uvicorn api.main:app --port 8800`), or point "
+    "`CARPRICE_DASHBOARD_API_URL` at it, then reload this page."
+)
+
+
+def api_down(exc: ApiError) -> None:
+    """Show why the pricing API can't be used, then stop the page."""
+    url = get_dashboard_settings().api_url
+    if exc.unreachable:
+        st.error(f"**The pricing API is down.** Nothing answers at {url}.\n\n{API_HINT}", icon="🚫")
+    else:
+        st.error(f"**The pricing API cannot serve this page.** {exc}", icon="🚫")
+    st.stop()
+
+
+def require_api() -> dict[str, Any]:
+    """Health of the API with a model loaded; otherwise a banner and `st.stop()`."""
+    url = get_dashboard_settings().api_url
+    try:
+        status = pricing.health(url)
+    except ApiError as exc:
+        api_down(exc)
+    if not status.get("model_version"):
+        reason = status.get("last_error") or "no champion model is registered yet"
+        st.warning(
+            f"**The pricing API is up but has no model to serve** ({reason}). Train and "
+            "promote one (`make run`, or the retrain button on Pipelines); this page "
+            "works as soon as the API loads it.",
+            icon="⏳",
+        )
+        st.stop()
+    if status.get("mlflow_reachable") is False:
+        st.warning(
+            f"**MLflow is not reachable from the API.** Quotes still work with version "
+            f"{status['model_version']}, but a newly promoted model won't be picked up until "
+            "MLflow is back.",
+            icon="⚠️",
+        )
+    return status
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def _reachable(url: str) -> bool:
+    """True if `url` answers at all (any HTTP status) within two seconds."""
+    try:
+        httpx.get(url, timeout=2.0)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def sidebar_status() -> None:
+    """One line per service in the sidebar, so a down service is visible from every page."""
+    s = get_dashboard_settings()
+    services = {
+        "Pricing API": s.api_url.rstrip("/") + "/health",
+        "MLflow": s.mlflow_url.rstrip("/") + "/health",
+        "Airflow": s.airflow_url.rstrip("/") + "/api/v2/monitor/health",
+    }
+    with st.sidebar:
+        st.caption("Services")
+        for name, url in services.items():
+            up = _reachable(url)
+            st.markdown(
+                f"{'🟢' if up else '🔴'} {name}" + ("" if up else " — **down**"),
+                help=url.rsplit("/", 1)[0] if up else f"Nothing answers at {url}",
+            )

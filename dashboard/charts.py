@@ -1,0 +1,206 @@
+"""Plotly figures for the dashboard pages; pure functions of API answers (easy to test)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+ACCENT = "#1f77b4"
+UP = "#2e7d32"
+DOWN = "#c62828"
+
+
+def rupees(value: float | None) -> str:
+    """₹ with Indian lakh/crore words for big sums: ₹4.85 lakh, ₹1.20 crore, ₹85,000."""
+    if value is None or pd.isna(value):
+        return "—"
+    sign = "−" if value < 0 else ""
+    v = abs(float(value))
+    if v >= 1e7:
+        return f"{sign}₹{v / 1e7:.2f} crore"
+    if v >= 1e5:
+        return f"{sign}₹{v / 1e5:.2f} lakh"
+    return f"{sign}₹{v:,.0f}"
+
+
+def _label(feature: str, value: Any) -> str:
+    name = feature.replace("_", " ")
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return f"{name} (missing)"
+    if isinstance(value, float):
+        value = f"{value:,.1f}".rstrip("0").rstrip(".")
+    elif isinstance(value, int):
+        value = f"{value:,}"
+    return f"{name} = {value}"
+
+
+def waterfall(contributions: dict[str, Any], price: float, top: int = 10) -> go.Figure:
+    """SHAP waterfall in rupees: base price, the largest contributions, the rest, the price."""
+    features = contributions["features"]
+    shown, rest = features[:top], features[top:]
+    labels = ["Typical car"] + [_label(f["feature"], f["value"]) for f in shown]
+    values = [contributions["base_price"]] + [f["rupees"] for f in shown]
+    measures = ["absolute"] + ["relative"] * len(shown)
+    if rest:
+        labels.append(f"{len(rest)} other features")
+        values.append(sum(f["rupees"] for f in rest))
+        measures.append("relative")
+    labels.append("This car")
+    values.append(price)
+    measures.append("total")
+    fig = go.Figure(
+        go.Waterfall(
+            orientation="h",
+            measure=measures,
+            y=labels,
+            x=values,
+            text=[
+                rupees(v) if m != "relative" else ("+" if v >= 0 else "") + rupees(v)
+                for v, m in zip(values, measures, strict=True)
+            ],
+            textposition="outside",
+            increasing={"marker": {"color": UP}},
+            decreasing={"marker": {"color": DOWN}},
+            totals={"marker": {"color": ACCENT}},
+            connector={"line": {"color": "#9e9e9e", "width": 1}},
+            hovertemplate="%{y}: %{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Why this price: each feature's effect in rupees",
+        yaxis={"autorange": "reversed"},
+        xaxis={"title": "Price (₹)", "tickformat": ",.0f"},
+        height=120 + 32 * len(labels),
+        margin={"l": 10, "r": 40, "t": 50, "b": 40},
+        showlegend=False,
+    )
+    return fig
+
+
+def importance_bar(importance: dict[str, float]) -> go.Figure:
+    """Global importance (mean |SHAP|), largest at the top."""
+    items = sorted(importance.items(), key=lambda kv: kv[1])
+    fig = go.Figure(
+        go.Bar(
+            x=[v for _, v in items],
+            y=[k.replace("_", " ") for k, _ in items],
+            orientation="h",
+            marker_color=ACCENT,
+            hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="What moves prices overall (mean |SHAP|, log-price units)",
+        xaxis_title="mean |SHAP| (≈ typical relative price change)",
+        height=120 + 28 * len(items),
+        margin={"l": 10, "r": 20, "t": 50, "b": 40},
+    )
+    return fig
+
+
+def curve(
+    xs: Sequence[float],
+    prices: Sequence[float | None],
+    lows: Sequence[float | None],
+    highs: Sequence[float | None],
+    x_title: str,
+    title: str,
+    marker: tuple[float, float] | None = None,
+) -> go.Figure:
+    """Price against one input with its range band; `marker` highlights the current car."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(x=list(xs), y=list(highs), line={"width": 0}, hoverinfo="skip", showlegend=False)
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=list(xs),
+            y=list(lows),
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor="rgba(31,119,180,0.15)",
+            name="80% range",
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=list(xs),
+            y=list(prices),
+            mode="lines+markers",
+            name="price",
+            line={"color": ACCENT},
+            hovertemplate=f"{x_title}: %{{x:,}}<br>₹%{{y:,.0f}}<extra></extra>",
+        )
+    )
+    if marker is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[marker[0]],
+                y=[marker[1]],
+                mode="markers",
+                name="this car",
+                marker={"size": 13, "color": DOWN, "symbol": "diamond"},
+            )
+        )
+    fig.update_layout(
+        title=title,
+        xaxis_title=x_title,
+        yaxis={"title": "Price (₹)", "tickformat": ",.0f"},
+        height=360,
+        margin={"l": 10, "r": 20, "t": 50, "b": 40},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
+
+
+def price_histogram(prices: pd.Series) -> go.Figure:
+    """Distribution of predicted prices in a batch."""
+    fig = go.Figure(
+        go.Histogram(
+            x=prices,
+            nbinsx=40,
+            marker_color=ACCENT,
+            hovertemplate="₹%{x}<br>%{y} cars<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Price distribution",
+        xaxis={"title": "Predicted price (₹)", "tickformat": ",.0f"},
+        yaxis_title="Cars",
+        height=360,
+        margin={"l": 10, "r": 20, "t": 50, "b": 40},
+        bargap=0.05,
+    )
+    return fig
+
+
+def price_by_brand(frame: pd.DataFrame, top: int = 15) -> go.Figure:
+    """Median predicted price per brand (the `top` brands by count), with counts on hover."""
+    stats = (
+        frame.groupby("brand")["predicted_price"]
+        .agg(["median", "count"])
+        .sort_values("count", ascending=False)
+        .head(top)
+        .sort_values("median")
+    )
+    fig = go.Figure(
+        go.Bar(
+            x=stats["median"],
+            y=stats.index.astype(str),
+            orientation="h",
+            marker_color=ACCENT,
+            customdata=stats["count"],
+            hovertemplate="%{y}: median ₹%{x:,.0f} (%{customdata} cars)<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=f"Median price by brand (top {min(top, len(stats))} by count)",
+        xaxis={"title": "Median predicted price (₹)", "tickformat": ",.0f"},
+        height=max(360, 80 + 26 * len(stats)),
+        margin={"l": 10, "r": 20, "t": 50, "b": 40},
+    )
+    return fig

@@ -1,0 +1,109 @@
+"""The pricing API over HTTP (httpx): the only way the dashboard prices a car.
+
+Every failure becomes an `ApiError` whose message a salesperson can act on, so pages show
+`st.error(str(exc))` and never a traceback. `ApiError.unreachable` separates "the service is
+down" (banner) from "the service refused this input" (a reason next to the form).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class ApiError(Exception):
+    """A call to the pricing API failed; `str(exc)` is the human reason."""
+
+    def __init__(self, message: str, *, status: int | None = None, unreachable: bool = False):
+        super().__init__(message)
+        self.status = status
+        self.unreachable = unreachable
+
+
+def _detail(response: httpx.Response) -> str:
+    """The API's `detail` (plus per-field reasons) if it sent JSON, else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    if not isinstance(body, dict):
+        return str(body)[:300]
+    detail = body.get("detail")
+    if isinstance(detail, list):  # FastAPI validation errors
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', [])[1:]) or 'input'}: {e.get('msg')}"
+            for e in detail
+            if isinstance(e, dict)
+        )
+    return str(detail or body)[:500]
+
+
+class ApiClient:
+    """Thin typed wrapper over the pricing API's endpoints; one per dashboard process."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"X-API-Key": api_key} if api_key else {}
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ApiError(
+                f"The pricing API at {self.base_url} did not answer in time ({path}).",
+                unreachable=True,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ApiError(
+                f"The pricing API at {self.base_url} is not reachable ({type(exc).__name__}).",
+                unreachable=True,
+            ) from exc
+        if response.status_code >= 400:
+            reason = _detail(response)
+            if response.status_code == 401:
+                reason = f"The API refused the key: {reason}. Set CARPRICE_DASHBOARD_API_KEY."
+            elif response.status_code == 503:
+                reason = f"The pricing API has no model to serve yet: {reason}"
+            elif response.status_code >= 500:
+                reason = f"The pricing API failed ({response.status_code}): {reason}"
+            raise ApiError(reason, status=response.status_code)
+        return response
+
+    def health(self) -> dict[str, Any]:
+        """GET /health: status, served version, MLflow reachability."""
+        return self._request("GET", "/health").json()
+
+    def model_info(self) -> dict[str, Any]:
+        """GET /model/info: version, metrics, data summary, features with ranges and choices."""
+        return self._request("GET", "/model/info").json()
+
+    def importance(self) -> dict[str, Any]:
+        """GET /model/importance: mean |SHAP| per feature (log-price units)."""
+        return self._request("GET", "/model/importance").json()
+
+    def predict(self, car: dict[str, Any]) -> dict[str, Any]:
+        """POST /predict: price, range, contributions, comparables and range warnings."""
+        return self._request("POST", "/predict", json=car).json()
+
+    def predict_batch(self, cars: list[dict[str, Any]]) -> dict[str, Any]:
+        """POST /predict/batch: prices only, one item per car in order (what-if sweeps)."""
+        return self._request("POST", "/predict/batch", json=cars).json()
+
+    def predict_csv(self, filename: str, content: bytes) -> bytes:
+        """POST /predict/csv: the same CSV back with prices and a reason per failed row."""
+        files = {"file": (filename, content, "text/csv")}
+        return self._request("POST", "/predict/csv", files=files).content
+
+    def close(self) -> None:
+        self._http.close()

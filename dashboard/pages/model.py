@@ -1,0 +1,90 @@
+"""Model (everyone): the champion, what it learned overall, and how price follows one input."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import banners, charts, model_card, pricing, whatif
+from dashboard.clients.api_client import ApiError
+from dashboard.config import get_dashboard_settings
+
+URL = get_dashboard_settings().api_url
+
+st.title("The pricing model")
+health = banners.require_api()
+version = health["model_version"]
+try:
+    info = pricing.model_info(URL, version)
+    importance = pricing.importance(URL, version)["importance"]
+except ApiError as exc:
+    banners.api_down(exc)
+
+data = info.get("data") or {}
+if data.get("synthetic"):
+    st.warning(
+        "This model was trained on a **synthetic** sample, not real listings: fine for trying "
+        "the system, not for quoting customers.",
+        icon="🧪",
+    )
+with st.container(border=True, key="model_card"):
+    st.subheader(f"Champion: {info['name']} v{info['version']}")
+    trained = (info.get("trained_at") or "unknown").replace("T", " ")[:19]
+    st.caption(
+        f"Alias **{info['alias']}** · trained {trained} UTC · loaded by the API "
+        f"{info['loaded_at'].replace('T', ' ')[:19]} UTC · run `{info.get('run_id') or '—'}`"
+    )
+    tiles = model_card.metric_tiles(info.get("metrics", {}))
+    for col, (label, value, help_text) in zip(st.columns(len(tiles) or 1), tiles, strict=False):
+        col.metric(label, value, help=help_text)
+    gate = info.get("gate") or {}
+    if gate:
+        st.caption(f"Promotion gate: **{gate.get('verdict', '?')}** — {gate.get('reason', '')}")
+
+left, right = st.columns(2, gap="large")
+with left:
+    st.plotly_chart(charts.importance_bar(importance), key="model_importance")
+with right:
+    st.markdown("**Training data**")
+    st.dataframe(
+        pd.DataFrame(model_card.data_rows(data), columns=["", "value"]),
+        hide_index=True,
+        key="model_data",
+    )
+
+st.subheader("How price follows one input")
+st.caption(
+    "The example car priced by the API with one input swept across the range seen in "
+    "training, everything else held fixed."
+)
+specs = {f["name"]: f for f in info["features"]}
+choices = [f for f in model_card.NUMERIC_FEATURES if f in specs]
+a, b = st.columns([1, 3])
+feature = a.selectbox(
+    "Input", choices, format_func=model_card.LABELS.get, key="model_dependence_feature"
+)
+brand = a.selectbox(
+    "Brand of the example car",
+    info["brands"],
+    index=info["brands"].index(info["example"]["brand"])
+    if info["example"].get("brand") in info["brands"]
+    else 0,
+    key="model_dependence_brand",
+)
+car = {**info["example"], "brand": brand}
+if brand != info["example"].get("brand"):
+    car.pop("name", None)
+try:
+    curve = whatif.sweep(URL, version, car, feature, whatif.grid(specs[feature], points=25))
+    base = pricing.quote(URL, version, pricing.canonical(car))
+except ApiError as exc:
+    if exc.unreachable:
+        banners.api_down(exc)
+    st.error(f"**The sweep could not be priced:** {exc}", icon="⚠️")
+    st.stop()
+label = model_card.LABELS[feature]
+marker = (car[feature], base["price"]) if car.get(feature) is not None else None
+b.plotly_chart(
+    charts.curve(*curve, label, f"Price vs {label.lower()} ({brand} example car)", marker),
+    key="model_dependence",
+)

@@ -1,0 +1,71 @@
+"""The API client and its cached reads, shared by the Quote, Batch quotes and Model pages.
+
+`st.cache_resource` holds one client per (URL, key, timeout); `st.cache_data` holds answers
+keyed on their inputs (the car, the chunk's bytes), so a Streamlit rerun never repeats a call.
+Model info is cached briefly and keyed on the served version, so a new champion shows up.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from dashboard.clients.api_client import ApiClient
+from dashboard.config import get_dashboard_settings
+
+
+@st.cache_resource(show_spinner=False)
+def _client(url: str, timeout: float, key_set: bool) -> ApiClient:
+    key = get_dashboard_settings().api_key
+    return ApiClient(url, api_key=key.get_secret_value() if key else None, timeout=timeout)
+
+
+def api_client() -> ApiClient:
+    """The process-wide client for the configured API (the key is never a cache key)."""
+    s = get_dashboard_settings()
+    return _client(s.api_url, s.request_timeout, s.api_key is not None)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def health(url: str) -> dict[str, Any]:
+    return api_client().health()
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def model_info(url: str, version: str | None) -> dict[str, Any]:
+    return api_client().model_info()
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def importance(url: str, version: str | None) -> dict[str, Any]:
+    return api_client().importance()
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def quote(url: str, version: str | None, car_json: str) -> dict[str, Any]:
+    """One priced car; keyed on the canonical JSON of the inputs."""
+    return api_client().predict(json.loads(car_json))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def sweep(url: str, version: str | None, cars_json: str) -> list[dict[str, Any]]:
+    """Prices for a list of variations of one car (what-if and dependence curves)."""
+    return api_client().predict_batch(json.loads(cars_json))["items"]
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def price_chunk(url: str, filename: str, chunk: bytes) -> bytes:
+    """One CSV chunk priced; keyed on its bytes, so a rerun or retry never re-posts it."""
+    return api_client().predict_csv(filename, chunk)
+
+
+def canonical(car: dict[str, Any]) -> str:
+    """Stable JSON for a car (sorted keys, no Nones) to use as a cache key."""
+    return json.dumps({k: v for k, v in car.items() if v is not None}, sort_keys=True)
+
+
+def canonical_list(cars: list[dict[str, Any]]) -> str:
+    """Stable JSON for a list of cars (cache key for sweeps)."""
+    return "[" + ",".join(canonical(c) for c in cars) + "]"
