@@ -191,6 +191,40 @@ class AliasedModel:
     run: Run | None
 
 
+@dataclass(frozen=True)
+class AliasCard:
+    label: str
+    value: str
+    delta: str | None
+    caption: str
+
+
+def alias_cards(models: Sequence[AliasedModel]) -> list[AliasCard]:
+    """Headline per alias: test MAE and R²; the challenger's MAE relative to the champion's."""
+    champion = next((m for m in models if m.alias == "champion"), None)
+    base = champion.run.metrics.get("test_mae") if champion and champion.run else None
+    cards = []
+    for m in models:
+        metrics = m.run.metrics if m.run else {}
+        mae, r2 = metrics.get("test_mae"), metrics.get("test_r2")
+        delta = None
+        if m.alias != "champion" and mae is not None and base:
+            delta = f"{(mae - base) / base:+.1%} MAE vs champion"
+        caption = f"R² {r2:.3f}" if r2 is not None else "no test metrics logged"
+        verdict = m.version.tags.get("gate.verdict")
+        if verdict:
+            caption += f" · gate: {verdict}"
+        cards.append(
+            AliasCard(
+                f"{m.alias.capitalize()} · v{m.version.version}",
+                f"₹{mae:,.0f} test MAE" if mae is not None else "—",
+                delta,
+                caption,
+            )
+        )
+    return cards
+
+
 def alias_table(models: Sequence[AliasedModel]) -> pd.DataFrame:
     """Champion vs challenger: version, gate verdict and the run's test metrics."""
     columns: dict[str, dict[str, object]] = {}

@@ -15,17 +15,26 @@ from pydantic import SecretStr
 from dashboard.clients.airflow_client import DagRun, TaskState
 from dashboard.clients.mlflow_client import MlflowClient, MlflowError
 
+#: Streamlit markdown icons per state (Material Symbols ship with Streamlit; emoji fonts
+#: are often missing on servers and kiosk browsers).
 STATE_ICONS = {
-    "success": "✅",
-    "failed": "❌",
-    "upstream_failed": "⛔",
-    "running": "🔄",
-    "queued": "⏳",
-    "scheduled": "⏳",
-    "up_for_retry": "🔁",
-    "skipped": "⏭️",
-    "deferred": "⏸️",
-    None: "⚪",
+    "success": ":green[:material/check_circle:]",
+    "failed": ":red[:material/cancel:]",
+    "upstream_failed": ":red[:material/block:]",
+    "running": ":blue[:material/autorenew:]",
+    "queued": ":gray[:material/schedule:]",
+    "scheduled": ":gray[:material/schedule:]",
+    "up_for_retry": ":orange[:material/replay:]",
+    "skipped": ":gray[:material/skip_next:]",
+    "deferred": ":gray[:material/pause_circle:]",
+    None: ":gray[:material/radio_button_unchecked:]",
+}
+#: Cell colours for run states in tables (markdown icons don't render inside dataframes).
+STATE_COLOURS = {
+    "success": "color: #1b7f3b; font-weight: 600",
+    "failed": "color: #c62828; font-weight: 600",
+    "running": "color: #1565c0; font-weight: 600",
+    "queued": "color: #6b7280",
 }
 #: Metrics compared before/after a retrain (logged on the training run as test_*).
 HEADLINE_METRICS = ("test_mae", "test_rmse", "test_r2", "test_mape")
@@ -88,18 +97,45 @@ def runs_overview(dags: Sequence[dict[str, Any]], runs: dict[str, list[DagRun]])
                 "DAG": d["dag_id"],
                 "paused": bool(d.get("is_paused")),
                 "latest run": last.run_id if last else "—",
-                "state": f"{STATE_ICONS.get(last.state, '•')} {last.state}"
-                if last
-                else "never run",
+                "state": (last.state or "created") if last else "never run",
                 "started": last.start_date if last else None,
                 "took (s)": round(last.duration, 1) if last and last.duration else None,
-                "recent runs": " ".join(STATE_ICONS.get(r.state, "•") for r in reversed(recent)),
+                "recent runs (oldest → newest)": " · ".join(
+                    (r.state or "created") for r in reversed(recent)
+                ),
             }
         )
     frame = pd.DataFrame(rows)
     if not frame.empty:
         frame["started"] = pd.to_datetime(frame["started"], utc=True, errors="coerce")
     return frame
+
+
+def state_style(value: object) -> str:
+    """Styler callback: colour a state cell."""
+    return STATE_COLOURS.get(str(value), "")
+
+
+def format_deltas(deltas: pd.DataFrame) -> pd.DataFrame:
+    """Before/after/change as people read them: rupees, percentages, R² to 4 places."""
+
+    def fmt(metric: str, value: object, signed: bool = False) -> str:
+        if value is None or pd.isna(value):
+            return "—"
+        v = float(value)
+        sign = "+" if signed and v > 0 else ("−" if v < 0 else "")
+        if metric.endswith(("_mae", "_rmse")):
+            return f"{sign}₹{abs(v):,.0f}"
+        if metric.endswith("_mape"):
+            return f"{sign}{abs(v):.1%}" if signed else f"{v:.1%}"
+        return f"{sign}{abs(v):.4f}" if signed else f"{v:.4f}"
+
+    out = deltas.copy().astype(object)
+    for i, row in deltas.iterrows():
+        out.at[i, "before"] = fmt(row["metric"], row["before"])
+        out.at[i, "after"] = fmt(row["metric"], row["after"])
+        out.at[i, "change"] = fmt(row["metric"], row["change"], signed=True)
+    return out
 
 
 def task_rows(tasks: Sequence[TaskState], order: Sequence[str]) -> list[TaskState]:

@@ -60,15 +60,17 @@ if not experiments:
 
 st.subheader("Champion vs challenger")
 if aliased:
-    st.dataframe(view.alias_table(aliased), key="exp_aliases")
-    st.markdown(
-        " · ".join(
-            f"[{m.alias} v{m.version.version} in MLflow]"
-            f"({view.run_link(link_base, m.run.experiment_id, m.run.run_id)})"
-            for m in aliased
-            if m.run
-        )
-    )
+    for column, card, model in zip(
+        st.columns(len(aliased)), view.alias_cards(aliased), aliased, strict=True
+    ):
+        with column.container(border=True, key=f"exp_card_{model.alias}"):
+            st.metric(card.label, card.value, card.delta, delta_color="inverse")
+            st.caption(card.caption)
+            if model.run:
+                link = view.run_link(link_base, model.run.experiment_id, model.run.run_id)
+                st.markdown(f"[Open run `{model.run.run_name}` in MLflow]({link})")
+    with st.expander("All test metrics and the gate's reasons"):
+        st.dataframe(view.alias_table(aliased), key="exp_aliases")
 else:
     st.info(f"No version of `{settings.model_name}` is registered yet.")
 

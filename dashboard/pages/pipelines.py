@@ -30,7 +30,8 @@ def load_fields(url: str, dag_id: str) -> list[dict[str, Any]]:
 
 def param_input(field: dict[str, Any]) -> Any:
     """One trigger-form widget per DAG Param, typed from its JSON schema."""
-    key, label, help_ = f"pipe_param_{field['name']}", field["name"], field["description"] or None
+    key, help_ = f"pipe_param_{field['name']}", field["description"] or None
+    label = field["name"].replace("_", " ").capitalize()
     default, kind = field["default"], field["type"]
     if kind == "boolean":
         return st.checkbox(label, value=bool(default), key=key, help=help_)
@@ -45,7 +46,13 @@ def param_input(field: dict[str, Any]) -> Any:
             key=key,
             help=help_,
         )
-    return st.text_input(label, value="" if default is None else str(default), key=key, help=help_)
+    return st.text_input(
+        label,
+        value="" if default is None else str(default),
+        key=key,
+        help=help_,
+        placeholder="empty: the DAG's default" if default in (None, "") else None,
+    )
 
 
 def on_retrain(fields: list[dict[str, Any]]) -> None:
@@ -85,7 +92,7 @@ def retrain_form(fields: list[dict[str, Any]]) -> None:
 
 
 def render_progress(run: DagRun, tasks: list, order: list[str]) -> None:
-    icon = pw.STATE_ICONS.get(run.state, "•")
+    icon = pw.STATE_ICONS.get(run.state, pw.STATE_ICONS[None])
     st.markdown(f"**{icon} Run `{run.run_id}` is {run.state or 'being created'}**")
     if run.conf:
         st.caption("With " + ", ".join(f"{k}={v}" for k, v in run.conf.items()))
@@ -115,13 +122,13 @@ def follow(watch: dict[str, Any]) -> None:
         except AirflowError as exc:
             st.error(f"Lost contact with Airflow while following the run: {exc} Reload to resume.")
             return
-        box.empty()
         watch["final"] = (run, tasks, order)
-        load_overview.clear()
         if run.state == "success" and watch["before"] is not None:
             after, problem = pw.safe_snapshot(connections.mlflow_client(), settings.model_name)
             watch["change"] = pw.compare(watch["before"], after) if after else None
             watch["mlflow_problem"] = problem
+        load_overview.clear()
+        st.rerun()  # once more from the top: the DAG table then shows the finished run
     run, tasks, order = watch["final"]
     render_progress(run, tasks, order)
     if run.state != "success":
@@ -139,7 +146,7 @@ def follow(watch: dict[str, Any]) -> None:
         return
     (st.success if change.changed else st.info)(change.headline)
     if not change.deltas.empty:
-        st.dataframe(change.deltas, key="pipe_deltas", hide_index=True)
+        st.dataframe(pw.format_deltas(change.deltas), key="pipe_deltas", hide_index=True)
 
 
 st.title("Pipelines")
@@ -175,7 +182,13 @@ if st.button("Refresh", key="pipe_refresh"):
     load_overview.clear()
     dags, latest = load_overview(settings.airflow_url)
 if dags:
-    st.dataframe(pw.runs_overview(dags, latest), key="pipe_dags", hide_index=True)
+    overview = pw.runs_overview(dags, latest)
+    st.dataframe(
+        overview.style.map(pw.state_style, subset=["state"]),
+        key="pipe_dags",
+        hide_index=True,
+        column_config={"started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+    )
 else:
     st.info("Airflow has no DAGs yet: check its DAGs folder.")
 

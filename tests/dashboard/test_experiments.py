@@ -148,6 +148,7 @@ def texts(at: AppTest) -> str:
 # --------------------------------------------------------------------------- real MLflow
 
 
+@pytest.mark.integration
 def test_runs_table_lists_parents_with_their_trials(seeded: Seeded, page_env) -> None:
     page_env.setenv("CARPRICE_DASHBOARD_MLFLOW_URL", seeded.url)
     at = run_page(exp_experiment=EXPERIMENT)
@@ -168,6 +169,7 @@ def test_runs_table_lists_parents_with_their_trials(seeded: Seeded, page_env) ->
     )
 
 
+@pytest.mark.integration
 def test_champion_and_challenger_with_metrics_and_links(seeded: Seeded, page_env) -> None:
     page_env.setenv("CARPRICE_DASHBOARD_MLFLOW_URL", seeded.url)
     at = run_page(exp_experiment=EXPERIMENT)
@@ -176,11 +178,15 @@ def test_champion_and_challenger_with_metrics_and_links(seeded: Seeded, page_env
     assert aliases.loc["test_mae", "champion"] == "₹80,000"
     assert aliases.loc["test_mae", "challenger"] == "₹95,000"
     assert aliases.loc["gate verdict", "challenger"] == "rejected"
+    cards = {m.label: (m.value, m.proto.delta) for m in at.metric}
+    assert cards["Champion · v1"][0] == "₹80,000 test MAE"
+    assert cards["Challenger · v2"] == ("₹95,000 test MAE", "+18.8% MAE vs champion")
     page = texts(at)
     for run_id in (seeded.champion_run, seeded.challenger_run):
         assert f"/#/experiments/{seeded.experiment_id}/runs/{run_id}" in page
 
 
+@pytest.mark.integration
 def test_compare_two_trials(seeded: Seeded, page_env) -> None:
     page_env.setenv("CARPRICE_DASHBOARD_MLFLOW_URL", seeded.url)
     at = run_page(exp_experiment=EXPERIMENT, exp_kind="trials")
@@ -206,6 +212,7 @@ def test_compare_two_trials(seeded: Seeded, page_env) -> None:
     assert metrics.shape == (1, 2)
 
 
+@pytest.mark.integration
 def test_filter_narrows_the_table(seeded: Seeded, page_env) -> None:
     page_env.setenv("CARPRICE_DASHBOARD_MLFLOW_URL", seeded.url)
     at = run_page(exp_experiment=EXPERIMENT, exp_kind="training runs")
