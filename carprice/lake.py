@@ -70,10 +70,51 @@ def write_bytes(uri: str, data: bytes) -> str:
     return uri
 
 
+def exists(uri: str) -> bool:
+    """True when an object/file is at ``uri`` (local path or s3://)."""
+    if urlparse(uri).scheme == "s3":
+        bucket, key = _split_s3(uri)
+        client = _s3_client()
+        try:
+            client.head_object(Bucket=bucket, Key=key)
+        except client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+    return Path(uri.removeprefix("file://")).is_file()
+
+
+def delete(uri: str) -> None:
+    """Remove one object/file; a missing one is not an error (idempotent retries)."""
+    if urlparse(uri).scheme == "s3":
+        bucket, key = _split_s3(uri)
+        _s3_client().delete_object(Bucket=bucket, Key=key)
+        return
+    Path(uri.removeprefix("file://")).unlink(missing_ok=True)
+
+
+def join(root: str, *parts: str) -> str:
+    """``root/part/...`` for local folders and s3:// prefixes alike."""
+    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def read_parquet(uri: str) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(read_bytes(uri)))
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """A frame as Parquet, dtypes (categories included) preserved."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
 def read_csv(uri: str) -> pd.DataFrame:
     """A raw CSV with every cell as text: parsing units is `clean`'s job, not pandas'."""
     return pd.read_csv(io.BytesIO(read_bytes(uri)), dtype=str, keep_default_na=False)
 
 
 def write_csv(uri: str, frame: pd.DataFrame) -> str:
+    """Whole CSV in one write (an S3 PUT is atomic; local writes rename into place)."""
     return write_bytes(uri, frame.to_csv(index=False).encode())

@@ -108,19 +108,62 @@ def champion_mae_on(
     return regression_metrics(test[TARGET].to_numpy()[ok], prices.to_numpy()[ok])["mae"], ""
 
 
-def register(model: PricingModel, run_id: str, test: pd.DataFrame, name: str) -> Registered:
-    """Log, register, then promote to champion only if the gate says so (else challenger)."""
+def register_version(
+    model: PricingModel, run_id: str, name: str, tags: dict[str, str] | None = None
+) -> str:
+    """Log the model under MLflow run ``run_id`` and register it as a new version (no alias).
+
+    ``tags`` go on the version, e.g. the pipeline run that made it; the gate's tags come later.
+    """
     client = MlflowClient()
-    model_uri = log_model(model)
-    version = mlflow.register_model(model_uri, name).version
+    active = mlflow.active_run()
+    if active is not None and active.info.run_id == run_id:  # train.run's open parent run
+        model_uri = log_model(model)
+    else:
+        with mlflow.start_run(run_id=run_id):
+            model_uri = log_model(model)
+    version = str(mlflow.register_model(model_uri, name).version)
+    for key, value in {**(tags or {}), "run_id": run_id}.items():
+        client.set_model_version_tag(name, version, key, value)
+    return version
+
+
+def find_version(name: str, tag: str, value: str) -> str | None:
+    """The newest version of ``name`` tagged ``tag=value`` (how a retried step finds its work)."""
+    versions = MlflowClient().search_model_versions(f"name='{name}'", max_results=1000)
+    matches = [int(v.version) for v in versions if v.tags.get(tag) == value]
+    return str(max(matches)) if matches else None
+
+
+def alias_version(name: str, alias: str) -> str | None:
+    """The version behind ``alias``, or None if the alias is not set."""
+    try:
+        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def promote(name: str, version: str, candidate_mae: float, test: pd.DataFrame) -> GateVerdict:
+    """The gate, the only thing that moves ``champion``: tags the verdict on the version,
+    then sets ``champion`` (better on this test set, or no champion yet) or ``challenger``."""
+    client = MlflowClient()
+    if alias_version(name, CHAMPION) == version:  # a retry after the alias already moved
+        tags = client.get_model_version(name, version).tags
+        return GateVerdict(True, candidate_mae, None, tags.get("gate.reason", "already champion"))
     champion_mae, problem = champion_mae_on(test, name, client)
-    verdict = gate(model.metrics["mae"], champion_mae)
+    verdict = gate(candidate_mae, champion_mae)
     if problem:
         verdict = GateVerdict(True, verdict.candidate_mae, None, problem)
-    for key, value in {**verdict.tags(), "run_id": run_id}.items():
+    for key, value in verdict.tags().items():
         client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, CHAMPION if verdict.promote else CHALLENGER, version)
-    return Registered(str(version), verdict)
+    return verdict
+
+
+def register(model: PricingModel, run_id: str, test: pd.DataFrame, name: str) -> Registered:
+    """Log, register, then promote to champion only if the gate says so (else challenger)."""
+    version = register_version(model, run_id, name)
+    return Registered(version, promote(name, version, model.metrics["mae"], test))
 
 
 def load_version(name: str, version: str) -> PricingModel:

@@ -210,6 +210,26 @@ def fit_best(
     return model
 
 
+def trial_logger(
+    trials: int, progress: Progress = _stderr, started: float | None = None
+) -> Callable[[Trial], None]:
+    """A `tune()` callback logging each trial as a child run of the active MLflow run."""
+    import mlflow
+
+    started = time.monotonic() if started is None else started
+
+    def log_trial(t: Trial) -> None:
+        with mlflow.start_run(run_name=f"trial-{t.number:03d}", nested=True):
+            mlflow.log_params({**t.params, "rounds": t.rounds})
+            mlflow.log_metrics({f"val_{k}": v for k, v in t.val_metrics.items()})
+        progress(
+            f"[3/5] trial {t.number + 1}/{trials}: val MAE ₹{t.val_metrics['mae']:,.0f} "
+            f"R² {t.val_metrics['r2']:.3f} ({time.monotonic() - started:.0f}s)"
+        )
+
+    return log_trial
+
+
 def run(
     data: str,
     trials: int | None = None,
@@ -247,15 +267,7 @@ def run(
         if not report.rejected.empty:
             mlflow.log_text(report.rejected.to_csv(index=False), "data/rejected_rows.csv")
 
-        def log_trial(t: Trial) -> None:
-            with mlflow.start_run(run_name=f"trial-{t.number:03d}", nested=True):
-                mlflow.log_params({**t.params, "rounds": t.rounds})
-                mlflow.log_metrics({f"val_{k}": v for k, v in t.val_metrics.items()})
-            progress(
-                f"[3/5] trial {t.number + 1}/{trials}: val MAE ₹{t.val_metrics['mae']:,.0f} "
-                f"R² {t.val_metrics['r2']:.3f} ({time.monotonic() - started:.0f}s)"
-            )
-
+        log_trial = trial_logger(trials, progress, started)
         params, rounds, _ = tune(train, trials, settings.seed, log_trial, max_rounds)
         progress(f"[4/5] refitting best trial ({rounds} rounds) and scoring on test")
         model = fit_best(

@@ -1,0 +1,130 @@
+"""
+### car_price_pipeline
+
+Trains the used-car price model from the raw CarDekho CSV in the data lake and puts it
+behind the promotion gate:
+
+**ingest → validate → split → tune → evaluate → register → promote**
+
+- **ingest** snapshots `data_uri` (default `{lake_root}/raw/car_details_v3.csv`) into
+  `{lake_root}/runs/<run id>/raw/`.
+- **validate** cleans it: clean rows (Parquet), rejected rows with reasons (CSV) and a
+  data profile (JSON) under `validated/`.
+- **split** writes the train/test splits (Parquet) under `processed/`.
+- **tune** runs `trials` hyperparameter trials as MLflow child runs under one parent run
+  (experiment `car_price`); `max_rounds` caps boosting rounds (small = quick, weaker model).
+- **evaluate** refits the best settings, calibrates intervals and scores the test split.
+- **register** adds a model version (no alias); **promote** is the gate: `champion` only if
+  the new version beats the current champion on this test set, else `challenger`.
+
+Each stage is written first and marked complete (`_SUCCESS`) last; later steps refuse
+unfinished stages. A failure anywhere leaves `champion` untouched.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+
+from carprice.settings import get_settings
+
+_settings = get_settings()
+
+
+@dag(
+    dag_id="car_price_pipeline",
+    schedule=None,
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,  # the gate compares with the champion: one decision at a time
+    doc_md=__doc__,
+    tags=["carprice", "training"],
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=10)},
+    params={
+        "trials": Param(
+            _settings.trials,
+            type="integer",
+            minimum=1,
+            maximum=500,
+            description="Hyperparameter search trials (MLflow child runs).",
+        ),
+        "data_uri": Param(
+            f"{_settings.lake_root.rstrip('/')}/raw/car_details_v3.csv",
+            type="string",
+            minLength=1,
+            description="Raw CSV in the car_details_v3 format (s3://, path, URL).",
+        ),
+        "max_rounds": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            description="Optional cap on boosting rounds (small values give weaker models).",
+        ),
+    },
+)
+def car_price_pipeline() -> None:
+    @task
+    def ingest() -> str:
+        """Snapshot the raw file into this run's folder; returns the run's lake prefix."""
+        from carprice import pipeline, runlake
+        from carprice.settings import get_settings
+
+        context = get_current_context()
+        run = runlake.run_uri(get_settings().lake_root, context["run_id"])
+        print(pipeline.ingest(context["params"]["data_uri"], run))
+        return run
+
+    @task
+    def validate(run: str) -> str:
+        """Clean rows, rejected rows with reasons, data profile."""
+        from carprice import pipeline
+
+        print(pipeline.validate(run))
+        return run
+
+    @task
+    def split(run: str) -> str:
+        """Train/test splits as Parquet."""
+        from carprice import pipeline
+
+        print(pipeline.split(run))
+        return run
+
+    @task
+    def tune(run: str) -> str:
+        """Trials as MLflow child runs; returns the run prefix (best settings in the lake)."""
+        from carprice import pipeline
+
+        params = get_current_context()["params"]
+        print("mlflow parent run", pipeline.tune(run, params["trials"], params["max_rounds"]))
+        return run
+
+    @task
+    def evaluate(run: str) -> str:
+        """Refit with the best settings and score on the test split."""
+        from carprice import pipeline
+
+        print(pipeline.evaluate(run))
+        return run
+
+    @task
+    def register(run: str) -> str:
+        """New model version, no alias yet."""
+        from carprice import pipeline
+
+        print("registered version", pipeline.register(run))
+        return run
+
+    @task
+    def promote(run: str) -> dict:
+        """The gate: champion if better on this test set, else challenger."""
+        from carprice import pipeline
+
+        return pipeline.promote(run)
+
+    promote(register(evaluate(tune(split(validate(ingest()))))))
+
+
+car_price_pipeline()
