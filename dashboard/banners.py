@@ -25,9 +25,12 @@ def api_down(exc: ApiError) -> None:
     """Show why the pricing API can't be used, then stop the page."""
     url = get_dashboard_settings().api_url
     if exc.unreachable:
-        st.error(f"**The pricing API is down.** Nothing answers at {url}.\n\n{API_HINT}", icon="🚫")
+        st.error(
+            f"**The pricing API is down.** Nothing answers at {url}.\n\n{API_HINT}",
+            icon=":material/block:",
+        )
     else:
-        st.error(f"**The pricing API cannot serve this page.** {exc}", icon="🚫")
+        st.error(f"**The pricing API cannot serve this page.** {exc}", icon=":material/block:")
     st.stop()
 
 
@@ -44,7 +47,7 @@ def require_api() -> dict[str, Any]:
             f"**The pricing API is up but has no model to serve** ({reason}). Train and "
             "promote one (`make run`, or the retrain button on Pipelines); this page "
             "works as soon as the API loads it.",
-            icon="⏳",
+            icon=":material/hourglass_empty:",
         )
         st.stop()
     if status.get("mlflow_reachable") is False:
@@ -52,7 +55,7 @@ def require_api() -> dict[str, Any]:
             f"**MLflow is not reachable from the API.** Quotes still work with version "
             f"{status['model_version']}, but a newly promoted model won't be picked up until "
             "MLflow is back.",
-            icon="⚠️",
+            icon=":material/warning:",
         )
     return status
 
@@ -80,6 +83,6 @@ def sidebar_status() -> None:
         for name, url in services.items():
             up = _reachable(url)
             st.markdown(
-                f"{'🟢' if up else '🔴'} {name}" + ("" if up else " — **down**"),
+                f":green[●] {name}" if up else f":red[●] {name} — **down**",
                 help=url.rsplit("/", 1)[0] if up else f"Nothing answers at {url}",
             )

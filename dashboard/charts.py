@@ -32,9 +32,18 @@ def _label(feature: str, value: Any) -> str:
         return f"{name} (missing)"
     if isinstance(value, float):
         value = f"{value:,.1f}".rstrip("0").rstrip(".")
-    elif isinstance(value, int):
+    elif isinstance(value, int) and feature != "year":
         value = f"{value:,}"
     return f"{name} = {value}"
+
+
+def _span(values: list[float]) -> float:
+    """Largest running total of a waterfall (base + relative steps), for the axis range."""
+    total, top = 0.0, 0.0
+    for v in values[:-1]:
+        total += v
+        top = max(top, total)
+    return max(top, values[-1])
 
 
 def waterfall(contributions: dict[str, Any], price: float, top: int = 10) -> go.Figure:
@@ -62,6 +71,7 @@ def waterfall(contributions: dict[str, Any], price: float, top: int = 10) -> go.
                 for v, m in zip(values, measures, strict=True)
             ],
             textposition="outside",
+            cliponaxis=False,
             increasing={"marker": {"color": UP}},
             decreasing={"marker": {"color": DOWN}},
             totals={"marker": {"color": ACCENT}},
@@ -71,10 +81,10 @@ def waterfall(contributions: dict[str, Any], price: float, top: int = 10) -> go.
     )
     fig.update_layout(
         title="Why this price: each feature's effect in rupees",
-        yaxis={"autorange": "reversed"},
-        xaxis={"title": "Price (₹)", "tickformat": ",.0f"},
+        yaxis={"autorange": "reversed", "automargin": True},
+        xaxis={"title": "Price (₹)", "tickformat": ",.0f", "range": [0, _span(values) * 1.25]},
         height=120 + 32 * len(labels),
-        margin={"l": 10, "r": 40, "t": 50, "b": 40},
+        margin={"l": 10, "r": 70, "t": 50, "b": 40},
         showlegend=False,
     )
     return fig

@@ -22,7 +22,7 @@ OWNER_LABELS = {
 NUMBER_FIELDS: dict[str, tuple[str, float, str, bool]] = {
     "year": ("Year of registration", 1, "%d", True),
     "km_driven": ("Kilometres driven (km)", 1000, "%d", True),
-    "mileage_kmpl": ("Mileage (km/l; km/kg for CNG/LPG)", 0.1, "%.1f", False),
+    "mileage_kmpl": ("Mileage (km/l)", 0.1, "%.1f", False),
     "engine_cc": ("Engine (cc)", 1, "%d", True),
     "max_power_bhp": ("Max power (bhp)", 0.5, "%.1f", False),
     "seats": ("Seats", 1, "%d", True),

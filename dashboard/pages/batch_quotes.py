@@ -40,7 +40,10 @@ st.caption(
 health = banners.require_api()
 upload = st.file_uploader("CSV file", type=["csv"], key="batch_upload")
 if upload is None:
-    st.info("Try one of the files in `data_samples/`, e.g. `raw_listings.csv`.", icon="📄")
+    st.info(
+        "Try one of the files in `data_samples/`, e.g. `raw_listings.csv`.",
+        icon=":material/upload_file:",
+    )
     st.stop()
 
 content = upload.getvalue()
@@ -49,7 +52,7 @@ try:
     chunks = split_upload(content, SETTINGS.batch_chunk_rows)
     head = preview_upload(content)
 except (batch.UploadError, pd.errors.ParserError) as exc:
-    st.error(f"**{upload.name} can't be read:** {exc}", icon="🚫")
+    st.error(f"**{upload.name} can't be read:** {exc}", icon=":material/block:")
     st.stop()
 total = sum(c.rows for c in chunks)
 st.subheader("Preview")
@@ -92,7 +95,7 @@ if outcome.failures:
         f"**{len(outcome.failures)} of {len(chunks)} chunks were not priced:** {failed}. "
         f"Reason: {next(iter(outcome.failures.values()))}. Their rows are kept below, marked "
         "'not priced'. Retry when the API is back.",
-        icon="⚠️",
+        icon=":material/warning:",
     )
     if st.button("Retry failed chunks", key="batch_retry"):
         priced_with_progress(outcome)
@@ -107,7 +110,7 @@ cols[0].metric("Rows", f"{len(table):,}")
 cols[1].metric("Priced", f"{int(priced.sum()):,}")
 cols[2].metric("With errors", f"{len(errors):,}")
 cols[3].metric("Median price", charts.rupees(table.loc[priced, "predicted_price"].median()))
-table.insert(1, "status", ["⚠️ error" if e else "✅ priced" for e in table["error"]])
+table.insert(1, "status", ["error" if e else "priced" for e in table["error"]])
 st.dataframe(
     highlight_errors(table),
     hide_index=True,

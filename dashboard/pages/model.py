@@ -25,7 +25,7 @@ if data.get("synthetic"):
     st.warning(
         "This model was trained on a **synthetic** sample, not real listings: fine for trying "
         "the system, not for quoting customers.",
-        icon="🧪",
+        icon=":material/science:",
     )
 with st.container(border=True, key="model_card"):
     st.subheader(f"Champion: {info['name']} v{info['version']}")
@@ -80,7 +80,7 @@ try:
 except ApiError as exc:
     if exc.unreachable:
         banners.api_down(exc)
-    st.error(f"**The sweep could not be priced:** {exc}", icon="⚠️")
+    st.error(f"**The sweep could not be priced:** {exc}", icon=":material/warning:")
     st.stop()
 label = model_card.LABELS[feature]
 marker = (car[feature], base["price"]) if car.get(feature) is not None else None

@@ -36,14 +36,16 @@ with left:
 car = st.session_state.get("quote_car")
 with right:
     if car is None:
-        st.info("Fill in the car on the left and press **Get price**.", icon="👈")
+        st.info(
+            "Fill in the car on the left and press **Get price**.", icon=":material/arrow_back:"
+        )
         st.stop()
     try:
         result = pricing.quote(URL, version, pricing.canonical(car))
     except ApiError as exc:
         if exc.unreachable:
             banners.api_down(exc)
-        st.error(f"**This car can't be priced:** {exc}", icon="⚠️")
+        st.error(f"**This car can't be priced:** {exc}", icon=":material/warning:")
         st.stop()
     st.subheader(car.get("name") or car["brand"])
     price_col, range_col = st.columns([1, 2])
@@ -56,7 +58,9 @@ with right:
         )
     st.caption(f"Model version {result['model_version']} · ₹{result['price']:,.0f}")
     for warning in result["warnings"]:
-        st.warning(f"**Outside the training range:** {warning['message']}", icon="⚠️")
+        st.warning(
+            f"**Outside the training range:** {warning['message']}", icon=":material/warning:"
+        )
     st.plotly_chart(
         charts.waterfall(result["contributions"], result["price"]), key="quote_waterfall"
     )
@@ -89,7 +93,7 @@ try:
 except ApiError as exc:
     if exc.unreachable:
         banners.api_down(exc)
-    st.error(f"**The what-if prices failed:** {exc}", icon="⚠️")
+    st.error(f"**The what-if prices failed:** {exc}", icon=":material/warning:")
     st.stop()
 a, b = st.columns(2)
 a.plotly_chart(
