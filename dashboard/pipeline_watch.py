@@ -54,7 +54,8 @@ def param_fields(details: dict[str, Any]) -> list[dict[str, Any]]:
         spec = spec if isinstance(spec, dict) else {"value": spec}
         schema = spec.get("schema") or {}
         kind = schema.get("type")
-        if isinstance(kind, list):  # e.g. ["null", "string"]
+        nullable = isinstance(kind, list) and "null" in kind
+        if isinstance(kind, list):  # e.g. ["null", "integer"]
             kind = next((k for k in kind if k != "null"), "string")
         default = spec.get("value")
         if kind is None:
@@ -67,20 +68,24 @@ def param_fields(details: dict[str, Any]) -> list[dict[str, Any]]:
                 "description": spec.get("description") or schema.get("description") or "",
                 "minimum": schema.get("minimum"),
                 "maximum": schema.get("maximum"),
+                "nullable": nullable or default is None,
             }
         )
     return fields
 
 
 def conf_from_form(fields: Sequence[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
-    """Only values that differ from the DAG's defaults, so the DAG stays the source of truth."""
+    """Only values that differ from the DAG's defaults, so the DAG stays the source of truth.
+
+    An emptied field means "use the default" (never an empty string the DAG would refuse).
+    """
     conf = {}
     for f in fields:
         value = values.get(f["name"])
-        if f["type"] == "string" and isinstance(value, str):
+        if isinstance(value, str):
             value = value.strip()
-            if value == "" and f["default"] in (None, ""):
-                continue
+        if value is None or value == "":  # left empty: the DAG's default applies
+            continue
         if value != f["default"]:
             conf[f["name"]] = value
     return conf

@@ -39,7 +39,8 @@ def param_input(field: dict[str, Any]) -> Any:
         cast = int if kind == "integer" else float
         return st.number_input(
             label,
-            value=cast(default if default is not None else 0),
+            value=None if default is None else cast(default),
+            placeholder="empty: the DAG's default" if default is None else None,
             min_value=None if field["minimum"] is None else cast(field["minimum"]),
             max_value=None if field["maximum"] is None else cast(field["maximum"]),
             step=cast(1) if kind == "integer" else None,

@@ -62,10 +62,11 @@ class FakeAirflow:
             return httpx.Response(200, json={"dag_id": DAG, "params": {
                 "trials": {"value": 30, "schema": {"type": "integer", "minimum": 1},
                            "description": "Optuna trials"},
-                "max_rounds": {"value": 2000, "schema": {"type": "integer", "minimum": 1},
-                               "description": None},
-                "data_uri": {"value": None, "schema": {"type": ["null", "string"]},
-                             "description": "Raw CSV; empty = configured default"},
+                "data_uri": {"value": "s3://data/raw/car_details_v3.csv",
+                             "schema": {"type": "string", "minLength": 1},
+                             "description": "Raw CSV"},
+                "max_rounds": {"value": None, "schema": {"type": ["null", "integer"],
+                               "minimum": 1}, "description": "Optional cap"},
             }})  # fmt: skip
         if path == f"/api/v2/dags/{DAG}/tasks":
             tasks = [{"task_id": t, "downstream_task_ids": TASKS[i + 1 : i + 2]}
@@ -213,7 +214,8 @@ def test_lists_dags_with_latest_runs(env) -> None:
     assert list(dags["paused"]) == [False, True]
     assert set(dags["latest run"]) == {"—"}
     assert at.number_input(key="pipe_param_trials").value == 30
-    assert at.text_input(key="pipe_param_data_uri").value == ""
+    assert at.text_input(key="pipe_param_data_uri").value == "s3://data/raw/car_details_v3.csv"
+    assert at.number_input(key="pipe_param_max_rounds").value is None
 
 
 def test_wrong_operator_password_triggers_nothing(env) -> None:
