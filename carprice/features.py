@@ -30,7 +30,8 @@ class UnknownCategory(ValueError):
     """A category the model can't price; carries the allowed values for the caller's message."""
 
     def __init__(self, column: str, value: object, allowed: list[str]) -> None:
-        super().__init__(f"{column} {value!r} is unknown; allowed: {', '.join(allowed)}")
+        what = "is missing" if value is None else f"{value!r} is unknown"
+        super().__init__(f"{column} {what}; allowed: {', '.join(allowed)}")
         self.column = column
         self.value = value
         self.allowed = allowed

@@ -151,13 +151,13 @@ def api_env(url: str, **extra: str) -> Iterator[pytest.MonkeyPatch]:
 def start_api(url: str, log_dir: Path, **env: str) -> tuple[ManagedProcess, str]:
     """Start uvicorn on a free loopback port serving `url`'s champion; returns (process, base)."""
     port = free_port()
+    inherited = {k: v for k, v in os.environ.items() if k != "CARPRICE_API_KEY"}
     full_env = {
-        **os.environ,
+        **inherited,
         "MLFLOW_TRACKING_URI": url,
         "CARPRICE_API_POLL_SECONDS": "0.5",
-        **env,
+        **env,  # a test may set CARPRICE_API_KEY here on purpose
     }
-    full_env.pop("CARPRICE_API_KEY", None)
     cmd = [
         sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
         "--port", str(port), "--log-level", "warning",
