@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo "$(VENV)/bin/uv")
 
-.PHONY: install run test test-unit lint bench clean
+.PHONY: install run test test-unit lint bench clean up down logs
 
 $(VENV)/bin/python:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -28,6 +28,15 @@ lint: install
 
 bench: install  ## speed figures; see benchmarks/README.md
 	$(PY) -m benchmarks.bench_train
+
+up: install  ## local stack (S3, MLflow, Airflow, API, dashboard) + first champion; see stack/
+	$(PY) -m stack up
+
+down:  ## stop everything `make up` started
+	$(PY) -m stack down
+
+logs:  ## follow every service's log (Ctrl-C to stop following)
+	$(PY) -m stack logs
 
 clean:
 	rm -rf .stack .pytest_cache .ruff_cache
