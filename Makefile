@@ -26,8 +26,10 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-bench: install  ## speed figures; see benchmarks/README.md
+bench: install  ## speed figures: training on the real file, API vs peer, load
 	$(PY) -m benchmarks.bench_train
+	$(PY) -m benchmarks.bench_api
+	$(PY) -m benchmarks.bench_load
 
 up: install  ## local stack (S3, MLflow, Airflow, API, dashboard) + first champion; see stack/
 	$(PY) -m stack up
