@@ -74,6 +74,12 @@ def param_fields(details: dict[str, Any]) -> list[dict[str, Any]]:
     return fields
 
 
+def param_label(name: str) -> str:
+    """`data_uri` → "Data URI": a Param name as a form label."""
+    words = [w.upper() if w in {"uri", "url", "id", "csv"} else w for w in name.split("_")]
+    return " ".join(words)[:1].upper() + " ".join(words)[1:]
+
+
 def conf_from_form(fields: Sequence[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
     """Only values that differ from the DAG's defaults, so the DAG stays the source of truth.
 

@@ -20,6 +20,10 @@ _PAGE_MAX = 1000
 class MlflowError(RuntimeError):
     """MLflow answered with an error (or not at all); the message is fit for a user."""
 
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code  # MLflow's error_code, e.g. INVALID_PARAMETER_VALUE
+
 
 class MlflowUnavailable(MlflowError):
     """The tracking server could not be reached."""
@@ -116,7 +120,9 @@ class MlflowClient:
                 f"{_error_message(resp)}"
             )
         if resp.status_code >= 400:
-            raise MlflowError(f"MLflow refused the request: {_error_message(resp)}")
+            raise MlflowError(
+                f"MLflow refused the request: {_error_message(resp)}", _error_code(resp)
+            )
         try:
             return resp.json()
         except ValueError as exc:
@@ -175,8 +181,12 @@ class MlflowClient:
             payload = self._call(
                 "GET", "/registered-models/alias", params={"name": name, "alias": alias}
             )
-        except MlflowNotFound:
+        except MlflowNotFound:  # no such model
             return None
+        except MlflowError as exc:  # no such alias: MLflow 3 answers 400, not 404
+            if exc.code == "INVALID_PARAMETER_VALUE" and "not found" in str(exc):
+                return None
+            raise
         mv = payload["model_version"]
         return ModelVersion(
             name=mv.get("name", name),

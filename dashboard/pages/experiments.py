@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import connections
 from dashboard import experiments_view as view
-from dashboard.clients.mlflow_client import Experiment, MlflowError, Run
+from dashboard.clients.mlflow_client import Experiment, MlflowError, MlflowUnavailable, Run
 from dashboard.config import get_dashboard_settings
 
 settings = get_dashboard_settings()
@@ -37,10 +37,13 @@ def load_aliases(url: str, model: str) -> list[view.AliasedModel]:
 
 
 def mlflow_down(exc: MlflowError) -> None:
-    st.error(
-        f"**MLflow is not available.** {exc}\n\nStart the MLflow server (`make up`) or point "
-        "`CARPRICE_DASHBOARD_MLFLOW_URL` at it, then reload this page."
-    )
+    if isinstance(exc, MlflowUnavailable):
+        st.error(
+            f"**MLflow is not available.** {exc}\n\nStart the MLflow server (`make up`) or "
+            "point `CARPRICE_DASHBOARD_MLFLOW_URL` at it, then reload this page."
+        )
+    else:
+        st.error(f"**MLflow could not answer this page's question.** {exc}")
     st.stop()
 
 

@@ -31,7 +31,7 @@ def load_fields(url: str, dag_id: str) -> list[dict[str, Any]]:
 def param_input(field: dict[str, Any]) -> Any:
     """One trigger-form widget per DAG Param, typed from its JSON schema."""
     key, help_ = f"pipe_param_{field['name']}", field["description"] or None
-    label = field["name"].replace("_", " ").capitalize()
+    label = pw.param_label(field["name"])
     default, kind = field["default"], field["type"]
     if kind == "boolean":
         return st.checkbox(label, value=bool(default), key=key, help=help_)
@@ -188,7 +188,10 @@ if dags:
         overview.style.map(pw.state_style, subset=["state"]),
         key="pipe_dags",
         hide_index=True,
-        column_config={"started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+        column_config={
+            "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+            "took (s)": st.column_config.NumberColumn(format="%.1f"),
+        },
     )
 else:
     st.info("Airflow has no DAGs yet: check its DAGs folder.")

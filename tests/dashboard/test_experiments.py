@@ -26,6 +26,7 @@ PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "experi
 _SUFFIX = uuid.uuid4().hex[:8]  # the MLflow server may be shared with other tests
 EXPERIMENT = f"dash_experiments_{_SUFFIX}"
 MODEL = f"dash_experiments_model_{_SUFFIX}"
+SOLO_MODEL = f"dash_experiments_solo_{_SUFFIX}"  # a champion and no challenger
 
 
 @dataclass
@@ -104,6 +105,9 @@ def seeded(mlflow_url: str) -> Seeded:
         mv = client.create_model_version(MODEL, f"runs:/{run_id}/model", run_id=run_id)
         client.set_model_version_tag(MODEL, mv.version, "gate.verdict", verdict)
         client.set_registered_model_alias(MODEL, alias, mv.version)
+    client.create_registered_model(SOLO_MODEL)
+    mv = client.create_model_version(SOLO_MODEL, f"runs:/{parents[0]}/model", run_id=parents[0])
+    client.set_registered_model_alias(SOLO_MODEL, "champion", mv.version)
     return Seeded(mlflow_url, exp, parents, trials, parents[0], parents[1])
 
 
@@ -184,6 +188,19 @@ def test_champion_and_challenger_with_metrics_and_links(seeded: Seeded, page_env
     page = texts(at)
     for run_id in (seeded.champion_run, seeded.challenger_run):
         assert f"/#/experiments/{seeded.experiment_id}/runs/{run_id}" in page
+
+
+@pytest.mark.integration
+def test_model_without_challenger(seeded: Seeded, page_env) -> None:
+    """MLflow 3 answers a missing alias with 400 INVALID_PARAMETER_VALUE: not an error here."""
+    page_env.setenv("CARPRICE_DASHBOARD_MLFLOW_URL", seeded.url)
+    page_env.setenv("CARPRICE_DASHBOARD_MODEL_NAME", SOLO_MODEL)
+    get_dashboard_settings.cache_clear()
+    at = run_page(exp_experiment=EXPERIMENT)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert [m.label for m in at.metric] == ["Champion · v1"]
+    assert list(frame(at, "exp_aliases").columns) == ["champion"]
 
 
 @pytest.mark.integration
@@ -303,7 +320,7 @@ def test_a_thousand_runs_page_through_and_render_quickly(page_env) -> None:
             return httpx.Response(200, json=page)
         if path.endswith("/registered-models/alias"):
             return httpx.Response(
-                404, json={"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no alias"}
+                404, json={"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no such model"}
             )
         return httpx.Response(404, json={"message": f"unexpected {path}"})
 

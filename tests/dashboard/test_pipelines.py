@@ -142,8 +142,9 @@ class FakeRegistry:
         if path.endswith("/registered-models/alias"):
             alias = request.url.params["alias"]
             version = self.champion if alias == "champion" else self.challenger
-            if version is None:
-                return httpx.Response(404, json={"error_code": "RESOURCE_DOES_NOT_EXIST"})
+            if version is None:  # what MLflow 3 answers for a missing alias
+                return httpx.Response(400, json={"error_code": "INVALID_PARAMETER_VALUE",
+                    "message": f"Registered model alias {alias} not found."})  # fmt: skip
             tags = [{"key": "gate.reason", "value": "test MAE 90,000 does not beat 80,000"}]
             return httpx.Response(200, json={"model_version": {
                 "name": "car_price", "version": version, "run_id": f"run{version}",

@@ -115,3 +115,9 @@ def test_champion_comparison_without_a_previous_champion() -> None:
     change = pw.compare(before, after)
     assert change.changed and change.headline.startswith("New champion v1 (was none).")
     assert change.deltas.loc[0, "after"] == 75_000.0 and change.deltas["change"].isna().all()
+
+
+def test_param_labels() -> None:
+    assert pw.param_label("data_uri") == "Data URI"
+    assert pw.param_label("max_rounds") == "Max rounds"
+    assert pw.param_label("trials") == "Trials"

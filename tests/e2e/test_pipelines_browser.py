@@ -1,0 +1,110 @@
+"""Pipelines page in Chromium against a real Airflow (PostgreSQL, LocalExecutor), MLflow, S3.
+
+The operator retrains from the page: wrong password first (nothing happens), then the right
+one; the page follows `car_price_pipeline` task by task until it ends and says whether the
+champion moved, which must agree with MLflow's registry. Kept cheap: one trial, few rounds.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.airflow_server import AirflowStack
+from tests.plugins.api_stack import ApiServer
+
+DAG = "car_price_pipeline"
+OPERATOR_PASSWORD = "e2e-operator-7Qx"
+RAW_KEY = "raw/car_details_v3.csv"
+RUN_TIMEOUT_MS = 480_000
+
+pytestmark = pytest.mark.timeout(1500)
+
+
+def _ensure_raw_file(stack: AirflowStack) -> None:
+    """The DAG's default input; a small synthetic file when the lake has none yet."""
+    s3 = stack.s3.client()
+    try:
+        s3.head_object(Bucket="data", Key=RAW_KEY)
+    except s3.exceptions.ClientError:
+        from carprice.synthetic import generate
+
+        raw = generate(rows=500, seed=11).to_csv(index=False).encode()
+        s3.put_object(Bucket="data", Key=RAW_KEY, Body=raw)
+
+
+def _champion(mlflow_url: str) -> str | None:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = MlflowClient(mlflow_url).get_model_version_by_alias("car_price", "champion")
+    except MlflowException:
+        return None
+    return str(mv.version)
+
+
+def test_retrain_and_follow_the_run(
+    page: Page,
+    airflow_stack: AirflowStack,
+    api_server: ApiServer,
+    dashboard_factory: Callable[..., str],
+    shoot: Callable,
+    record: Callable,
+) -> None:
+    _ensure_raw_file(airflow_stack)
+    airflow_stack.client.wait_for_dag(DAG)  # parsed and unpaused
+    url = dashboard_factory(
+        api_url=api_server.url,
+        mlflow_url=airflow_stack.mlflow_url,
+        airflow_url=airflow_stack.url,
+        airflow_user=airflow_stack.user,
+        airflow_password=airflow_stack.password,
+        operator_password=OPERATOR_PASSWORD,
+        pipeline_poll_seconds="1",
+    )
+    page.goto(f"{url}/pipelines")
+    expect(page.get_by_text("DAGs and their latest runs")).to_be_visible(timeout=60_000)
+    expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
+    form = page.locator(".st-key-pipe_retrain, [data-testid='stForm']").first
+    expect(form).to_be_visible()
+
+    # Wrong password: refused on the page, nothing reaches Airflow.
+    page.locator(".st-key-pipe_operator_password input").fill("not-the-password")
+    page.locator(".st-key-pipe_trigger button").click()
+    expect(page.get_by_text("Wrong operator password")).to_be_visible(timeout=30_000)
+
+    page.locator(".st-key-pipe_param_trials input").fill("1")
+    page.locator(".st-key-pipe_param_max_rounds input").fill("40")
+    page.locator(".st-key-pipe_operator_password input").fill(OPERATOR_PASSWORD)
+    started = time.perf_counter()
+    page.locator(".st-key-pipe_trigger button").click()
+    expect(page.get_by_text("With trials=1, max_rounds=40")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("tasks finished")).to_be_visible()
+    expect(page.get_by_text("is running")).to_be_visible(timeout=120_000)
+    shoot(page, "pipelines-running")
+
+    outcome = page.get_by_text("The run succeeded").or_(page.get_by_text("The run ended"))
+    expect(outcome.first).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    record("pipelines: retrain click → run finished (followed live)", time.perf_counter() - started)
+    body = page.locator("[data-testid='stMain']").inner_text()
+    assert "The run succeeded" in body, body[-2000:]
+    for task in ("ingest", "validate", "split", "tune", "evaluate", "register", "promote"):
+        assert re.search(rf"{task}\s+—\s+success", body), body[-2000:]
+
+    champion = _champion(airflow_stack.mlflow_url)
+    assert champion is not None
+    if "New champion" in body:
+        assert f"New champion v{champion}" in body
+    else:
+        assert f"Champion unchanged: v{champion} stays live" in body
+    expect(page.get_by_text("test_mae")).to_be_visible()
+
+    html = page.content()
+    for secret in (airflow_stack.password, OPERATOR_PASSWORD):
+        assert secret not in html, "a secret reached the browser"
+    shoot(page, "pipelines")
