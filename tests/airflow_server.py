@@ -299,7 +299,9 @@ def airflow_env(
         {
             "AIRFLOW_HOME": str(home),
             "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
-            "PYTHONPATH": str(REPO_ROOT),
+            # airflow/config holds airflow_local_settings.py: the scheduler pre-imports the
+            # training stack once, so forked task processes start with it loaded.
+            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "airflow" / "config")]),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",

@@ -1,0 +1,178 @@
+"""The DAGs on a real Airflow (PostgreSQL, LocalExecutor) with a real MLflow server and S3.
+
+Triggered through Airflow's REST API, as a user or ``make up`` would. One synthetic raw file
+is uploaded to ``s3://data/raw/car_details_v3.csv``; the first run trains a model, the second
+is made deliberately worse (``max_rounds=2``) and must not move ``champion``; then
+``batch_quotes`` prices a small CSV with a bad row and a formula cell.
+Kept cheap: one trial, a few hundred rows, capped boosting rounds.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from typing import Any
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from carprice.runlake import safe_run_id
+from carprice.synthetic import generate
+from tests.airflow_server import AirflowStack
+
+MODEL = "car_price"
+RUN_TIMEOUT = 420.0
+pytestmark = pytest.mark.timeout(900)
+
+
+def _s3_json(stack: AirflowStack, key: str) -> Any:
+    body = stack.s3.client().get_object(Bucket="data", Key=key)["Body"].read()
+    return json.loads(body)
+
+
+def _s3_keys(stack: AirflowStack, prefix: str) -> set[str]:
+    pages = (
+        stack.s3.client().get_paginator("list_objects_v2").paginate(Bucket="data", Prefix=prefix)
+    )
+    return {obj["Key"][len(prefix) :] for page in pages for obj in page.get("Contents", [])}
+
+
+def _alias(client: MlflowClient, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(MODEL, alias).version)
+    except Exception:  # noqa: BLE001 - MlflowException when the alias (or model) is absent
+        return None
+
+
+def _run(stack: AirflowStack, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
+    started = time.monotonic()
+    run = stack.trigger_and_wait(dag_id, conf, timeout=RUN_TIMEOUT)
+    run["seconds"] = round(time.monotonic() - started, 1)
+    print(f"{dag_id} {conf}: {run['state']} in {run['seconds']} s")
+    assert run["state"] == "success", stack.failure_report(run)
+    return run
+
+
+@pytest.fixture(scope="module")
+def mlflow_client(airflow_stack: AirflowStack) -> MlflowClient:
+    return MlflowClient(tracking_uri=airflow_stack.mlflow_url)
+
+
+@pytest.fixture(scope="module")
+def first_run(airflow_stack: AirflowStack, mlflow_client: MlflowClient) -> dict[str, Any]:
+    """A raw file in the lake, then one good pipeline run; the champion before it."""
+    raw = generate(rows=400, seed=11)
+    airflow_stack.s3.client().put_object(
+        Bucket="data", Key="raw/car_details_v3.csv", Body=raw.to_csv(index=False).encode()
+    )
+    champion_before = _alias(mlflow_client, "champion")
+    run = _run(airflow_stack, "car_price_pipeline", {"trials": 1, "max_rounds": 150})
+    return {"run": run, "champion_before": champion_before}
+
+
+def test_pipeline_writes_processed_data_and_reports(
+    airflow_stack: AirflowStack, first_run: dict[str, Any]
+) -> None:
+    run = first_run["run"]
+    assert set(run["task_states"].values()) == {"success"}, run["task_states"]
+    prefix = f"runs/{safe_run_id(run['dag_run_id'])}/"
+    keys = _s3_keys(airflow_stack, prefix)
+    for stage, files in {
+        "raw": ("car_details_v3.csv",),
+        "validated": ("clean.parquet", "rejected_rows.csv", "profile.json"),
+        "processed": ("train.parquet", "test.parquet"),
+        "model": ("booster.ubj", "metrics.json"),
+        "promotion": ("promotion.json",),
+    }.items():
+        for name in (*files, "_SUCCESS"):
+            assert f"{stage}/{name}" in keys, f"{stage}/{name} missing under {prefix}: {keys}"
+
+    s3 = airflow_stack.s3.client()
+    profile = _s3_json(airflow_stack, prefix + "validated/profile.json")
+    rejected = pd.read_csv(
+        s3.get_object(Bucket="data", Key=prefix + "validated/rejected_rows.csv")["Body"]
+    )
+    train = pd.read_parquet(
+        io.BytesIO(
+            s3.get_object(Bucket="data", Key=prefix + "processed/train.parquet")["Body"].read()
+        )
+    )
+    test = pd.read_parquet(
+        io.BytesIO(
+            s3.get_object(Bucket="data", Key=prefix + "processed/test.parquet")["Body"].read()
+        )
+    )
+    assert profile["rows"]["rows_out"] == len(train) + len(test)
+    assert profile["rows"]["rejected"] == len(rejected) > 0
+    assert rejected["reason"].str.len().gt(0).all()
+    assert profile["numeric"]["selling_price"]["min"] > 0
+    assert sum(profile["categories"]["fuel"].values()) == profile["rows"]["rows_out"]
+
+
+def test_first_run_registers_a_version_with_the_right_alias(
+    airflow_stack: AirflowStack, first_run: dict[str, Any], mlflow_client: MlflowClient
+) -> None:
+    prefix = f"runs/{safe_run_id(first_run['run']['dag_run_id'])}/"
+    outcome = _s3_json(airflow_stack, prefix + "promotion/promotion.json")
+    version = mlflow_client.get_model_version(MODEL, outcome["version"])
+    assert version.tags["gate.verdict"] == ("promoted" if outcome["promoted"] else "rejected")
+    assert outcome["alias"] in version.aliases
+    if first_run["champion_before"] is None:  # nothing to beat: the first model is champion
+        assert outcome["promoted"] and _alias(mlflow_client, "champion") == outcome["version"]
+    # The trials are child runs of the tuning run.
+    parent = version.tags["run_id"]
+    experiment = mlflow_client.get_run(parent).info.experiment_id
+    children = mlflow_client.search_runs(
+        [experiment], filter_string=f"tags.mlflow.parentRunId = '{parent}'"
+    )
+    assert len(children) == 1
+
+
+def test_worse_run_does_not_move_champion(
+    airflow_stack: AirflowStack, first_run: dict[str, Any], mlflow_client: MlflowClient
+) -> None:
+    champion = _alias(mlflow_client, "champion")
+    assert champion is not None
+    run = _run(airflow_stack, "car_price_pipeline", {"trials": 1, "max_rounds": 2})
+    prefix = f"runs/{safe_run_id(run['dag_run_id'])}/"
+    outcome = _s3_json(airflow_stack, prefix + "promotion/promotion.json")
+    assert not outcome["promoted"], outcome
+    assert _alias(mlflow_client, "champion") == champion
+    assert _alias(mlflow_client, "challenger") == outcome["version"] != champion
+    tags = mlflow_client.get_model_version(MODEL, outcome["version"]).tags
+    assert tags["gate.verdict"] == "rejected"
+    assert float(tags["gate.candidate_test_mae"]) > float(tags["gate.champion_test_mae"])
+    assert "does not beat" in tags["gate.reason"]
+
+
+def test_batch_quotes_keeps_every_row_in_order(
+    airflow_stack: AirflowStack, first_run: dict[str, Any], mlflow_client: MlflowClient
+) -> None:
+    cars = generate(rows=10, seed=5).drop(columns=["selling_price"]).head(10).astype(str)
+    cars = cars.reset_index(drop=True)
+    cars.loc[3, "year"] = "not a year"
+    cars.loc[6, "name"] = '=HYPERLINK("http://x")'
+    s3 = airflow_stack.s3.client()
+    s3.put_object(Bucket="data", Key="batch/in/cars.csv", Body=cars.to_csv(index=False).encode())
+    run = _run(
+        airflow_stack,
+        "batch_quotes",
+        {"input_uri": "s3://data/batch/in/cars.csv", "chunk_rows": 4},
+    )
+    assert sum(k.startswith("quote_chunk[") for k in run["task_states"]) == 3
+    body = s3.get_object(Bucket="data", Key="batch/out/cars.csv")["Body"].read()
+    out = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False)
+    assert len(out) == len(cars)
+    assert out["km_driven"].tolist() == cars["km_driven"].astype(str).tolist()
+    assert out.loc[3, "error"] and out.loc[3, "predicted_price"] == ""
+    assert out.loc[6, "name"].startswith("'=")
+    priced = out[out["error"] == ""]
+    assert len(priced) >= 7
+    assert (priced["predicted_price"].astype(float) > 0).all()
+    low, mid, high = (
+        priced[c].astype(float) for c in ("price_low", "predicted_price", "price_high")
+    )
+    assert ((low <= mid) & (mid <= high)).all()
+    assert set(out["model_version"]) == {_alias(mlflow_client, "champion")}
