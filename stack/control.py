@@ -76,7 +76,7 @@ def stop(settings: StackSettings, log: Callable[[str], None] = print) -> list[in
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         # honcho escalates to SIGKILL per service after stop_grace; give it that plus slack.
-        deadline = time.monotonic() + settings.stop_grace + 10
+        deadline = time.monotonic() + settings.stop_grace + 5
         while time.monotonic() < deadline and psutil.pid_exists(pid):
             with contextlib.suppress(psutil.Error):
                 if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:

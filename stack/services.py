@@ -116,6 +116,8 @@ def build(settings: StackSettings, creds: Credentials) -> list[Service]:
                 "s3",
                 "--addr",
                 f"{host}:{settings.s3_port}",
+                # rclone takes the key pair only as a flag (RCLONE_AUTH_KEY is not split
+                # into a pair), so it is visible in `ps` to local users.
                 "--auth-key",
                 f"{creds.s3_key},{creds.s3_secret}",
                 "--dir-cache-time",
