@@ -30,7 +30,9 @@ def _label(feature: str, value: Any) -> str:
     name = feature.replace("_", " ")
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return f"{name} (missing)"
-    if isinstance(value, float):
+    if feature == "year" and isinstance(value, int | float):
+        value = str(int(value))
+    elif isinstance(value, float):
         value = f"{value:,.1f}".rstrip("0").rstrip(".")
     elif isinstance(value, int) and feature != "year":
         value = f"{value:,}"
@@ -123,12 +125,20 @@ def curve(
     """Price against one input with its range band; `marker` highlights the current car."""
     fig = go.Figure()
     fig.add_trace(
-        go.Scatter(x=list(xs), y=list(highs), line={"width": 0}, hoverinfo="skip", showlegend=False)
+        go.Scatter(
+            x=list(xs),
+            y=list(highs),
+            mode="lines",
+            line={"width": 0},
+            hoverinfo="skip",
+            showlegend=False,
+        )
     )
     fig.add_trace(
         go.Scatter(
             x=list(xs),
             y=list(lows),
+            mode="lines",
             line={"width": 0},
             fill="tonexty",
             fillcolor="rgba(31,119,180,0.15)",

@@ -31,6 +31,11 @@ def highlight_errors(frame: pd.DataFrame) -> pd.DataFrame | pd.io.formats.style.
     )
 
 
+def first_columns(frame: pd.DataFrame, first: list[str]) -> list[str]:
+    """Show the answer (prices, reason) before the input columns."""
+    return [c for c in first if c in frame] + [c for c in frame.columns if c not in first]
+
+
 st.title("Batch quotes")
 st.caption(
     "Upload a CSV of cars in either shape: the clean columns (`brand, year, km_driven, fuel, "
@@ -111,18 +116,20 @@ cols[1].metric("Priced", f"{int(priced.sum()):,}")
 cols[2].metric("With errors", f"{len(errors):,}")
 cols[3].metric("Median price", charts.rupees(table.loc[priced, "predicted_price"].median()))
 table.insert(1, "status", ["error" if e else "priced" for e in table["error"]])
-st.dataframe(
-    highlight_errors(table),
-    hide_index=True,
-    key="batch_result",
-    height=420,
-    column_config={
-        "predicted_price": st.column_config.NumberColumn("Price (₹)", format="%,d"),
-        "price_low": st.column_config.NumberColumn("Low (₹)", format="%,d"),
-        "price_high": st.column_config.NumberColumn("High (₹)", format="%,d"),
-        "error": st.column_config.TextColumn("Reason not priced", width="large"),
-    },
-)
+with st.container(key="batch_result"):
+    st.dataframe(
+        highlight_errors(table),
+        hide_index=True,
+        key="batch_table",
+        height=420,
+        column_order=first_columns(table, ["row", "status", *batch.PRICE_COLUMNS, "error"]),
+        column_config={
+            "predicted_price": st.column_config.NumberColumn("Price (₹)", format="%,d"),
+            "price_low": st.column_config.NumberColumn("Low (₹)", format="%,d"),
+            "price_high": st.column_config.NumberColumn("High (₹)", format="%,d"),
+            "error": st.column_config.TextColumn("Reason not priced", width="large"),
+        },
+    )
 a, b, _ = st.columns([1, 1, 3])
 stem = upload.name.rsplit(".", 1)[0]
 a.download_button(
@@ -142,6 +149,7 @@ if not errors.empty:
         shown.style.apply(lambda r: ["background-color: #fdecea"] * len(r), axis=1),
         hide_index=True,
         key="batch_errors",
+        column_order=first_columns(shown, ["row", "error"]),
         column_config={"error": st.column_config.TextColumn("Reason", width="large")},
     )
 

@@ -112,7 +112,7 @@ if comparables.empty:
 else:
     st.caption("The nearest real listings the model learned from, with their asking prices.")
     st.dataframe(
-        comparables.drop(columns=["distance"], errors="ignore"),
+        comparables.drop(columns=["distance", "brand", "model"], errors="ignore"),
         hide_index=True,
         key="quote_comparables",
         column_config={
