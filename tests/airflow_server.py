@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -275,8 +276,9 @@ class AirflowStack:
         """Stop every component (SIGTERM, then SIGKILL leftovers) and close the client."""
         if self._client is not None:
             self._client.close()
-        for proc in reversed(self.processes):
-            proc.stop(timeout=15.0)
+        # In parallel: each may need its full grace period before the SIGKILL.
+        with ThreadPoolExecutor(max_workers=max(1, len(self.processes))) as pool:
+            list(pool.map(lambda proc: proc.stop(timeout=15.0), self.processes))
 
 
 def airflow_env(

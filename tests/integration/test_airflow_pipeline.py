@@ -147,6 +147,27 @@ def test_worse_run_does_not_move_champion(
     assert "does not beat" in tags["gate.reason"]
 
 
+def test_failed_run_leaves_champion_untouched(
+    airflow_stack: AirflowStack, first_run: dict[str, Any], mlflow_client: MlflowClient
+) -> None:
+    aliases = {a: _alias(mlflow_client, a) for a in ("champion", "challenger")}
+    missing = "s3://data/raw/not_uploaded.csv"
+    run = airflow_stack.trigger_and_wait(
+        "car_price_pipeline", {"trials": 1, "data_uri": missing}, timeout=RUN_TIMEOUT
+    )
+    assert run["state"] == "failed", run["task_states"]
+    assert run["task_states"]["ingest"] == "failed"
+    assert run["task_states"]["promote"] == "upstream_failed"
+    assert {a: _alias(mlflow_client, a) for a in aliases} == aliases
+    ingest = next(ti for ti in run["task_instances"] if ti["task_id"] == "ingest")
+    assert ingest["try_number"] == 3  # retried twice
+    log = airflow_stack.client.task_log(
+        "car_price_pipeline", run["dag_run_id"], "ingest", ingest["try_number"]
+    )
+    assert f"no object at {missing}" in log
+    assert not _s3_keys(airflow_stack, f"runs/{safe_run_id(run['dag_run_id'])}/")
+
+
 def test_batch_quotes_keeps_every_row_in_order(
     airflow_stack: AirflowStack, first_run: dict[str, Any], mlflow_client: MlflowClient
 ) -> None:
