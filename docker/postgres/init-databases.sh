@@ -1,0 +1,10 @@
+#!/bin/sh
+# First start of the postgres volume: one role and one database each for MLflow and Airflow.
+set -eu
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
+  -v mlflow_pw="$MLFLOW_DB_PASSWORD" -v airflow_pw="$AIRFLOW_DB_PASSWORD" <<'SQL'
+CREATE ROLE mlflow LOGIN PASSWORD :'mlflow_pw';
+CREATE DATABASE mlflow_db OWNER mlflow;
+CREATE ROLE airflow LOGIN PASSWORD :'airflow_pw';
+CREATE DATABASE airflow OWNER airflow;
+SQL
