@@ -18,6 +18,9 @@ class Health(BaseModel):
     last_error: str | None = Field(
         default=None, description="Why the last check or load failed (the old model keeps serving)."
     )
+    refused_version: str | None = Field(
+        default=None, description="A version the alias points at that failed to load."
+    )
     poll_seconds: float
 
 

@@ -41,7 +41,8 @@ rows in the same order plus `predicted_price, price_low, price_high, model_versi
 a row that can't be priced keeps its place with the reason in `error`.
 
 * **Encoding:** UTF-8 (a BOM is fine). Other encodings get a 400 — save as "CSV UTF-8".
-* **Size limit:** `CARPRICE_API_MAX_CSV_BYTES` (default 128 MiB, about a million rows) → 413 above it.
+* **Size limit:** `CARPRICE_API_MAX_CSV_BYTES` (default 128 MiB, about a million rows) →
+  413 above it.
 * **Spreadsheet safety:** any cell that starts with `= + - @`, tab or carriage return is
   prefixed with `'` so spreadsheets show it as text instead of running it as a formula.
 * **Errors:** an empty file, a header with no rows, duplicated or missing columns → 4xx with a

@@ -23,6 +23,7 @@ def _health(runtime: Runtime) -> Health:
         mlflow_reachable=status.mlflow_reachable,
         last_check=status.last_check,
         last_error=status.last_error,
+        refused_version=status.failed_version,
         poll_seconds=runtime.poll_seconds,
     )
 
