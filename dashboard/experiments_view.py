@@ -16,6 +16,8 @@ from dashboard.clients.mlflow_client import ModelVersion, Run
 
 PARAM_PREFIX = "param."
 METRIC_PREFIX = "metric."
+#: Parallel-coordinates axes at most (beyond that the labels collide and nobody reads it).
+MAX_AXES = 8
 #: Run-identity columns shown before params and metrics.
 ID_COLUMNS = ["run", "kind", "parent", "status", "started", "run_id"]
 
@@ -122,13 +124,17 @@ def parallel_coordinates(runs: Sequence[Run], metric: str) -> go.Figure | None:
     frame = pd.DataFrame(rows).dropna()
     if len(frame) < 2 or not params:
         return None
+    if len(params) > MAX_AXES:  # keep the params that move with the metric the most
+        strength = frame[params].corrwith(frame[metric], method="spearman").abs().fillna(0)
+        params = sorted(strength.sort_values(ascending=False).index[:MAX_AXES])
     fig = px.parallel_coordinates(
         frame,
         dimensions=[*params, metric],
         color=metric,
         color_continuous_scale=px.colors.sequential.Viridis_r,
     )
-    fig.update_layout(margin={"l": 60, "r": 60, "t": 60, "b": 30}, height=420)
+    fig.update_traces(labelangle=-25, labelside="top")
+    fig.update_layout(margin={"l": 70, "r": 70, "t": 110, "b": 30}, height=460)
     return fig
 
 

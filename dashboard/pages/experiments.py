@@ -92,7 +92,7 @@ if not runs:
     st.stop()
 
 st.subheader("Runs")
-left, right = st.columns([1, 2])
+left, right = st.columns([3, 4])
 kind = left.radio("Show", ["all", "training runs", "trials"], horizontal=True, key="exp_kind")
 text = right.text_input("Filter by run name or id", key="exp_filter")
 shown = view.filter_runs(runs, kind, text)
@@ -100,11 +100,11 @@ table = view.runs_frame(shown).head(settings.experiments_max_rows)
 table.insert(
     0, "open", [view.run_link(link_base, experiment.experiment_id, r) for r in table.run_id]
 )
-st.dataframe(
+st.container(key="exp_runs_box").dataframe(
     table,
     key="exp_runs",
     hide_index=True,
-    height=420,
+    height="auto" if len(table) <= 10 else 420,
     column_config={"open": st.column_config.LinkColumn("MLflow", display_text="open")},
 )
 note = f"{len(table):,} of {len(shown):,} matching runs shown (click a header to sort)."

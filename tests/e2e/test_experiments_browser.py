@@ -17,7 +17,7 @@ def test_compare_two_runs(
     expect(page.get_by_text("Champion vs challenger")).to_be_visible(timeout=60_000)
     wait_idle(page)
     expect(page.locator('[data-testid="stMetricValue"]').first).to_contain_text("test MAE")
-    runs = page.locator(".st-key-exp_runs, [data-testid='stDataFrame']").first
+    runs = page.locator(".st-key-exp_runs_box [data-testid='stDataFrame']")
     expect(runs).to_be_visible()
 
     picker = page.locator(".st-key-exp_compare")
