@@ -47,7 +47,7 @@ with left:
 with right:
     st.markdown("**Training data**")
     st.dataframe(
-        pd.DataFrame(model_card.data_rows(data), columns=["", "value"]),
+        pd.DataFrame(model_card.data_rows(data), columns=["What", "Value"]),
         hide_index=True,
         key="model_data",
     )
