@@ -20,11 +20,8 @@ from dashboard.banners import sidebar_status  # noqa: E402
 
 
 def _disable_pages_folder_mode() -> None:
-    """Streamlit treats a `pages/` folder next to the entry point as the legacy multipage
-    layout and then runs a deep-linked page (`/batch_quotes`) on its own, skipping this script.
-    `st.navigation` is the only navigation here, so switch that mode off for this process.
-    (Private flag; harmless if it disappears. The lasting fix is a folder not named `pages`.)
-    """
+    """While dashboard/pages/ exists, switch Streamlit's legacy pages-folder mode off once this
+    script has run (private flag; harmless if it disappears, and moot once pages/ is gone)."""
     try:
         from streamlit.runtime.pages_manager import PagesManager
     except ImportError:  # pragma: no cover - future Streamlit
@@ -34,22 +31,33 @@ def _disable_pages_folder_mode() -> None:
 
 _disable_pages_folder_mode()
 
-_PAGES = Path(__file__).resolve().parent / "pages"
+_HERE = Path(__file__).resolve().parent
+_VIEWS = _HERE / "views"
+# A `pages/` folder next to this script switches Streamlit into its legacy multipage mode,
+# where a deep link to a page named like a file there runs that file alone, without this
+# shell (and, on a fresh server, without the repo on sys.path). Pages live in views/;
+# pages/ remains only until the Experiments and Pipelines scripts move to views/ as well.
+_LEGACY = _HERE / "pages"
+
+
+def _page(name: str) -> Path:
+    return _VIEWS / name if (_VIEWS / name).exists() else _LEGACY / name
+
 
 st.set_page_config(page_title="CarPrice", page_icon=":material/directions_car:", layout="wide")
 
 navigation = st.navigation(
     {
         "Sales": [
-            st.Page(_PAGES / "quote.py", title="Quote", icon=":material/sell:", default=True),
-            st.Page(_PAGES / "batch_quotes.py", title="Batch quotes", icon=":material/table_view:"),
+            st.Page(_page("quote.py"), title="Quote", icon=":material/sell:", default=True),
+            st.Page(_page("batch_quotes.py"), title="Batch quotes", icon=":material/table_view:"),
         ],
         "Model": [
-            st.Page(_PAGES / "model.py", title="Model", icon=":material/insights:"),
-            st.Page(_PAGES / "experiments.py", title="Experiments", icon=":material/science:"),
+            st.Page(_page("model.py"), title="Model", icon=":material/insights:"),
+            st.Page(_page("experiments.py"), title="Experiments", icon=":material/science:"),
         ],
         "Operations": [
-            st.Page(_PAGES / "pipelines.py", title="Pipelines", icon=":material/settings:"),
+            st.Page(_page("pipelines.py"), title="Pipelines", icon=":material/settings:"),
         ],
     }
 )

@@ -2,7 +2,7 @@
 
 `app_env(url)` points CARPRICE_DASHBOARD_API_URL at `url` and clears the dashboard's caches
 (settings, st.cache_data, st.cache_resource) before and after, so tests never share answers.
-`apptest(page)` builds an AppTest for dashboard/pages/<page>.py with a generous timeout.
+`apptest(page)` builds an AppTest for dashboard/views/<page>.py with a generous timeout.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def apptest() -> Callable:
     from streamlit.testing.v1 import AppTest
 
     def make(page: str):  # noqa: ANN202 - AppTest
-        path = REPO / "dashboard" / ("app.py" if page == "app" else f"pages/{page}.py")
+        path = REPO / "dashboard" / ("app.py" if page == "app" else f"views/{page}.py")
         return AppTest.from_file(str(path), default_timeout=TIMEOUT)
 
     return make
