@@ -1,0 +1,163 @@
+"""`python -m stack up|down` for real: a whole second stack on free ports in a temp folder.
+
+First `up` trains a small champion through Airflow (synthetic data, 2 trials, 50 rounds) and
+must end with the API serving it; `stack.env` must hold working URLs and credentials; `up`
+again (running, then after `down`) must reuse the state without retraining; `down` must leave
+no process and no listening port behind.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from stack import control, envfile
+from stack.ports import is_free
+from tests.servers import free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
+
+REPO = Path(__file__).resolve().parents[2]
+PORT_VARS = ("S3", "MLFLOW", "AIRFLOW", "AIRFLOW_WORKER_LOG", "AIRFLOW_TRIGGER_LOG", "API",
+             "DASHBOARD")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Environment for a private stack; `down` runs at the end whatever happened."""
+    state = tmp_path_factory.mktemp("stack") / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CARPRICE_", "AIRFLOW"))}
+    env.update({f"CARPRICE_STACK_{name}_PORT": str(free_port()) for name in PORT_VARS})
+    env.update(
+        {
+            "CARPRICE_STACK_STATE_DIR": str(state),
+            "CARPRICE_STACK_TRIALS": "2",
+            "CARPRICE_STACK_MAX_ROUNDS": "50",
+            "CARPRICE_STACK_STOP_GRACE": "10",
+            "CARPRICE_STACK_TRAIN_TIMEOUT": "900",
+        }
+    )
+    yield env
+    _stack("down", env, timeout=120)
+    leftovers = control.marked_processes(state)
+    for proc in leftovers:  # never leave a stack running after the test session
+        proc.kill()
+
+
+def _stack(command: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "stack", command],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def _airflow_runs(values: dict[str, str]) -> int:
+    with httpx.Client(base_url=values["AIRFLOW_URL"], trust_env=False, timeout=30) as client:
+        token = client.post(
+            "/auth/token",
+            json={"username": values["AIRFLOW_USER"], "password": values["AIRFLOW_PASSWORD"]},
+        ).json()["access_token"]
+        resp = client.get(
+            "/api/v2/dags/car_price_pipeline/dagRuns",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        resp.raise_for_status()
+        return int(resp.json()["total_entries"])
+
+
+def test_up_trains_once_serves_and_down_cleans_up(
+    stack_env: dict[str, str], record: Callable[..., None]
+) -> None:
+    state = Path(stack_env["CARPRICE_STACK_STATE_DIR"])
+
+    started = time.monotonic()
+    first = _stack("up", stack_env, timeout=1200)
+    record("make up, clean state -> champion live", time.monotonic() - started)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "champion live: v1" in first.stdout
+    assert "train" in first.stdout or "tune: success" in first.stdout  # progress was shown
+    count, rss, pss = control.memory(state)
+    print(f"\n[figure] stack memory: {count} processes, RSS {rss:.0f} MiB, PSS {pss:.0f} MiB")
+
+    # stack.env: private, complete, and every URL/credential in it works.
+    env_file = state / "stack.env"
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    values = envfile.read(env_file)
+    for key in ("AIRFLOW_URL", "AIRFLOW_USER", "AIRFLOW_PASSWORD", "MLFLOW_URL", "API_URL",
+                "DASHBOARD_URL", "S3_ENDPOINT", "S3_KEY", "S3_SECRET"):  # fmt: skip
+        assert key in values, key
+    assert values["API_URL"].endswith(stack_env["CARPRICE_STACK_API_PORT"])
+    assert values["DATA_SOURCE"] == "synthetic"
+    for secret in (state / "secrets").iterdir():
+        assert secret.stat().st_mode & 0o777 == 0o600, secret
+    assert _airflow_runs(values) == 1
+
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client(
+        "s3", endpoint_url=values["S3_ENDPOINT"], aws_access_key_id=values["S3_KEY"],
+        aws_secret_access_key=values["S3_SECRET"], region_name="us-east-1",
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )  # fmt: skip
+    assert {b["Name"] for b in s3.list_buckets()["Buckets"]} >= {"data", "mlflow"}
+
+    # The API prices a car with the champion.
+    cars = (REPO / "data_samples" / "quote_cars.csv").read_bytes()
+    resp = httpx.post(
+        values["API_URL"] + "/predict/csv",
+        files={"file": ("cars.csv", cars, "text/csv")},
+        timeout=60,
+        trust_env=False,
+    )
+    assert resp.status_code == 200, resp.text[:500]
+    header, first_row = resp.text.splitlines()[:2]
+    row = dict(zip(header.split(","), first_row.split(","), strict=False))
+    assert float(row["predicted_price"]) > 0 and row["model_version"] == "1"
+    if values["DASHBOARD_URL"]:
+        health = httpx.get(values["DASHBOARD_URL"] + "/_stcore/health", trust_env=False)
+        assert health.status_code == 200
+
+    # `up` on a running stack: reuse, no retraining.
+    again = _stack("up", stack_env, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "already running" in again.stdout and "not retraining" in again.stdout
+
+    # `down`: nothing left, every port free.
+    down = _stack("down", stack_env, timeout=120)
+    assert down.returncode == 0, down.stderr
+    assert control.marked_processes(state) == []
+    ports = {name: int(stack_env[f"CARPRICE_STACK_{name}_PORT"]) for name in PORT_VARS}
+    assert all(is_free("127.0.0.1", port) for port in ports.values()), ports
+
+    # Cold `up` from the same state: same champion, still one DAG run.
+    started = time.monotonic()
+    cold = _stack("up", stack_env, timeout=600)
+    record("make up, existing state (no retraining)", time.monotonic() - started)
+    assert cold.returncode == 0, cold.stdout[-3000:] + cold.stderr[-3000:]
+    assert "not retraining" in cold.stdout and "champion live: v1" in cold.stdout
+    assert _airflow_runs(envfile.read(env_file)) == 1
+
+    down = _stack("down", stack_env, timeout=120)
+    assert down.returncode == 0
+    assert control.marked_processes(state) == []
+
+
+def test_busy_port_is_named_and_nothing_starts(stack_env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the stack's TIME_WAITs
+        sock.bind(("127.0.0.1", int(stack_env["CARPRICE_STACK_MLFLOW_PORT"])))
+        sock.listen()
+        done = _stack("up", stack_env, timeout=120)
+    assert done.returncode == 1
+    assert f"port {stack_env['CARPRICE_STACK_MLFLOW_PORT']} (mlflow) is in use" in done.stderr
+    assert control.marked_processes(Path(stack_env["CARPRICE_STACK_STATE_DIR"])) == []
