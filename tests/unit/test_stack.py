@@ -193,3 +193,27 @@ def test_tee_printer_and_first_stopped(tmp_path: Path) -> None:
     combined = (tmp_path / "stack.log").read_text()
     assert "mlflow     | listening" in combined
     assert control.first_stopped(tmp_path) == ("mlflow", 1)
+
+
+def test_service_dying_at_start_is_named_with_its_log(tmp_path: Path) -> None:
+    from stack.health import StartError, wait_all
+
+    (tmp_path / "mlflow.log").write_text("boom: database is locked\n")
+    dead = services.Service("mlflow", ["mlflow"], "http://127.0.0.1:9/health")
+    with pytest.raises(StartError) as err:
+        wait_all([dead], tmp_path, 30, lambda: False, lambda: ("mlflow", 1), lambda _: None)
+    message = str(err.value)
+    assert "mlflow exited with code 1" in message
+    assert str(tmp_path / "mlflow.log") in message and "database is locked" in message
+
+
+def test_service_never_healthy_times_out_with_its_log(tmp_path: Path) -> None:
+    from stack.health import StartError, wait_all
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing answers there
+    silent = services.Service("api", ["x"], f"http://127.0.0.1:{port}/health")
+    with pytest.raises(StartError) as err:
+        wait_all([silent], tmp_path, 0.5, lambda: True, lambda: None, lambda _: None)
+    assert "not healthy after" in str(err.value) and str(tmp_path / "api.log") in str(err.value)
