@@ -147,7 +147,9 @@ def follow(watch: dict[str, Any]) -> None:
         return
     (st.success if change.changed else st.info)(change.headline)
     if not change.deltas.empty:
-        st.dataframe(pw.format_deltas(change.deltas), key="pipe_deltas", hide_index=True)
+        st.container(key="pipe_outcome").dataframe(
+            pw.format_deltas(change.deltas), key="pipe_deltas", hide_index=True
+        )
 
 
 st.title("Pipelines")
