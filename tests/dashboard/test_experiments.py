@@ -22,7 +22,7 @@ from dashboard import connections
 from dashboard.clients.mlflow_client import MlflowClient as RestClient
 from dashboard.config import get_dashboard_settings
 
-PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "experiments.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "views" / "experiments.py")
 _SUFFIX = uuid.uuid4().hex[:8]  # the MLflow server may be shared with other tests
 EXPERIMENT = f"dash_experiments_{_SUFFIX}"
 MODEL = f"dash_experiments_model_{_SUFFIX}"

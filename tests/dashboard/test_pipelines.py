@@ -23,7 +23,7 @@ from dashboard.clients.airflow_client import AirflowClient
 from dashboard.clients.mlflow_client import MlflowClient
 from dashboard.config import get_dashboard_settings
 
-PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "pipelines.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "views" / "pipelines.py")
 AIRFLOW_PASSWORD = "af-Secret-9d1"  # what the dashboard sends to Airflow
 OPERATOR_PASSWORD = "op-Secret-42x"  # what an operator types
 TOKEN = "jwt-token-abc123"
