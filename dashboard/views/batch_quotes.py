@@ -121,7 +121,7 @@ with st.container(key="batch_result"):
         highlight_errors(table),
         hide_index=True,
         key="batch_table",
-        height=420,
+        height=420 if len(table) > 12 else "auto",
         column_order=first_columns(table, ["row", "status", *batch.PRICE_COLUMNS, "error"]),
         column_config={
             "predicted_price": st.column_config.NumberColumn("Price (₹)", format="%,d"),
