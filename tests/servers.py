@@ -417,6 +417,7 @@ def start_mlflow_server(
     workdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("MLFLOW_REGISTRY_URI", None)  # set by mlflow.set_registry_uri in this process
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     env.update(env_extra or {})
     cmd = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import wait_idle
 from tests.plugins.api_stack import ApiServer
@@ -34,8 +35,10 @@ def test_price_one_car(page, dashboard_url: str, api_server: ApiServer, shoot, r
     car = {**info["example"], "name": name, "km_driven": 63000}
     expected = httpx.post(api_server.url + "/predict", json=car).json()
     assert page.get_by_text(f"₹{expected['price']:,.0f}").count() == 1
-    assert page.locator("[data-testid='stPlotlyChart']").count() == 3  # waterfall + 2 what-ifs
-    assert page.locator("[data-testid='stDataFrame']").count() == 1  # comparables
+    # The charts come after the headline in the same script run: wait for them, don't race.
+    expect(page.locator("[data-testid='stPlotlyChart']")).to_have_count(3)  # waterfall + what-ifs
+    expect(page.locator("[data-testid='stDataFrame']")).to_have_count(1)  # comparables
+    wait_idle(page)
     assert page.locator("[data-testid='stException']").count() == 0
     shoot(page, "quote")
 

@@ -57,7 +57,9 @@ def _run(stack: AirflowStack, dag_id: str, conf: dict[str, Any]) -> dict[str, An
 
 @pytest.fixture(scope="module")
 def mlflow_client(airflow_stack: AirflowStack) -> MlflowClient:
-    return MlflowClient(tracking_uri=airflow_stack.mlflow_url)
+    # registry_uri too: an earlier in-process test may have set mlflow's global registry URI.
+    url = airflow_stack.mlflow_url
+    return MlflowClient(tracking_uri=url, registry_uri=url)
 
 
 @pytest.fixture(scope="module")

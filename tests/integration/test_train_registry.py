@@ -81,7 +81,7 @@ def test_sqlite_server_train_register_reload_and_gate(
     assert first["promoted"] and first["version"] == "1"
     assert first["test"]["r2"] > 0.8
 
-    client = MlflowClient(url)
+    client = MlflowClient(url, registry_uri=url)
     champion = client.get_model_version_by_alias("car_price", "champion")
     assert champion.version == "1"
     assert champion.tags["gate.verdict"] == "promoted"
