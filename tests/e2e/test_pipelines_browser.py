@@ -42,7 +42,8 @@ def _champion(mlflow_url: str) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        mv = MlflowClient(mlflow_url, registry_uri=mlflow_url).get_model_version_by_alias("car_price", "champion")
+        client = MlflowClient(mlflow_url, registry_uri=mlflow_url)
+        mv = client.get_model_version_by_alias("car_price", "champion")
     except MlflowException:
         return None
     return str(mv.version)
