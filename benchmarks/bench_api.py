@@ -25,25 +25,11 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from carprice.schema import FEATURE_REQUIRED
 from tests.servers import ManagedProcess, free_port, mlflow_executable, wait_http
 
 REPO = Path(__file__).resolve().parent.parent
-FEATURE_COLUMNS = [
-    "name",
-    "brand",
-    "year",
-    "km_driven",
-    "fuel",
-    "seller_type",
-    "transmission",
-    "owner_rank",
-    "mileage_kmpl",
-    "engine_cc",
-    "max_power_bhp",
-    "seats",
-    "torque_nm",
-    "torque_rpm",
-]
+FEATURE_COLUMNS = ["name", *FEATURE_REQUIRED, "torque_nm", "torque_rpm"]
 INTS = ("year", "km_driven", "owner_rank", "seats")
 
 

@@ -20,23 +20,12 @@ from mlflow import MlflowClient
 from carprice import registry, train
 from carprice.settings import get_settings
 from carprice.synthetic import ensure_sample
+from tests.plugins.api_stack import CAR as API_CAR
 from tests.servers import MlflowS3Stack, MlflowServer
 
 REPO = Path(__file__).resolve().parents[2]
-CAR = {
-    "name": "Maruti Swift VDI",
-    "brand": "Maruti",
-    "year": 2015,
-    "km_driven": 50000,
-    "fuel": "Diesel",
-    "seller_type": "Individual",
-    "transmission": "Manual",
-    "owner_rank": 1,
-    "mileage_kmpl": 22.0,
-    "engine_cc": 1248,
-    "max_power_bhp": 74,
-    "seats": 5,
-}
+# The shared test car without torque: the model must price it with torque missing.
+CAR = {k: v for k, v in API_CAR.items() if not k.startswith("torque")}
 
 
 @pytest.fixture(scope="module")
