@@ -70,6 +70,17 @@ def _reachable(url: str) -> bool:
     return True
 
 
+def note_api_down() -> None:
+    """Pages that don't price cars still say when the pricing API is down, then carry on."""
+    url = get_dashboard_settings().api_url
+    if not _reachable(url.rstrip("/") + "/health"):
+        st.warning(
+            f"**The pricing API is down.** Nothing answers at {url}: Quote, Batch quotes and "
+            "Model wait for it. This page doesn't need it and keeps working.",
+            icon=":material/block:",
+        )
+
+
 def sidebar_status() -> None:
     """One line per service in the sidebar, so a down service is visible from every page."""
     s = get_dashboard_settings()

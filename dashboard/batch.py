@@ -115,7 +115,10 @@ def run(
     todo = [c for c in chunks if c.index not in outcome.parts]
     for done, chunk in enumerate(todo, start=1):
         try:
-            outcome.parts[chunk.index] = parse_priced(price(chunk))
+            answer = parse_priced(price(chunk))
+            if len(answer) != chunk.rows:  # a cut-off answer must not lose rows silently
+                raise ValueError(f"the API answered {len(answer)} rows for {chunk.rows} sent")
+            outcome.parts[chunk.index] = answer
             outcome.failures.pop(chunk.index, None)
         except Exception as exc:  # noqa: BLE001 - any failure is reported per chunk
             outcome.failures[chunk.index] = str(exc) or type(exc).__name__

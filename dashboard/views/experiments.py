@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import connections
+from dashboard import banners, connections
 from dashboard import experiments_view as view
 from dashboard.clients.mlflow_client import Experiment, MlflowError, MlflowUnavailable, Run
 from dashboard.config import get_dashboard_settings
@@ -51,6 +51,7 @@ st.title("Experiments")
 st.caption(
     f"Training runs and their tuning trials, read from MLflow. Lists refresh every {TTL:.0f} s."
 )
+banners.note_api_down()
 link_base = settings.mlflow_link_base
 try:
     experiments = load_experiments(settings.mlflow_url)

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import connections
+from dashboard import banners, connections
 from dashboard import pipeline_watch as pw
 from dashboard.clients.airflow_client import AirflowAuthError, AirflowError, DagRun
 from dashboard.config import get_dashboard_settings
@@ -156,6 +156,7 @@ st.title("Pipelines")
 st.caption(
     f"Airflow at {settings.airflow_url}. Lists refresh every {settings.cache_ttl_seconds:.0f} s."
 )
+banners.note_api_down()
 airflow = connections.airflow_client()
 try:
     airflow.health()
