@@ -91,21 +91,31 @@ def log_model(model: PricingModel) -> str:
     return info.model_uri
 
 
-def champion_mae_on(
-    test: pd.DataFrame, name: str, client: MlflowClient
-) -> tuple[float | None, str]:
-    """Score the live champion on *this* test set, so the gate compares like with like."""
+class GateUnavailable(RuntimeError):
+    """The champion exists but could not be scored, so the gate cannot decide."""
+
+
+def champion_mae_on(test: pd.DataFrame, name: str, client: MlflowClient) -> float | None:
+    """Score the live champion on *this* test set, so the gate compares like with like.
+
+    None only when there is no champion. A champion that cannot be loaded or scored (its
+    artifacts' store is down, say) raises ``GateUnavailable``: promoting a candidate that was
+    never compared would break the gate, and a retry once the store is back can decide.
+    """
     try:
         client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
-        return None, ""
+        return None
     try:
         champion = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
         prices = champion.predict(test.drop(columns=[TARGET]))["predicted_price"]
-    except Exception as exc:  # noqa: BLE001 - any failure means the champion can't be trusted
-        return None, f"champion could not be scored ({type(exc).__name__}: {exc})"
+    except Exception as exc:
+        raise GateUnavailable(
+            f"champion of {name} could not be scored ({type(exc).__name__}: {exc}); "
+            "nothing was promoted. Retry once it loads, or remove its alias to replace it."
+        ) from exc
     ok = prices.notna().to_numpy()
-    return regression_metrics(test[TARGET].to_numpy()[ok], prices.to_numpy()[ok])["mae"], ""
+    return regression_metrics(test[TARGET].to_numpy()[ok], prices.to_numpy()[ok])["mae"]
 
 
 def register_version(
@@ -145,15 +155,13 @@ def alias_version(name: str, alias: str) -> str | None:
 
 def promote(name: str, version: str, candidate_mae: float, test: pd.DataFrame) -> GateVerdict:
     """The gate, the only thing that moves ``champion``: tags the verdict on the version,
-    then sets ``champion`` (better on this test set, or no champion yet) or ``challenger``."""
+    then sets ``champion`` (better on this test set, or no champion yet) or ``challenger``.
+    Raises ``GateUnavailable``, moving nothing, when the champion cannot be scored."""
     client = MlflowClient()
     if alias_version(name, CHAMPION) == version:  # a retry after the alias already moved
         tags = client.get_model_version(name, version).tags
         return GateVerdict(True, candidate_mae, None, tags.get("gate.reason", "already champion"))
-    champion_mae, problem = champion_mae_on(test, name, client)
-    verdict = gate(candidate_mae, champion_mae)
-    if problem:
-        verdict = GateVerdict(True, verdict.candidate_mae, None, problem)
+    verdict = gate(candidate_mae, champion_mae_on(test, name, client))
     for key, value in verdict.tags().items():
         client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, CHAMPION if verdict.promote else CHALLENGER, version)

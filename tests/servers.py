@@ -310,6 +310,18 @@ class S3Server:
         """Stop the server process."""
         self.process.stop()
 
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the server again after ``stop()``: same port, same folder, same log.
+
+        For outage tests: clients (and processes given ``env()``) keep working unchanged
+        once it is back. A server that is still running is left alone.
+        """
+        if self.process.is_running():
+            return
+        old = self.process
+        self.process = ManagedProcess(old.name, old.cmd, old.log_path, env=old.env, cwd=old.cwd)
+        self.startup_seconds = _start_and_wait(self.process, self.endpoint_url + "/", timeout)
+
 
 def create_buckets(client: S3Client, *names: str) -> None:
     """Create buckets with ``client``; already existing ones are left alone."""
