@@ -6,17 +6,17 @@ which would add a thread hop to every request for work that takes microseconds.
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
+from api.access import HEADER, REFUSED, key_ok
 from api.config import ApiSettings, get_api_settings
 from api.runtime import ModelRuntime, Served
 
 _api_key_header = APIKeyHeader(
-    name="X-API-Key",
+    name=HEADER,
     auto_error=False,
     description="Required on pricing endpoints only when the server sets CARPRICE_API_KEY.",
 )
@@ -49,15 +49,9 @@ async def check_api_key(
     settings: Annotated[ApiSettings, Depends(get_settings_dep)],
     key: Annotated[str | None, Security(_api_key_header)] = None,
 ) -> None:
-    expected = settings.key.get_secret_value() if settings.key else ""
-    if not expected:
-        return
-    if not key or not secrets.compare_digest(key.encode(), expected.encode()):
-        raise HTTPException(
-            status_code=401,
-            detail="Missing or wrong API key: send it in the X-API-Key header.",
-            headers={"WWW-Authenticate": "X-API-Key"},
-        )
+    """Also enforced, before the body is read, by `access.ApiKeyGate`; here for OpenAPI."""
+    if not key_ok(key, settings):
+        raise HTTPException(status_code=401, detail=REFUSED, headers={"WWW-Authenticate": HEADER})
 
 
 Settings = Annotated[ApiSettings, Depends(get_settings_dep)]

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.access import ApiKeyGate
 from api.config import get_api_settings
 from api.metrics import MetricsMiddleware
 from api.routes import health, model, predict
@@ -140,6 +141,7 @@ def create_app() -> FastAPI:
     application.add_exception_handler(UnknownValue, _unknown_value)
     application.add_exception_handler(Exception, _unexpected)
     application.add_middleware(UploadLimit)
+    application.add_middleware(ApiKeyGate)  # runs before UploadLimit: no key, no body read
     application.add_middleware(MetricsMiddleware)
     return application
 

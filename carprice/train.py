@@ -315,11 +315,16 @@ def main(argv: list[str] | None = None) -> int:
     if not data:
         data = ensure_sample(settings.work_dir)
         _stderr(f"CARPRICE_RAW_DATA is not set: training on a SYNTHETIC sample at {data}")
+    from carprice.registry import GateUnavailable
+
     try:
         result = run(data, args.trials, args.tracking_uri, max_rounds=args.max_rounds)
     except (FileNotFoundError, ValueError) as exc:
         _stderr(f"error: {exc}")
         return 2
+    except GateUnavailable as exc:  # registered, but no alias moved: say so, no traceback
+        _stderr(f"error: the new version is registered without an alias: {exc}")
+        return 3
     print(json.dumps(result))
     return 0
 

@@ -30,6 +30,8 @@ from tests.dashboard.test_pipelines import AIRFLOW_PASSWORD, FakeAirflow
 from tests.plugins.api_stack import ApiServer, served_version, start_api, wait_for
 from tests.servers import ManagedProcess, free_port, wait_http
 
+pytestmark = pytest.mark.timeout(600)
+
 #: Page scripts under dashboard/, in navigation order.
 PAGES = {
     "Quote": "views/quote.py",
@@ -85,6 +87,7 @@ def result_frame(at: AppTest) -> pd.DataFrame:
 # --------------------------------------------------------------------------- a service is down
 
 
+@pytest.mark.integration
 def test_airflow_down_only_pipelines_says_so(api_server: ApiServer) -> None:
     """Airflow at a closed port: one clear banner on Pipelines; the other pages all work."""
     airflow = closed_url()
@@ -139,6 +142,7 @@ def fake_airflow(monkeypatch: pytest.MonkeyPatch) -> FakeAirflow:
     return airflow
 
 
+@pytest.mark.integration
 def test_api_down_every_page_says_so(api_server: ApiServer, fake_airflow: FakeAirflow) -> None:
     """The API at a closed port: each page names the pricing API as down; no trace anywhere."""
     api = closed_url()
@@ -211,6 +215,7 @@ def check_every_row(table: pd.DataFrame, names: list[str]) -> None:
     assert (priced ^ (table["error"] != "")).all()
 
 
+@pytest.mark.integration
 def test_api_restart_between_chunks_loses_no_row(restartable: RestartableApi) -> None:
     """dashboard.batch against the real process: stopped after chunk 1, retried once it's back."""
     content = (SAMPLES / "quote_cars.csv").read_bytes()
@@ -247,6 +252,7 @@ def test_api_restart_between_chunks_loses_no_row(restartable: RestartableApi) ->
     assert table["predicted_price"].notna().sum() >= 5
 
 
+@pytest.mark.integration
 def test_batch_page_names_failed_chunks_and_retries_after_restart(
     apptest, restartable: RestartableApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,6 +5,7 @@
   rounds, synthetic sample) and registered as `car_price@champion` on that server.
 * `api_server`: a real uvicorn running `api.main:app` on loopback, serving that champion
   (`.url`). Started lazily, once per session.
+* `keyed_api_server`: another one with CARPRICE_API_KEY and other credentials set (security).
 * `start_api()`: start another uvicorn (hot-swap and abuse tests).
 
 Heavy imports (mlflow, carprice.train) happen inside fixtures, so loading this plugin is cheap.
@@ -189,6 +190,43 @@ def api_server(champion: Champion, tmp_path_factory: pytest.TempPathFactory) -> 
     try:
         wait_for(lambda: served_version(base) is not None, timeout=120)
         yield ApiServer(url=base, mlflow_url=champion.url, process=proc)
+    finally:
+        proc.stop()
+
+
+#: Secrets a keyed API process is given: the API key, and MLflow and S3 credentials it holds
+#: (no server here checks the latter; they are there to be kept out of answers and logs).
+API_SECRETS = {
+    "CARPRICE_API_KEY": "test-api-Key-7f3c9a1e",
+    "MLFLOW_TRACKING_USERNAME": "carprice",
+    "MLFLOW_TRACKING_PASSWORD": "mlflow-Pass-5b2d",
+    "AWS_SECRET_ACCESS_KEY": "s3-Secret-c81f0e",
+}
+
+
+@dataclass
+class KeyedApiServer(ApiServer):
+    """A real API that requires `key` on pricing; `secrets` are every credential it was given."""
+
+    key: str = ""
+    secrets: tuple[str, ...] = ()
+
+
+@pytest.fixture(scope="session")
+def keyed_api_server(
+    champion: Champion, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KeyedApiServer]:
+    """The real API with CARPRICE_API_KEY (and other credentials) set, serving the champion."""
+    proc, base = start_api(champion.url, tmp_path_factory.mktemp("keyed_api"), **API_SECRETS)
+    try:
+        wait_for(lambda: served_version(base) is not None, timeout=120)
+        yield KeyedApiServer(
+            url=base,
+            mlflow_url=champion.url,
+            process=proc,
+            key=API_SECRETS["CARPRICE_API_KEY"],
+            secrets=tuple(v for k, v in API_SECRETS.items() if k != "MLFLOW_TRACKING_USERNAME"),
+        )
     finally:
         proc.stop()
 
