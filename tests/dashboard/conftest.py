@@ -3,6 +3,8 @@
 `app_env(url)` points CARPRICE_DASHBOARD_API_URL at `url` and clears the dashboard's caches
 (settings, st.cache_data, st.cache_resource) before and after, so tests never share answers.
 `apptest(page)` builds an AppTest for dashboard/views/<page>.py with a generous timeout.
+`fake_airflow` answers the Pipelines page's Airflow calls (tests/dashboard/test_pipelines.py's
+FakeAirflow); `page_text(at)` is everything a page rendered, for "is this shown?" checks.
 """
 
 from __future__ import annotations
@@ -10,11 +12,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.dashboard.test_pipelines import FakeAirflow
 from tests.plugins.api_stack import ApiServer
 from tests.servers import free_port
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "data_samples"
@@ -69,3 +76,34 @@ def apptest() -> Callable:
         return AppTest.from_file(str(path), default_timeout=TIMEOUT)
 
     return make
+
+
+@pytest.fixture
+def fake_airflow(monkeypatch: pytest.MonkeyPatch) -> FakeAirflow:
+    """The Pipelines page talks to a fake Airflow (the sidebar's probe still uses the URL)."""
+    import httpx
+
+    from dashboard import connections
+    from dashboard.clients.airflow_client import AirflowClient
+    from dashboard.config import get_dashboard_settings
+
+    airflow = FakeAirflow()
+
+    def client() -> AirflowClient:
+        s = get_dashboard_settings()
+        return AirflowClient("http://airflow.test", s.airflow_user, s.airflow_password,
+                             transport=httpx.MockTransport(airflow))  # fmt: skip
+
+    monkeypatch.setattr(connections, "airflow_client", client)
+    return airflow
+
+
+def page_text(at: AppTest) -> str:
+    """Every element's content (main and sidebar), widget labels and table cells included."""
+    parts = [
+        str(node.proto)
+        for node in iter(at._tree)
+        if getattr(node, "proto", None) is not None and not hasattr(node, "children")
+    ]
+    parts += [d.value.to_csv() if hasattr(d.value, "to_csv") else "" for d in at.dataframe]
+    return "\n".join(parts)

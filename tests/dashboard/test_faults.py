@@ -21,11 +21,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import batch, connections, pricing
-from dashboard.clients.airflow_client import AirflowClient
+from dashboard import batch, pricing
 from dashboard.clients.api_client import ApiClient
-from dashboard.config import get_dashboard_settings
-from tests.dashboard.conftest import SAMPLES, app_env
+from tests.dashboard.conftest import SAMPLES, app_env, page_text
 from tests.dashboard.test_pipelines import AIRFLOW_PASSWORD, FakeAirflow
 from tests.plugins.api_stack import ApiServer, served_version, start_api, wait_for
 from tests.servers import ManagedProcess, free_port, wait_http
@@ -45,17 +43,6 @@ PAGES = {
 def closed_url() -> str:
     """A loopback URL where nothing listens."""
     return f"http://127.0.0.1:{free_port()}"
-
-
-def page_text(at: AppTest) -> str:
-    """Every element's content (main and sidebar), widget labels and table cells included."""
-    parts = []
-    for node in iter(at._tree):
-        proto = getattr(node, "proto", None)
-        if proto is not None and not hasattr(node, "children"):
-            parts.append(str(proto))
-    parts += [d.value.to_csv() if hasattr(d.value, "to_csv") else "" for d in at.dataframe]
-    return "\n".join(parts)
 
 
 def assert_no_stack_trace(at: AppTest, page: str) -> None:
@@ -126,20 +113,6 @@ def test_airflow_down_only_pipelines_says_so(api_server: ApiServer) -> None:
         assert "Champion vs challenger" in [s.value for s in at.subheader]
         runs = next(d.value for d in at.dataframe if "run_id" in d.value.columns)
         assert len(runs) >= 1
-
-
-@pytest.fixture
-def fake_airflow(monkeypatch: pytest.MonkeyPatch) -> FakeAirflow:
-    """Pipelines talks to an answering (fake) Airflow; the sidebar probe is left alone."""
-    airflow = FakeAirflow()
-
-    def client() -> AirflowClient:
-        s = get_dashboard_settings()
-        return AirflowClient("http://airflow.test", s.airflow_user, s.airflow_password,
-                             transport=httpx.MockTransport(airflow))  # fmt: skip
-
-    monkeypatch.setattr(connections, "airflow_client", client)
-    return airflow
 
 
 @pytest.mark.integration
