@@ -7,7 +7,8 @@ Fixtures for every e2e test file:
 * `dashboard_factory` (session): `dashboard_factory(api_url=..., mlflow_url=..., airflow_url=...,
   **env)` starts `streamlit run dashboard/app.py` on a free port with those
   CARPRICE_DASHBOARD_* settings (extra `env` passed as is) and returns its base URL; the same
-  arguments give the same running dashboard; all are stopped at session end.
+  arguments give the same running dashboard; all are stopped at session end. Their log
+  files: `DASHBOARD_LOGS[base_url]`.
 * `dashboard_url`: a dashboard wired to the session `api_server` and its MLflow.
 * `shoot(page, name)`: full-page screenshot into tests/e2e/screenshots/ (gitignored).
 * `record(name, seconds)`: a measured figure, printed in the terminal summary.
@@ -43,6 +44,8 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1440, "height": 1000}
 
 _FIGURES: dict[str, str] = {}
+#: Log file of each dashboard started here, by base URL (secret checks read them).
+DASHBOARD_LOGS: dict[str, Path] = {}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -114,6 +117,7 @@ def start_dashboard(
                           env=full_env, cwd=REPO)  # fmt: skip
     proc.start()
     base = f"http://127.0.0.1:{port}"
+    DASHBOARD_LOGS[base] = proc.log_path
     try:
         wait_http(base + "/_stcore/health", 90, process=proc)
     except Exception:

@@ -2,7 +2,9 @@
 
 The operator retrains from the page: wrong password first (nothing happens), then the right
 one; the page follows `car_price_pipeline` task by task until it ends and says whether the
-champion moved, which must agree with MLflow's registry. Kept cheap: one trial, few rounds.
+champion moved, which must agree with MLflow's registry. Neither the page, the dashboard's
+server log nor the API's log holds the Airflow password, its JWT secret or the operator
+password. Kept cheap: one trial, few rounds.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.airflow_server import AirflowStack
+from tests.e2e.conftest import DASHBOARD_LOGS
 from tests.plugins.api_stack import ApiServer
 
 DAG = "car_price_pipeline"
@@ -109,4 +112,13 @@ def test_retrain_and_follow_the_run(
     html = page.content()
     for secret in (airflow_stack.password, OPERATOR_PASSWORD):
         assert secret not in html, "a secret reached the browser"
+    # Nor a log line: the dashboard's server log and the API's log hold no Airflow secret.
+    jwt = {p.env.get("AIRFLOW__API_AUTH__JWT_SECRET") for p in airflow_stack.processes if p.env}
+    jwt.discard(None)
+    assert jwt, "the Airflow processes carry no JWT secret"
+    logs = {"dashboard": DASHBOARD_LOGS[url], "API": api_server.process.log_path}
+    for name, path in logs.items():
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for secret in (airflow_stack.password, OPERATOR_PASSWORD, *jwt):
+            assert secret not in text, f"an Airflow or operator secret is in the {name} log"
     shoot(page, "pipelines")
