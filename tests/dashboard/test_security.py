@@ -143,3 +143,24 @@ def test_right_operator_password_triggers_once_and_is_not_forwarded(env) -> None
     assert len(airflow.triggered) == 1
     assert carried(airflow, OPERATOR_PASSWORD) == []  # a dashboard-side gate, not a credential
     assert at.session_state["pipe_operator_password"] == ""
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(300)
+def test_wrong_api_key_is_explained_not_shown(
+    keyed_api_server: KeyedApiServer,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A stale key in the dashboard: the page says the API refused it, and never shows it."""
+    stale = "stale-Api-Key-0c4e"
+    caplog.set_level(logging.DEBUG)
+    with app_env(keyed_api_server.url, api_key=stale, mlflow_url=keyed_api_server.mlflow_url):
+        at = AppTest.from_file(str(APP), default_timeout=90).run()
+        at.form_submit_button(key="quote_submit").click().run()
+        assert not at.exception
+        reasons = " ".join(e.value for e in at.error)
+        assert "refused the key" in reasons and "CARPRICE_DASHBOARD_API_KEY" in reasons
+        text = shown_and_logged(at, caplog, capfd)
+    for secret in (stale, keyed_api_server.key):
+        assert secret not in text
