@@ -32,14 +32,24 @@ def main() -> int:
         env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db"}
         cmd = [sys.executable, "-m", "carprice.train", "--data", args.data]
         started = time.monotonic()
-        out = subprocess.run(
-            [*cmd, "--trials", str(args.trials)], env=env, capture_output=True, text=True, cwd=tmp
+        proc = subprocess.Popen(
+            [*cmd, "--trials", str(args.trials)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp,
         )
+        assert proc.stderr is not None and proc.stdout is not None
+        # Timestamp each progress line as it arrives: where the minutes go, not just how many.
+        progress = [f"{time.monotonic() - started:6.0f}s  {ln.rstrip()}" for ln in proc.stderr]
+        stdout = proc.stdout.read()
+        returncode = proc.wait()
         seconds = time.monotonic() - started
-    if out.returncode != 0:
-        print(out.stderr[-3000:], file=sys.stderr)
-        return out.returncode
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if returncode != 0:
+        print("\n".join(progress)[-3000:], file=sys.stderr)
+        return returncode
+    result = json.loads(stdout.strip().splitlines()[-1])
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     test = result["test"]
     rows = [
@@ -52,10 +62,25 @@ def main() -> int:
         ("test median APE", f"{test['median_ape']:.2%}", "-"),
         ("80% interval coverage", f"{test['interval_coverage']:.2%}", "77%–83%"),
     ]
-    print(f"training CLI, {args.trials} trials, cores={os.cpu_count()}")
+    print(f"training CLI, {args.trials} trials, cores={os.cpu_count()}, load {_load()}")
     for name, value, bar in rows:
         print(f"  {name:<24}{value:>12}   bar {bar}")
+    print("  stages (seconds since start):")
+    for line in _stage_lines(progress):
+        print(f"    {line}")
     return 0
+
+
+def _load() -> str:
+    """The 1/5/15-minute load average: a figure from a busy machine is not a quiet one."""
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _stage_lines(progress: list[str]) -> list[str]:
+    """Stage lines plus the last trial line, so the time spent searching is visible."""
+    lines = [ln for ln in progress if "  [" in ln]
+    trials = [ln for ln in lines if "] trial " in ln]
+    return [ln for ln in lines if "] trial " not in ln or ln is trials[-1]]
 
 
 if __name__ == "__main__":

@@ -70,6 +70,24 @@ def _dmatrix(
     return xgb.DMatrix(pipeline.transform(frame), label=label, enable_categorical=True)
 
 
+def _boost(
+    params: dict, seed: int, dtrain: xgb.DMatrix, rounds: int, dvalid: xgb.DMatrix | None = None
+) -> tuple[xgb.Booster, int]:
+    """Boost on prepared matrices; with ``dvalid``, early-stop and cut to the best round."""
+    if dvalid is None:
+        return xgb.train(_booster_params(params, seed), dtrain, num_boost_round=rounds), rounds
+    booster = xgb.train(
+        _booster_params(params, seed),
+        dtrain,
+        num_boost_round=rounds,
+        evals=[(dvalid, "valid")],
+        early_stopping_rounds=EARLY_STOP,
+        verbose_eval=False,
+    )
+    best = booster.best_iteration + 1
+    return booster[:best], best
+
+
 def fit_booster(
     train: pd.DataFrame,
     params: dict,
@@ -79,17 +97,23 @@ def fit_booster(
 ) -> tuple[xgb.Booster, FeaturePipeline, int]:
     """Fit on `train`; with `valid`, early-stop on it and return the best round count."""
     pipeline = FeaturePipeline.fit(train)
-    dtrain = _dmatrix(pipeline, train)
-    kwargs: dict = {"num_boost_round": rounds or MAX_ROUNDS}
-    if valid is not None:
-        kwargs["evals"] = [(_dmatrix(pipeline, valid), "valid")]
-        kwargs["early_stopping_rounds"] = EARLY_STOP
-        kwargs["verbose_eval"] = False
-    booster = xgb.train(_booster_params(params, seed), dtrain, **kwargs)
-    best = booster.best_iteration + 1 if valid is not None else kwargs["num_boost_round"]
-    if valid is not None:
-        booster = booster[:best]
+    dvalid = _dmatrix(pipeline, valid) if valid is not None else None
+    booster, best = _boost(params, seed, _dmatrix(pipeline, train), rounds or MAX_ROUNDS, dvalid)
     return booster, pipeline, best
+
+
+@dataclass(frozen=True)
+class _Fold:
+    """One CV fold, encoded once: the pipeline doesn't depend on the trial's settings."""
+
+    dtrain: xgb.DMatrix
+    dvalid: xgb.DMatrix
+    valid_price: pd.Series
+
+    @classmethod
+    def build(cls, part: pd.DataFrame, valid: pd.DataFrame) -> _Fold:
+        pipeline = FeaturePipeline.fit(part)
+        return cls(_dmatrix(pipeline, part), _dmatrix(pipeline, valid), valid[TARGET])
 
 
 def _predict_price(
@@ -122,20 +146,19 @@ def tune(
 
     One validation split is too noisy here: a handful of luxury cars decide its R².
     """
-    folds = list(KFold(CV_FOLDS, shuffle=True, random_state=seed).split(train))
+    folds = [
+        _Fold.build(train.iloc[fit_idx], train.iloc[val_idx])
+        for fit_idx, val_idx in KFold(CV_FOLDS, shuffle=True, random_state=seed).split(train)
+    ]
     history: list[Trial] = []
 
     def objective(trial: optuna.Trial) -> float:
         params = _suggest(trial)
         scores, rounds = [], []
-        for fit_idx, val_idx in folds:
-            part, valid = train.iloc[fit_idx], train.iloc[val_idx]
-            booster, pipeline, best = fit_booster(
-                part, params, seed, rounds=max_rounds, valid=valid
-            )
-            scores.append(
-                regression_metrics(valid[TARGET], _predict_price(booster, pipeline, valid))
-            )
+        for fold in folds:
+            booster, best = _boost(params, seed, fold.dtrain, max_rounds, fold.dvalid)
+            price = np.exp(booster.predict(fold.dvalid))
+            scores.append(regression_metrics(fold.valid_price, price))
             rounds.append(best)
         metrics = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
         record = Trial(trial.number, params, int(np.mean(rounds)), metrics)
