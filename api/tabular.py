@@ -225,7 +225,7 @@ def neutralise(values: pd.Series) -> pd.Series:
     """Prefix cells a spreadsheet would run as a formula with an apostrophe."""
     text = values.astype(object).where(values.notna(), "").astype(str)
     risky = text.str.startswith(_FORMULA_START)
-    return text.where(~risky, "'" + text)
+    return text.where(~risky, "'" + text) if risky.any() else text
 
 
 def _priced_chunk(chunk: Chunk, job: CsvJob, served: Served, keep: list[int]) -> str:

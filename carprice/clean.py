@@ -131,13 +131,29 @@ class _Errors:
         self.messages[mask] = np.where(current == "", msg, current + "; " + msg)
 
 
+def _floats(values: pd.Series) -> pd.Series:
+    """Plain float64 with NaN for missing, whatever (nullable) dtype `to_numeric` returned."""
+    return pd.Series(values.to_numpy(dtype=float, na_value=np.nan), index=values.index)
+
+
 def _numeric(series: pd.Series, column: str, errors: _Errors) -> pd.Series:
-    text = _text(series)
-    values = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce")
-    errors.add(
-        text.notna() & values.isna(),
-        lambda bad: column + " " + text[bad].map(repr) + " is not a number",
-    )
+    # Fast path: most cells are plain numbers (or already numeric); only the rest go through
+    # the text route (blanks, thousands separators, words), which sets their reasons.
+    if pd.api.types.is_bool_dtype(series):
+        values = pd.Series(np.nan, index=series.index)
+    else:
+        values = _floats(pd.to_numeric(series, errors="coerce"))
+    rest = values.isna() & series.notna()
+    if rest.any():
+        text = _text(series[rest])
+        parsed = _floats(pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce"))
+        errors.add(
+            (text.notna() & parsed.isna()).reindex(series.index, fill_value=False),
+            lambda bad: (
+                column + " " + text.reindex(series.index)[bad].map(repr) + " is not a number"
+            ),
+        )
+        values[rest] = parsed
     finite = values.notna() & ~np.isfinite(values.astype(float))
     errors.add(finite, f"{column} must be a finite number")
     return values.where(~finite).astype(float)

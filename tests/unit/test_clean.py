@@ -165,3 +165,28 @@ def test_real_file_parses_with_few_rejections(real_data_path: str | None) -> Non
     c = report.counts
     assert c["rows_in"] == 6961 and c["exact_duplicates_dropped"] == 1035
     assert c["rejected"] < 30 and (report.rejected["reason"] != "").all()
+
+
+def test_numbers_parse_alike_from_text_and_from_numeric_columns() -> None:
+    """The CSV path (all text) and the JSON path (numbers) give the same values and reasons;
+    only cells that aren't plain numbers take the slow text route."""
+    from carprice.clean import _Errors, _numeric
+
+    text = pd.Series(["12", " 1,200 ", "", None, "lots", "1e3", "-5", "inf", "NaN", "7.5"])
+    errors = _Errors(text.index)
+    values = _numeric(text, "km_driven", errors)
+    expected = [12, 1200, None, None, None, 1000, -5, None, None, 7.5]
+    assert values.tolist() == pytest.approx(
+        [float("nan") if v is None else v for v in expected], nan_ok=True
+    )
+    assert errors.messages[4] == "km_driven 'lots' is not a number"
+    assert errors.messages[7] == "km_driven must be a finite number"
+    # "NaN" is how pandas writes a blank cell: missing, not an error
+    assert (errors.messages[[0, 1, 2, 3, 5, 6, 8, 9]] == "").all()
+
+    numeric = pd.Series([12.0, 1200, None, 7.5])
+    plain = _Errors(numeric.index)
+    assert _numeric(numeric, "km_driven", plain).tolist() == pytest.approx(
+        [12.0, 1200, float("nan"), 7.5], nan_ok=True
+    )
+    assert (plain.messages == "").all()
