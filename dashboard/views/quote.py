@@ -39,6 +39,14 @@ with right:
         st.info(
             "Fill in the car on the left and press **Get price**.", icon=":material/arrow_back:"
         )
+        # What moves prices in general while the form is filled in. It also makes the browser
+        # load the charting code now, not in the middle of showing the first price.
+        try:
+            importance = pricing.importance(URL, version)["importance"]
+        except ApiError:
+            importance = None
+        if importance:
+            st.plotly_chart(charts.importance_bar(importance), key="quote_importance")
         st.stop()
     try:
         result = pricing.quote(URL, version, pricing.canonical(car))
