@@ -38,6 +38,14 @@ def _clear() -> None:
     st.cache_resource.clear()
 
 
+@pytest.fixture
+def fresh_caches() -> Iterator[None]:
+    """Dashboard settings re-read and Streamlit caches empty, before and after the test."""
+    _clear()
+    yield
+    _clear()
+
+
 @contextlib.contextmanager
 def app_env(url: str, **settings: str) -> Iterator[pytest.MonkeyPatch]:
     with pytest.MonkeyPatch.context() as mp:

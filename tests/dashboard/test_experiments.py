@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import connections
@@ -112,17 +111,11 @@ def seeded(mlflow_url: str) -> Seeded:
 
 
 @pytest.fixture
-def page_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+def page_env(monkeypatch: pytest.MonkeyPatch, fresh_caches: None) -> Iterator[pytest.MonkeyPatch]:
     """Fresh settings and empty Streamlit caches for each test."""
     monkeypatch.setenv("CARPRICE_DASHBOARD_MODEL_NAME", MODEL)
     monkeypatch.setenv("CARPRICE_DASHBOARD_MLFLOW_UI_URL", "http://mlflow.example:5001")
-    get_dashboard_settings.cache_clear()
-    st.cache_data.clear()
-    st.cache_resource.clear()
     yield monkeypatch
-    get_dashboard_settings.cache_clear()
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def run_page(**session: object) -> AppTest:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import connections
@@ -160,17 +159,11 @@ class FakeRegistry:
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+def env(monkeypatch: pytest.MonkeyPatch, fresh_caches: None) -> Iterator[pytest.MonkeyPatch]:
     monkeypatch.setenv("CARPRICE_DASHBOARD_AIRFLOW_PASSWORD", AIRFLOW_PASSWORD)
     monkeypatch.setenv("CARPRICE_DASHBOARD_OPERATOR_PASSWORD", OPERATOR_PASSWORD)
     monkeypatch.setenv("CARPRICE_DASHBOARD_PIPELINE_POLL_SECONDS", "0.01")
-    get_dashboard_settings.cache_clear()
-    st.cache_data.clear()
-    st.cache_resource.clear()
     yield monkeypatch
-    get_dashboard_settings.cache_clear()
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def wire(mp: pytest.MonkeyPatch, airflow, registry=None) -> None:  # noqa: ANN001

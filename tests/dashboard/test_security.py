@@ -15,10 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard.config import get_dashboard_settings
 from tests.dashboard.conftest import SAMPLES, app_env, page_text
 from tests.dashboard.test_pipelines import (
     AIRFLOW_PASSWORD,
@@ -90,18 +88,12 @@ def test_no_secret_on_any_page_or_in_the_logs(
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+def env(monkeypatch: pytest.MonkeyPatch, fresh_caches: None) -> Iterator[pytest.MonkeyPatch]:
     """Pipelines settings with both passwords; caches cleared around the test."""
     monkeypatch.setenv("CARPRICE_DASHBOARD_AIRFLOW_PASSWORD", AIRFLOW_PASSWORD)
     monkeypatch.setenv("CARPRICE_DASHBOARD_OPERATOR_PASSWORD", OPERATOR_PASSWORD)
     monkeypatch.setenv("CARPRICE_DASHBOARD_PIPELINE_POLL_SECONDS", "0.01")
-    get_dashboard_settings.cache_clear()
-    st.cache_data.clear()
-    st.cache_resource.clear()
     yield monkeypatch
-    get_dashboard_settings.cache_clear()
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def carried(airflow: FakeAirflow, text: str) -> list[str]:
