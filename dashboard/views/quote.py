@@ -39,8 +39,14 @@ with right:
         st.info(
             "Fill in the car on the left and press **Get price**.", icon=":material/arrow_back:"
         )
-        # What moves prices in general while the form is filled in. It also makes the browser
-        # load the charting code now, not in the middle of showing the first price.
+        # How far to trust a quote, and what moves prices in general, while the form is
+        # filled in. Drawing a metric and a chart now also makes the browser load their code
+        # before the first price, not in the middle of showing it.
+        metrics = info.get("metrics") or {}
+        if "mae" in metrics and "median_ape" in metrics:
+            mae, ape = st.columns(2)
+            mae.metric("Typical error on unseen cars", charts.rupees(metrics["mae"]))
+            ape.metric("Median % error", f"{metrics['median_ape']:.1%}")
         try:
             importance = pricing.importance(URL, version)["importance"]
         except ApiError:
