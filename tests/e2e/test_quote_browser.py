@@ -18,6 +18,10 @@ def test_price_one_car(page, dashboard_url: str, api_server: ApiServer, shoot, r
     page.goto(dashboard_url)
     page.get_by_role("button", name="Get price").wait_for()
     wait_idle(page)
+    # Before a quote: the model's error and what moves prices, drawn while the form is filled.
+    expect(page.locator("[data-testid='stPlotlyChart']")).to_have_count(1)
+    expect(page.get_by_text("Typical error on unseen cars")).to_be_visible()
+    shoot(page, "quote_empty")
     km = page.locator(".st-key-quote_km_driven input")
     km.fill("63000")
     km.press("Tab")
