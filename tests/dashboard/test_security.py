@@ -11,12 +11,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.dashboard import test_pipelines
 from tests.dashboard.conftest import SAMPLES, app_env, page_text
 from tests.dashboard.test_pipelines import (
     AIRFLOW_PASSWORD,
@@ -31,6 +31,7 @@ from tests.servers import free_port
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PAGE = APP.parent / "views" / "pipelines.py"
+env = test_pipelines.env  # the Pipelines settings fixture (both passwords, fresh caches)
 
 
 def shown_and_logged(at: AppTest, caplog: pytest.LogCaptureFixture, capfd) -> str:  # noqa: ANN001
@@ -85,15 +86,6 @@ def test_no_secret_on_any_page_or_in_the_logs(
     for what, text in seen.items():
         for secret in secrets:
             assert secret not in text, f"a secret is shown or logged: {what}"
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, fresh_caches: None) -> Iterator[pytest.MonkeyPatch]:
-    """Pipelines settings with both passwords; caches cleared around the test."""
-    monkeypatch.setenv("CARPRICE_DASHBOARD_AIRFLOW_PASSWORD", AIRFLOW_PASSWORD)
-    monkeypatch.setenv("CARPRICE_DASHBOARD_OPERATOR_PASSWORD", OPERATOR_PASSWORD)
-    monkeypatch.setenv("CARPRICE_DASHBOARD_PIPELINE_POLL_SECONDS", "0.01")
-    yield monkeypatch
 
 
 def carried(airflow: FakeAirflow, text: str) -> list[str]:

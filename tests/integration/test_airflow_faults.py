@@ -24,10 +24,10 @@ from carprice import lake, pipeline, registry, runlake
 from carprice.runlake import IncompleteRunData
 from carprice.synthetic import generate
 from tests.airflow_server import AirflowStack
+from tests.integration.conftest import MODEL, alias_version
 from tests.servers import S3Server
 
 DAG = "car_price_pipeline"
-MODEL = "car_price"
 BUCKET = "data"
 RAW_KEY = "raw/faults/car_details_v3.csv"  # not the shared raw file other tests upload
 CONF = {"trials": 1, "max_rounds": 150, "data_uri": f"s3://{BUCKET}/{RAW_KEY}"}
@@ -57,15 +57,8 @@ def lake_env(s3: S3Server) -> Iterator[None]:
         yield
 
 
-def _alias(client: MlflowClient, alias: str) -> str | None:
-    try:
-        return str(client.get_model_version_by_alias(MODEL, alias).version)
-    except Exception:  # noqa: BLE001 - MlflowException when the alias (or model) is absent
-        return None
-
-
 def _aliases(client: MlflowClient) -> dict[str, str | None]:
-    return {a: _alias(client, a) for a in (registry.CHAMPION, registry.CHALLENGER)}
+    return {a: alias_version(client, a) for a in (registry.CHAMPION, registry.CHALLENGER)}
 
 
 def _versions(client: MlflowClient) -> dict[str, dict[str, str]]:
@@ -103,13 +96,6 @@ def _check_complete(run: str) -> None:
     for stage in STAGES:
         for name in runlake.manifest(run, stage)["files"]:
             runlake.read(run, stage, name)
-
-
-@pytest.fixture(scope="module")
-def mlflow_client(airflow_stack: AirflowStack) -> MlflowClient:
-    # registry_uri too: an earlier in-process test may have set mlflow's global registry URI.
-    url = airflow_stack.mlflow_url
-    return MlflowClient(tracking_uri=url, registry_uri=url)
 
 
 @pytest.fixture(scope="module")
@@ -220,11 +206,11 @@ def test_rerun_after_s3_returns_succeeds(
         source = runlake.read_json(lake_run, "raw", "source.json")
     assert source["data_uri"] == CONF["data_uri"]
     before = outage_then_rerun["before"]["aliases"][registry.CHAMPION]
-    assert _alias(mlflow_client, outcome["alias"]) == outcome["version"]
+    assert alias_version(mlflow_client, outcome["alias"]) == outcome["version"]
     if outcome["promoted"]:
         assert before is None or outcome["champion_mae"] is not None
     else:
-        assert _alias(mlflow_client, registry.CHAMPION) == before
+        assert alias_version(mlflow_client, registry.CHAMPION) == before
 
 
 def test_stage_cut_off_by_s3_outage_is_refused(
@@ -285,7 +271,7 @@ def test_gate_keeps_champion_when_s3_fails_mid_decision(
     moment the gate cannot compare, so it must fail (Airflow retries) rather than promote a
     candidate it never compared: the champion stays."""
     s3, url = airflow_stack.s3, airflow_stack.mlflow_url
-    champion = _alias(mlflow_client, registry.CHAMPION)
+    champion = alias_version(mlflow_client, registry.CHAMPION)
     assert champion is not None  # the rerun above made sure there is one
     for name, value in s3.env().items():
         monkeypatch.setenv(name, value)
@@ -306,11 +292,11 @@ def test_gate_keeps_champion_when_s3_fails_mid_decision(
                 outcome = exc
         print(f"gate with S3 down for {outage['seconds']} s: {outcome!r}"[:600])
         assert isinstance(outcome, registry.GateUnavailable), f"decided blind: {outcome}"
-        assert _alias(mlflow_client, registry.CHAMPION) == champion
+        assert alias_version(mlflow_client, registry.CHAMPION) == champion
         assert not mlflow_client.get_model_version(MODEL, candidate).aliases
         assert "gate.verdict" not in mlflow_client.get_model_version(MODEL, candidate).tags
     finally:  # leave the registry as the other tests expect it
-        if _alias(mlflow_client, registry.CHAMPION) != champion:
+        if alias_version(mlflow_client, registry.CHAMPION) != champion:
             mlflow_client.set_registered_model_alias(MODEL, registry.CHAMPION, champion)
         if candidate is not None:
             mlflow_client.delete_model_version(MODEL, candidate)

@@ -21,8 +21,8 @@ from mlflow import MlflowClient
 from carprice.runlake import safe_run_id
 from carprice.synthetic import generate
 from tests.airflow_server import AirflowStack
+from tests.integration.conftest import MODEL, alias_version
 
-MODEL = "car_price"
 RUN_TIMEOUT = 420.0
 pytestmark = pytest.mark.timeout(900)
 
@@ -39,13 +39,6 @@ def _s3_keys(stack: AirflowStack, prefix: str) -> set[str]:
     return {obj["Key"][len(prefix) :] for page in pages for obj in page.get("Contents", [])}
 
 
-def _alias(client: MlflowClient, alias: str) -> str | None:
-    try:
-        return str(client.get_model_version_by_alias(MODEL, alias).version)
-    except Exception:  # noqa: BLE001 - MlflowException when the alias (or model) is absent
-        return None
-
-
 def _run(stack: AirflowStack, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     run = stack.trigger_and_wait(dag_id, conf, timeout=RUN_TIMEOUT)
@@ -56,20 +49,13 @@ def _run(stack: AirflowStack, dag_id: str, conf: dict[str, Any]) -> dict[str, An
 
 
 @pytest.fixture(scope="module")
-def mlflow_client(airflow_stack: AirflowStack) -> MlflowClient:
-    # registry_uri too: an earlier in-process test may have set mlflow's global registry URI.
-    url = airflow_stack.mlflow_url
-    return MlflowClient(tracking_uri=url, registry_uri=url)
-
-
-@pytest.fixture(scope="module")
 def first_run(airflow_stack: AirflowStack, mlflow_client: MlflowClient) -> dict[str, Any]:
     """A raw file in the lake, then one good pipeline run; the champion before it."""
     raw = generate(rows=400, seed=11)
     airflow_stack.s3.client().put_object(
         Bucket="data", Key="raw/car_details_v3.csv", Body=raw.to_csv(index=False).encode()
     )
-    champion_before = _alias(mlflow_client, "champion")
+    champion_before = alias_version(mlflow_client, "champion")
     run = _run(airflow_stack, "car_price_pipeline", {"trials": 1, "max_rounds": 150})
     return {"run": run, "champion_before": champion_before}
 
@@ -122,7 +108,8 @@ def test_first_run_registers_a_version_with_the_right_alias(
     assert version.tags["gate.verdict"] == ("promoted" if outcome["promoted"] else "rejected")
     assert outcome["alias"] in version.aliases
     if first_run["champion_before"] is None:  # nothing to beat: the first model is champion
-        assert outcome["promoted"] and _alias(mlflow_client, "champion") == outcome["version"]
+        champion = alias_version(mlflow_client, "champion")
+        assert outcome["promoted"] and champion == outcome["version"]
     # The trials are child runs of the tuning run.
     parent = version.tags["run_id"]
     experiment = mlflow_client.get_run(parent).info.experiment_id
@@ -135,14 +122,14 @@ def test_first_run_registers_a_version_with_the_right_alias(
 def test_worse_run_does_not_move_champion(
     airflow_stack: AirflowStack, first_run: dict[str, Any], mlflow_client: MlflowClient
 ) -> None:
-    champion = _alias(mlflow_client, "champion")
+    champion = alias_version(mlflow_client, "champion")
     assert champion is not None
     run = _run(airflow_stack, "car_price_pipeline", {"trials": 1, "max_rounds": 2})
     prefix = f"runs/{safe_run_id(run['dag_run_id'])}/"
     outcome = _s3_json(airflow_stack, prefix + "promotion/promotion.json")
     assert not outcome["promoted"], outcome
-    assert _alias(mlflow_client, "champion") == champion
-    assert _alias(mlflow_client, "challenger") == outcome["version"] != champion
+    assert alias_version(mlflow_client, "champion") == champion
+    assert alias_version(mlflow_client, "challenger") == outcome["version"] != champion
     tags = mlflow_client.get_model_version(MODEL, outcome["version"]).tags
     assert tags["gate.verdict"] == "rejected"
     assert float(tags["gate.candidate_test_mae"]) > float(tags["gate.champion_test_mae"])
@@ -152,7 +139,7 @@ def test_worse_run_does_not_move_champion(
 def test_failed_run_leaves_champion_untouched(
     airflow_stack: AirflowStack, first_run: dict[str, Any], mlflow_client: MlflowClient
 ) -> None:
-    aliases = {a: _alias(mlflow_client, a) for a in ("champion", "challenger")}
+    aliases = {a: alias_version(mlflow_client, a) for a in ("champion", "challenger")}
     missing = "s3://data/raw/not_uploaded.csv"
     run = airflow_stack.trigger_and_wait(
         "car_price_pipeline", {"trials": 1, "data_uri": missing}, timeout=RUN_TIMEOUT
@@ -160,7 +147,7 @@ def test_failed_run_leaves_champion_untouched(
     assert run["state"] == "failed", run["task_states"]
     assert run["task_states"]["ingest"] == "failed"
     assert run["task_states"]["promote"] == "upstream_failed"
-    assert {a: _alias(mlflow_client, a) for a in aliases} == aliases
+    assert {a: alias_version(mlflow_client, a) for a in aliases} == aliases
     ingest = next(ti for ti in run["task_instances"] if ti["task_id"] == "ingest")
     assert ingest["try_number"] == 3  # retried twice
     log = airflow_stack.client.task_log(
@@ -198,4 +185,4 @@ def test_batch_quotes_keeps_every_row_in_order(
         priced[c].astype(float) for c in ("price_low", "predicted_price", "price_high")
     )
     assert ((low <= mid) & (mid <= high)).all()
-    assert set(out["model_version"]) == {_alias(mlflow_client, "champion")}
+    assert set(out["model_version"]) == {alias_version(mlflow_client, "champion")}
