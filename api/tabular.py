@@ -2,6 +2,9 @@
 
 Memory stays bounded: the upload is spooled to disk by the multipart parser, rows are read
 `csv_chunk_rows` at a time, and each priced chunk is written out before the next is read.
+Parsing and writing run in Arrow's C++ CSV reader and writer; a file with a malformed line
+(wrong field count) is read instead by Python's csv module, which can keep that line's place
+with a reason.
 """
 
 from __future__ import annotations
@@ -10,10 +13,15 @@ import codecs
 import csv
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
 from fastapi import HTTPException, UploadFile
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,11 +30,12 @@ from api.config import ApiSettings, get_api_settings
 from api.runtime import Served
 from carprice.clean import ShapeError, detect_shape, normalise_headers
 from carprice.model import PREDICTION_COLUMNS
+from carprice.safecsv import neutralise, neutralise_arrow
 
 log = logging.getLogger("api.tabular")
 
 OUTPUT_COLUMNS = (*PREDICTION_COLUMNS[:3], "model_version", "error")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ARROW_BLOCK_BYTES = 1 << 20  # Arrow reads the spooled upload this much at a time
 
 CSV_DOC = """Upload a CSV as multipart field `file`, in either shape:
 
@@ -44,7 +53,8 @@ a row that can't be priced keeps its place with the reason in `error`.
 * **Size limit:** `CARPRICE_API_MAX_CSV_BYTES` (default 128 MiB, about a million rows) →
   413 above it.
 * **Spreadsheet safety:** any cell that starts with `= + - @`, tab or carriage return is
-  prefixed with `'` so spreadsheets show it as text instead of running it as a formula.
+  prefixed with `'` so spreadsheets show it as text instead of running it as a formula
+  (plain numbers such as `-2` stay numbers). Text cells come back quoted.
 * **Errors:** an empty file, a header with no rows, duplicated or missing columns → 4xx with a
   reason. A line with the wrong number of fields keeps its place with the reason in `error`.
 """
@@ -168,6 +178,67 @@ def read_chunks(text: io.TextIOBase, width: int, size: int) -> Iterator[Chunk]:
         yield Chunk(pd.DataFrame(rows, columns=range(width), dtype=str), problems)
 
 
+def _arrow_reader(raw: BinaryIO, width: int, on_invalid: Callable | None) -> pa.RecordBatchReader:
+    """Every cell as text, header included (as the first row), from the start of the file."""
+    raw.seek(0)
+    return pcsv.open_csv(
+        raw,
+        read_options=pcsv.ReadOptions(
+            autogenerate_column_names=True, block_size=_ARROW_BLOCK_BYTES, use_threads=False
+        ),
+        parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+        convert_options=pcsv.ConvertOptions(
+            column_types={f"f{i}": pa.string() for i in range(width)},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def _regular(raw: BinaryIO, headers: list[str]) -> bool:
+    """True when Arrow reads the header as the csv module did and every line has its field
+    count: then the fast reader keeps every row in place. One pass, a block in memory."""
+    try:
+        batches = iter(_arrow_reader(raw, len(headers), lambda _row: "error"))
+        first = next(batches)
+        if first.num_columns != len(headers) or first.num_rows == 0:
+            return False
+        if [first.column(i)[0].as_py() for i in range(len(headers))] != headers:
+            return False
+        for _ in batches:
+            pass
+    except (pa.ArrowException, StopIteration):  # unreadable by Arrow: the csv module decides
+        return False
+    finally:
+        raw.seek(0)
+    return True
+
+
+def arrow_chunks(raw: BinaryIO, width: int, size: int) -> Iterator[Chunk]:
+    """Data rows of a regular file (see `_regular`) → chunks of `size` rows, as text."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    header = True
+    for batch in _arrow_reader(raw, width, None):
+        if header and batch.num_rows:
+            batch, header = batch.slice(1), False
+        pending.append(batch)
+        count += batch.num_rows
+        while count >= size:
+            table = pa.Table.from_batches(pending)
+            yield _arrow_chunk(table.slice(0, size))
+            rest = table.slice(size)
+            pending, count = rest.to_batches(), rest.num_rows
+    if count:
+        yield _arrow_chunk(pa.Table.from_batches(pending))
+
+
+def _arrow_chunk(table: pa.Table) -> Chunk:
+    frame = table.to_pandas()
+    frame.columns = range(table.num_columns)
+    return Chunk(frame, {})
+
+
 def _check_utf8(raw: io.IOBase) -> None:
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     offset = 0
@@ -214,21 +285,33 @@ def open_csv(upload: UploadFile, settings: ApiSettings) -> CsvJob:
         shape = detect_shape(columns)
     except ShapeError as exc:
         raise _bad(f"Unusable columns: {exc}", 422) from exc
-    reader = read_chunks(text, len(headers), settings.csv_chunk_rows)
+    if _regular(raw, headers):
+        reader = arrow_chunks(raw, len(headers), settings.csv_chunk_rows)
+    else:  # a malformed line: the csv module keeps its place with a reason
+        text.detach()
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        next(csv.reader(text))
+        reader = read_chunks(text, len(headers), settings.csv_chunk_rows)
     first = next(reader, None)
     if first is None:
         raise _bad("The CSV has a header but no data rows.", 422)
     return CsvJob(headers, columns, shape, first, reader, text)
 
 
-def neutralise(values: pd.Series) -> pd.Series:
-    """Prefix cells a spreadsheet would run as a formula with an apostrophe."""
-    text = values.astype(object).where(values.notna(), "").astype(str)
-    risky = text.str.startswith(_FORMULA_START)
-    return text.where(~risky, "'" + text) if risky.any() else text
+def _text_column(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Spreadsheet-safe text; an empty cell is written bare, not as ``""``."""
+    safe = neutralise_arrow(values)
+    return pc.if_else(pc.equal(safe, ""), pa.scalar(None, safe.type), safe)
 
 
-def _priced_chunk(chunk: Chunk, job: CsvJob, served: Served, keep: list[int]) -> str:
+def _price_column(values: pd.Series) -> pa.Array:
+    """Rupees as whole numbers; an unpriced row's cell stays empty."""
+    numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    missing = ~np.isfinite(numbers)
+    return pa.array(np.round(np.where(missing, 0, numbers)).astype(np.int64), mask=missing)
+
+
+def _priced_chunk(chunk: Chunk, job: CsvJob, served: Served, keep: list[int]) -> bytes:
     priced = chunk.frame.copy()
     priced.columns = job.columns
     try:
@@ -243,15 +326,18 @@ def _priced_chunk(chunk: Chunk, job: CsvJob, served: Served, keep: list[int]) ->
         bad = list(chunk.problems)
         scores.loc[bad, list(PREDICTION_COLUMNS[:3])] = None
         scores.loc[bad, "error"] = list(chunk.problems.values())
-    out = pd.DataFrame({i: neutralise(chunk.frame[i]).to_numpy() for i in keep})
+    errors = scores["error"].fillna("").astype(object)
+    columns = {f"in{i}": _text_column(pa.array(chunk.frame[i])) for i in keep}
     for col in PREDICTION_COLUMNS[:3]:
-        out[col] = pd.Series(scores[col].to_numpy(float)).round().astype("Int64").array
-    out["model_version"] = served.version
-    out["error"] = neutralise(scores["error"].fillna("")).to_numpy()
-    failed = int((scores["error"].fillna("") != "").sum())
+        columns[col] = _price_column(scores[col])
+    columns["model_version"] = pa.repeat(served.version, len(priced))
+    columns["error"] = _text_column(pa.array(errors.to_numpy(), type=pa.string()))
+    failed = int((errors != "").sum())
     metrics.ROWS.labels("csv", "priced").inc(len(priced) - failed)
     metrics.ROWS.labels("csv", "failed").inc(failed)
-    return out.to_csv(index=False, header=False, lineterminator="\r\n")
+    sink = pa.BufferOutputStream()
+    pcsv.write_csv(pa.table(columns), sink, pcsv.WriteOptions(include_header=False))
+    return sink.getvalue().to_pybytes()
 
 
 def stream_priced(job: CsvJob, served: Served) -> Iterator[bytes]:
@@ -259,12 +345,12 @@ def stream_priced(job: CsvJob, served: Served) -> Iterator[bytes]:
     output column (a re-uploaded priced file) is replaced, not duplicated."""
     keep = [i for i, c in enumerate(job.columns) if c not in OUTPUT_COLUMNS]
     head = io.StringIO()
-    writer = csv.writer(head, lineterminator="\r\n")
+    writer = csv.writer(head, lineterminator="\n")
     writer.writerow([*neutralise(pd.Series([job.headers[i] for i in keep])), *OUTPUT_COLUMNS])
     try:
         yield head.getvalue().encode()
-        yield _priced_chunk(job.first, job, served, keep).encode()
+        yield _priced_chunk(job.first, job, served, keep)
         for chunk in job.reader:
-            yield _priced_chunk(chunk, job, served, keep).encode()
+            yield _priced_chunk(chunk, job, served, keep)
     finally:
         job.text.detach()

@@ -15,10 +15,10 @@ from typing import Any
 import pandas as pd
 
 from carprice import lake
+from carprice.safecsv import neutralise
 
 MAX_CHUNKS = 1000  # below Airflow's default max_map_length (1024)
 OUTPUT_COLUMNS = ("predicted_price", "price_low", "price_high", "model_version", "error")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class BatchError(ValueError):
@@ -28,14 +28,6 @@ class BatchError(ValueError):
 def default_output_uri(lake_root: str, input_uri: str) -> str:
     """``{lake_root}/batch/out/<input file name>``."""
     return lake.join(lake_root, "batch", "out", input_uri.rstrip("/").rsplit("/", 1)[-1])
-
-
-def neutralise(values: pd.Series) -> pd.Series:
-    """Prefix text a spreadsheet would run as a formula with ``'`` (numbers are left alone)."""
-    text = values.astype(object).where(values.notna(), "").astype(str)
-    numeric = pd.to_numeric(text, errors="coerce").notna()
-    risky = text.str.startswith(_FORMULA_START) & ~numeric
-    return text.where(~risky, "'" + text)
 
 
 def _champion_version() -> str:

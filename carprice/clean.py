@@ -11,9 +11,12 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from carprice import units
 from carprice.schema import (
@@ -98,16 +101,33 @@ def _blank(value: object) -> str | None:
     return None if text in _BLANKS else text
 
 
+def map_distinct(series: pd.Series, fn: Callable[[Any], object]) -> np.ndarray:
+    """`fn` of each row's value as an object array, calling `fn` once per distinct value
+    (missing stays None). An upload repeats a few hundred names and labels over thousands of
+    rows, so this turns per-row Python into per-value Python plus one gather."""
+    codes, uniques = pd.factorize(series)
+    mapped = np.full(len(uniques) + 1, None, dtype=object)  # the last slot answers code -1
+    for i, value in enumerate(uniques):
+        mapped[i] = fn(value)
+    return mapped[codes]
+
+
 def _map_unique(series: pd.Series, parse: Callable[[str], object]) -> tuple[pd.Series, pd.Series]:
     """Apply `parse` once per distinct value; returns (values, error messages)."""
-    values: dict[str, object] = {}
-    errors: dict[str, str] = {}
-    for cell in series.dropna().unique():
+
+    def attempt(cell: str) -> tuple[object, str | None]:
         try:
-            values[cell] = parse(cell)
+            return parse(cell), None
         except ValueError as exc:
-            errors[cell] = str(exc)
-    return series.map(values), series.map(errors)
+            return None, str(exc)
+
+    pairs = map_distinct(series, attempt)
+    values = [None if p is None else p[0] for p in pairs]
+    errors = [None if p is None else p[1] for p in pairs]
+    return (
+        pd.Series(values, index=series.index, dtype=object),
+        pd.Series(errors, index=series.index, dtype=object),
+    )
 
 
 class _Errors:
@@ -136,11 +156,28 @@ def _floats(values: pd.Series) -> pd.Series:
     return pd.Series(values.to_numpy(dtype=float, na_value=np.nan), index=values.index)
 
 
+def _arrow_floats(series: pd.Series) -> pd.Series | None:
+    """Arrow-backed text (a CSV upload) parsed in C++ when every non-blank cell is a plain
+    number, the usual case; None when any cell isn't, and the general route decides."""
+    dtype = series.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return None
+    cells = pa.array(series)
+    try:
+        blank_as_null = pc.if_else(pc.equal(cells, ""), pa.scalar(None, cells.type), cells)
+        numbers = pc.cast(blank_as_null, pa.float64())
+    except pa.ArrowException:
+        return None
+    return pd.Series(numbers.to_numpy(zero_copy_only=False), index=series.index)
+
+
 def _numeric(series: pd.Series, column: str, errors: _Errors) -> pd.Series:
-    # Fast path: most cells are plain numbers (or already numeric); only the rest go through
+    # Fast paths: most cells are plain numbers (or already numeric); only the rest go through
     # the text route (blanks, thousands separators, words), which sets their reasons.
     if pd.api.types.is_bool_dtype(series):
         values = pd.Series(np.nan, index=series.index)
+    elif (parsed := _arrow_floats(series)) is not None:
+        values = parsed
     else:
         values = _floats(pd.to_numeric(series, errors="coerce"))
     rest = values.isna() & series.notna()
@@ -163,7 +200,7 @@ def _category(series: pd.Series, column: str, errors: _Errors) -> pd.Series:
     choices = CATEGORY_CHOICES[column]
     lookup = {c.lower(): c for c in choices}
     text = _text(series)
-    canon = text.str.lower().map(lookup)
+    canon = pd.Series(map_distinct(text, lambda v: lookup.get(v.lower())), index=text.index)
     errors.add(
         text.notna() & canon.isna(),
         lambda bad: f"{column} " + text[bad].map(repr) + f" is not one of: {', '.join(choices)}",

@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from carprice.clean import map_distinct
 from carprice.schema import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS
 
 # Variants seen once can't be learnt from; they'd only let the trees memorise one listing.
@@ -132,9 +133,14 @@ class FeaturePipeline:
         """
         out = np.empty((len(frame), len(MODEL_FEATURES)), dtype=np.float32)
         for i, col in enumerate(CATEGORICAL_COLUMNS):
-            out[:, i] = (
-                _keys(frame, col).map(self.codes[col]).to_numpy(dtype=float, na_value=np.nan)
-            )
+            codes = self.codes[col]
+            lower = col in NAME_KEYS
+            out[:, i] = map_distinct(
+                frame[col],
+                lambda v, c=codes, lo=lower: c.get(
+                    v.lower() if lo and isinstance(v, str) else v, np.nan
+                ),
+            ).astype(float)  # missing (None) → NaN
         for i, col in enumerate(NUMERIC_COLUMNS, start=len(CATEGORICAL_COLUMNS)):
             out[:, i] = pd.to_numeric(frame[col], errors="coerce").to_numpy(float, na_value=np.nan)
         return out
@@ -173,7 +179,11 @@ def _keys(frame: pd.DataFrame, col: str) -> pd.Series:
     """Name-derived columns are matched case-insensitively; the rest are canonical already."""
     values = frame[col].astype("object")
     if col in NAME_KEYS:
-        return values.map(lambda v: v.lower() if isinstance(v, str) else v)
+        return pd.Series(
+            map_distinct(values, lambda v: v.lower() if isinstance(v, str) else v),
+            index=values.index,
+            dtype=object,
+        )
     return values
 
 

@@ -190,3 +190,41 @@ def test_numbers_parse_alike_from_text_and_from_numeric_columns() -> None:
         [12.0, 1200, float("nan"), 7.5], nan_ok=True
     )
     assert (plain.messages == "").all()
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["12", "1200", "", "1e3", "-5", "7.5", "+3", ".5"],  # all plain: Arrow parses them
+        ["12", " 1,200 ", "", "lots", "1e3", "-5", "inf", "NaN", "7.5"],  # the general route
+    ],
+    ids=["plain-numbers", "messy"],
+)
+def test_upload_text_parses_like_python_strings(cells: list[str]) -> None:
+    """A CSV upload arrives as Arrow-backed text and may take the C++ parse; values and
+    reasons must be what the same cells as Python strings give."""
+    from carprice.clean import _Errors, _numeric
+
+    results = []
+    for dtype in ("object", "str"):
+        series = pd.Series(cells, dtype=dtype)
+        errors = _Errors(series.index)
+        values = _numeric(series, "km_driven", errors)
+        results.append((values.tolist(), errors.messages.tolist()))
+    (obj_values, obj_errors), (str_values, str_errors) = results
+    assert str_values == pytest.approx(obj_values, nan_ok=True)
+    assert str_errors == obj_errors
+
+
+def test_upload_frame_and_python_frame_clean_alike() -> None:
+    """The whole frame, both shapes: the API's Arrow text and plain Python strings agree."""
+    raw_rows = pd.DataFrame(
+        [_raw(), _raw(year="", fuel="diesel "), _raw(km_driven="lots", name="Tata Nano")]
+    ).drop(columns="selling_price")
+    for rows in (raw_rows, to_frame(raw_rows)[0].drop(columns=["model", "variant"])):
+        rows = rows.astype(object).where(rows.notna(), "").astype(str)
+        as_text = rows.astype("str")
+        plain, plain_errors = to_frame(rows.astype(object))
+        arrow, arrow_errors = to_frame(as_text)
+        pd.testing.assert_frame_equal(plain, arrow, check_dtype=False)
+        assert plain_errors.tolist() == arrow_errors.tolist()

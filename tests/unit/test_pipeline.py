@@ -149,20 +149,6 @@ def test_ingest_and_validate_refuse_unusable_input(tmp_path: Path, run: str) -> 
 # --------------------------------------------------------------------------- batch
 
 
-def test_neutralise_defuses_formulas_but_not_numbers() -> None:
-    cells = pd.Series(["=1+1", "+cmd", "@SUM(A1)", "-2", "-x", "Swift", None, "\tx"])
-    assert batch.neutralise(cells).tolist() == [
-        "'=1+1",
-        "'+cmd",
-        "'@SUM(A1)",
-        "-2",
-        "'-x",
-        "Swift",
-        "",
-        "'\tx",
-    ]
-
-
 def test_price_rows_keeps_every_row_in_order(trained) -> None:  # noqa: ANN001 - fixture
     model, _, test = trained
     rows = generate(rows=12, seed=9).drop(columns=["selling_price"]).head(12)
