@@ -2,9 +2,9 @@
 
 Memory stays bounded: the upload is spooled to disk by the multipart parser, rows are read
 `csv_chunk_rows` at a time, and each priced chunk is written out before the next is read.
-Parsing and writing run in Arrow's C++ CSV reader and writer; a file with a malformed line
-(wrong field count) is read instead by Python's csv module, which can keep that line's place
-with a reason.
+Arrow's C++ reader parses the file and Arrow kernels build the output lines; a file with a
+malformed line (wrong field count) is read instead by Python's csv module, which can keep that
+line's place with a reason.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ a row that can't be priced keeps its place with the reason in `error`.
   413 above it.
 * **Spreadsheet safety:** any cell that starts with `= + - @`, tab or carriage return is
   prefixed with `'` so spreadsheets show it as text instead of running it as a formula
-  (plain numbers such as `-2` stay numbers). Text cells come back quoted.
+  (plain numbers such as `-2` stay numbers).
 * **Errors:** an empty file, a header with no rows, duplicated or missing columns → 4xx with a
   reason. A line with the wrong number of fields keeps its place with the reason in `error`.
 """
@@ -298,10 +298,21 @@ def open_csv(upload: UploadFile, settings: ApiSettings) -> CsvJob:
     return CsvJob(headers, columns, shape, first, reader, text)
 
 
-def _text_column(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """Spreadsheet-safe text; an empty cell is written bare, not as ``""``."""
-    safe = neutralise_arrow(values)
-    return pc.if_else(pc.equal(safe, ""), pa.scalar(None, safe.type), safe)
+def _csv_cells(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Cells as CSV text, quoted only where needed (a comma, quote or line break), as the csv
+    module writes them: plain cells stay bare, so simple tools can still split on commas."""
+    text = pc.fill_null(values.cast(pa.string()), "")
+    needs = pc.match_substring_regex(text, r'[,"\r\n]')
+    if not pc.any(needs).as_py():
+        return text
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+    return pc.if_else(needs, quoted, text)
+
+
+def _csv_lines(columns: list[pa.Array | pa.ChunkedArray]) -> bytes:
+    """Rows joined into CSV lines in Arrow, one pass per column rather than per cell."""
+    lines = pc.binary_join_element_wise(*[_csv_cells(c) for c in columns], ",")
+    return ("\n".join(lines.to_pylist()) + "\n").encode()
 
 
 def _price_column(values: pd.Series) -> pa.Array:
@@ -327,17 +338,14 @@ def _priced_chunk(chunk: Chunk, job: CsvJob, served: Served, keep: list[int]) ->
         scores.loc[bad, list(PREDICTION_COLUMNS[:3])] = None
         scores.loc[bad, "error"] = list(chunk.problems.values())
     errors = scores["error"].fillna("").astype(object)
-    columns = {f"in{i}": _text_column(pa.array(chunk.frame[i])) for i in keep}
-    for col in PREDICTION_COLUMNS[:3]:
-        columns[col] = _price_column(scores[col])
-    columns["model_version"] = pa.repeat(served.version, len(priced))
-    columns["error"] = _text_column(pa.array(errors.to_numpy(), type=pa.string()))
+    columns = [neutralise_arrow(pa.array(chunk.frame[i])) for i in keep]
+    columns += [_price_column(scores[col]) for col in PREDICTION_COLUMNS[:3]]
+    columns.append(pa.repeat(served.version, len(priced)))
+    columns.append(neutralise_arrow(pa.array(errors.to_numpy(), type=pa.string())))
     failed = int((errors != "").sum())
     metrics.ROWS.labels("csv", "priced").inc(len(priced) - failed)
     metrics.ROWS.labels("csv", "failed").inc(failed)
-    sink = pa.BufferOutputStream()
-    pcsv.write_csv(pa.table(columns), sink, pcsv.WriteOptions(include_header=False))
-    return sink.getvalue().to_pybytes()
+    return _csv_lines(columns)
 
 
 def stream_priced(job: CsvJob, served: Served) -> Iterator[bytes]:

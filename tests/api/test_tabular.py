@@ -7,9 +7,10 @@ import csv
 import io
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from api.tabular import _regular, arrow_chunks, read_chunks
+from api.tabular import _csv_lines, _regular, arrow_chunks, read_chunks
 
 HEADER = "name,year,note"
 REGULAR = {
@@ -80,3 +81,19 @@ def test_large_file_comes_in_many_blocks_without_losing_rows() -> None:
     chunks = list(arrow_chunks(raw, 3, 7_000))
     assert [len(c.frame) for c in chunks] == [7_000, 7_000, 6_000]
     assert pd.concat([c.frame[1] for c in chunks]).astype(int).tolist() == list(range(20_000))
+
+
+def test_output_lines_quote_only_where_needed_and_read_back() -> None:
+    """Minimal quoting, as the csv module writes, so a plain row can still be split on commas
+    by simple tools; every cell reads back as it went in (a bare CR is quoted too)."""
+    text = ["Swift", 'say "hi"', "a,b", "two\nlines", "cr\rhere", "", None, "'=1+1"]
+    prices = [450000, None, 1, 2, 3, 4, 5, 6]
+    out = _csv_lines([pa.array(text), pa.array(prices, type=pa.int64()), pa.repeat("7", 8)])
+    back = list(csv.reader(io.StringIO(out.decode(), newline="")))
+    assert back == [
+        [cell or "", "" if price is None else str(price), "7"]
+        for cell, price in zip(text, prices, strict=True)
+    ]
+    lines = out.decode().split("\n")
+    assert lines[0] == "Swift,450000,7" and lines[-1] == ""
+    assert '"say ""hi""",,7' in lines and '"a,b",1,7' in lines and "'=1+1,6,7" in lines
