@@ -312,7 +312,7 @@ def _csv_cells(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray
 def _csv_lines(columns: list[pa.Array | pa.ChunkedArray]) -> bytes:
     """Rows joined into CSV lines in Arrow, one pass per column rather than per cell."""
     lines = pc.binary_join_element_wise(*[_csv_cells(c) for c in columns], ",")
-    return ("\n".join(lines.to_pylist()) + "\n").encode()
+    return ("\r\n".join(lines.to_pylist()) + "\r\n").encode()  # RFC 4180 line ends
 
 
 def _price_column(values: pd.Series) -> pa.Array:
@@ -353,7 +353,7 @@ def stream_priced(job: CsvJob, served: Served) -> Iterator[bytes]:
     output column (a re-uploaded priced file) is replaced, not duplicated."""
     keep = [i for i, c in enumerate(job.columns) if c not in OUTPUT_COLUMNS]
     head = io.StringIO()
-    writer = csv.writer(head, lineterminator="\n")
+    writer = csv.writer(head, lineterminator="\r\n")
     writer.writerow([*neutralise(pd.Series([job.headers[i] for i in keep])), *OUTPUT_COLUMNS])
     try:
         yield head.getvalue().encode()

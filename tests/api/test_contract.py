@@ -181,6 +181,7 @@ def test_csv_features_shape_keeps_rows_order_and_extra_columns(client) -> None: 
     r = post_csv(client, csv_bytes(rows))
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/csv")
+    assert r.text.count("\r\n") == 4 == r.text.count("\n")  # RFC 4180 line ends throughout
     out = read_csv(r.text)
     assert list(out.columns) == [*rows.columns, *OUTPUT]
     assert out["Stock_ID"].tolist() == ["A1", "A2", "A3"]

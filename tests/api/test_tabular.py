@@ -94,6 +94,6 @@ def test_output_lines_quote_only_where_needed_and_read_back() -> None:
         [cell or "", "" if price is None else str(price), "7"]
         for cell, price in zip(text, prices, strict=True)
     ]
-    lines = out.decode().split("\n")
+    lines = out.decode().split("\r\n")
     assert lines[0] == "Swift,450000,7" and lines[-1] == ""
     assert '"say ""hi""",,7' in lines and '"a,b",1,7' in lines and "'=1+1,6,7" in lines
