@@ -180,8 +180,9 @@ def _numeric(series: pd.Series, column: str, errors: _Errors) -> pd.Series:
         values = parsed
     else:
         values = _floats(pd.to_numeric(series, errors="coerce"))
-    rest = values.isna() & series.notna()
-    if rest.any():
+    missing = np.isnan(values.to_numpy(dtype=float))
+    rest = pd.Series(missing, index=series.index) & series.notna()
+    if missing.any() and rest.any():
         text = _text(series[rest])
         parsed = _floats(pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce"))
         errors.add(
@@ -191,9 +192,12 @@ def _numeric(series: pd.Series, column: str, errors: _Errors) -> pd.Series:
             ),
         )
         values[rest] = parsed
-    finite = values.notna() & ~np.isfinite(values.astype(float))
-    errors.add(finite, f"{column} must be a finite number")
-    return values.where(~finite).astype(float)
+    numbers = values.to_numpy(dtype=float)
+    infinite = np.isinf(numbers)
+    if infinite.any():
+        errors.add(pd.Series(infinite, index=series.index), f"{column} must be a finite number")
+        numbers = np.where(infinite, np.nan, numbers)
+    return pd.Series(numbers, index=series.index)
 
 
 def _category(series: pd.Series, column: str, errors: _Errors) -> pd.Series:
@@ -239,18 +243,20 @@ def _name_columns(names: pd.Series, brands: pd.Series | None) -> pd.DataFrame:
     """brand, model, variant columns; each distinct (name, brand) pair is parsed once."""
     stated = brands is not None
     given = brands if stated else pd.Series(None, index=names.index, dtype=object)
-    pairs = pd.DataFrame({"name": names, "given": given}, index=names.index)
-    keys: dict[tuple, tuple] = {}
-    for name, brand in pairs.drop_duplicates().itertuples(index=False, name=None):
-        name = name if isinstance(name, str) else None
-        brand = brand if isinstance(brand, str) else None
-        keys[(name, brand)] = (brand if stated else split_name(name)[0], *name_keys(name, brand))
-    rows = [
-        keys[(n if isinstance(n, str) else None, b if isinstance(b, str) else None)]
-        for n, b in pairs.itertuples(index=False, name=None)
-    ]
+    name_codes, name_values = pd.factorize(names)  # -1: missing
+    given_codes, given_values = pd.factorize(given)
+    width = len(given_values) + 1
+    pair_codes, pairs = pd.factorize((name_codes + 1) * width + (given_codes + 1))
+    columns = np.empty((3, len(pairs)), dtype=object)
+    for j, pair in enumerate(pairs):
+        n, g = divmod(int(pair), width)
+        name = name_values[n - 1] if n and isinstance(name_values[n - 1], str) else None
+        brand = given_values[g - 1] if g and isinstance(given_values[g - 1], str) else None
+        columns[:, j] = (brand if stated else split_name(name)[0], *name_keys(name, brand))
     return pd.DataFrame(
-        rows, index=names.index, columns=["brand", "model", "variant"], dtype=object
+        {key: columns[i][pair_codes] for i, key in enumerate(("brand", "model", "variant"))},
+        index=names.index,
+        dtype=object,
     )
 
 
