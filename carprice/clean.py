@@ -182,7 +182,7 @@ def _numeric(series: pd.Series, column: str, errors: _Errors) -> pd.Series:
         values = _floats(pd.to_numeric(series, errors="coerce"))
     missing = np.isnan(values.to_numpy(dtype=float))
     rest = pd.Series(missing, index=series.index) & series.notna()
-    if missing.any() and rest.any():
+    if rest.any():
         text = _text(series[rest])
         parsed = _floats(pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce"))
         errors.add(

@@ -134,12 +134,8 @@ class FeaturePipeline:
         out = np.empty((len(frame), len(MODEL_FEATURES)), dtype=np.float32)
         for i, col in enumerate(CATEGORICAL_COLUMNS):
             codes = self.codes[col]
-            lower = col in NAME_KEYS
             out[:, i] = map_distinct(
-                frame[col],
-                lambda v, c=codes, lo=lower: c.get(
-                    v.lower() if lo and isinstance(v, str) else v, np.nan
-                ),
+                frame[col], lambda v, c=codes, col=col: c.get(_key(col, v), np.nan)
             ).astype(float)  # missing (None) → NaN
         for i, col in enumerate(NUMERIC_COLUMNS, start=len(CATEGORICAL_COLUMNS)):
             out[:, i] = pd.to_numeric(frame[col], errors="coerce").to_numpy(float, na_value=np.nan)
@@ -151,7 +147,7 @@ class FeaturePipeline:
         out = np.full(len(MODEL_FEATURES), np.nan, dtype=np.float32)
         for i, col in enumerate(CATEGORICAL_COLUMNS):
             value = row.get(col)
-            key = value.lower() if col in NAME_KEYS and isinstance(value, str) else value
+            key = _key(col, value)
             code = self.codes[col].get(key) if key is not None else None
             if code is None and col in CHECKED_CATEGORIES:
                 allowed = self.display_values(col)
@@ -179,12 +175,14 @@ def _keys(frame: pd.DataFrame, col: str) -> pd.Series:
     """Name-derived columns are matched case-insensitively; the rest are canonical already."""
     values = frame[col].astype("object")
     if col in NAME_KEYS:
-        return pd.Series(
-            map_distinct(values, lambda v: v.lower() if isinstance(v, str) else v),
-            index=values.index,
-            dtype=object,
-        )
+        keys = map_distinct(values, lambda v: _key(col, v))
+        return pd.Series(keys, index=values.index, dtype=object)
     return values
+
+
+def _key(col: str, value: object) -> object:
+    """One cell's vocabulary key: the rule behind `_keys`, `encode` and `encode_row`."""
+    return value.lower() if col in NAME_KEYS and isinstance(value, str) else value
 
 
 def _display_brand(frame: pd.DataFrame, brand: str) -> str:
