@@ -1,0 +1,29 @@
+"""The names every part of CarPrice must agree on: registry, aliases, DAG ids, lake paths.
+
+Plain constants with no imports, so the API, the dashboard, the stack, the DAGs and the
+tests can all use them without pulling in anything heavy. Settings take their defaults from
+here; a deployment may still rename the experiment or the model through the environment.
+"""
+
+from __future__ import annotations
+
+EXPERIMENT = "car_price"
+MODEL_NAME = "car_price"
+
+CHAMPION = "champion"  # the live model: the API serves it, the gate is the only thing moving it
+CHALLENGER = "challenger"  # a registered model that did not beat the champion
+ALIASES: tuple[str, ...] = (CHAMPION, CHALLENGER)
+
+TRAINING_DAG = "car_price_pipeline"
+BATCH_DAG = "batch_quotes"
+
+# Lake layout, relative to the lake root (a local folder or s3://bucket).
+RAW_FILE = "car_details_v3.csv"
+RAW_KEY = f"raw/{RAW_FILE}"  # the file the training DAG reads by default
+RUNS_PREFIX = "runs"  # runs/<run id>/<stage>/…: one training run's stages
+BATCH_OUT_PREFIX = "batch/out"  # batch_quotes writes <input name> here by default
+
+
+def raw_uri(lake_root: str) -> str:
+    """Where the training pipeline reads the raw listings by default."""
+    return f"{lake_root.rstrip('/')}/{RAW_KEY}"
