@@ -22,7 +22,7 @@ from api.config import get_api_settings
 from api.metrics import MetricsMiddleware
 from api.routes import health, model, predict
 from api.runtime import ModelRuntime
-from api.scoring import UnknownValue
+from api.scoring import UnknownValue, Unpriceable
 from api.tabular import UploadLimit
 from carprice.settings import get_settings
 
@@ -119,6 +119,16 @@ async def _unknown_value(request: Request, exc: UnknownValue) -> JSONResponse:
     )
 
 
+async def _unpriceable(request: Request, exc: Unpriceable) -> JSONResponse:
+    return JSONResponse(
+        status_code=422,
+        content={
+            "detail": str(exc),
+            "errors": [{"loc": ["body"], "msg": str(exc), "type": "unpriceable"}],
+        },
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(
@@ -139,6 +149,7 @@ def create_app() -> FastAPI:
     application.include_router(predict.router)
     application.add_exception_handler(RequestValidationError, _validation_error)
     application.add_exception_handler(UnknownValue, _unknown_value)
+    application.add_exception_handler(Unpriceable, _unpriceable)
     application.add_exception_handler(Exception, _unexpected)
     application.add_middleware(UploadLimit)
     application.add_middleware(ApiKeyGate)  # runs before UploadLimit: no key, no body read

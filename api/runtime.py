@@ -19,7 +19,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from api import metrics
-from api.scoring import Scorer
+from api.scoring import warm_up
 from carprice import registry
 from carprice.model import PricingModel
 
@@ -42,7 +42,7 @@ class Served:
     """One loaded model version and everything derived from it; never mutated after load."""
 
     model: PricingModel
-    scorer: Scorer
+    comparables_k: int
     name: str
     alias: str
     version: str
@@ -175,11 +175,10 @@ class ModelRuntime:
                 info["trained_at"] = _iso(client.get_run(info["run_id"]).info.start_time)
         except Exception as exc:  # noqa: BLE001 - metadata is nice to have, not required
             log.warning("could not read registry metadata for version %s: %s", version, exc)
-        scorer = Scorer(model, self.comparables_k)
-        scorer.warm_up()
+        warm_up(model)
         return Served(
             model=model,
-            scorer=scorer,
+            comparables_k=self.comparables_k,
             name=self.name,
             alias=self.alias,
             version=version,

@@ -1,149 +1,62 @@
-"""Pricing for the API's response shapes, over one loaded PricingModel.
-
-All encoding lives in the domain package: one car goes `clean.car_row` →
-`FeaturePipeline.encode_row` → booster (microseconds, no pandas); a CSV chunk goes through
-`PricingModel.predict`, the same path training evaluated. This module adds what only the API
-needs: exact TreeSHAP contributions in rupees, comparables, range warnings, and shape of the
-JSON answers.
-"""
+"""HTTP answers from the served model: every price comes from `PricingModel` (`quote` for one
+car, `prepare` + `price` for many); this module only shapes them for the routes."""
 
 from __future__ import annotations
 
 import contextlib
-import logging
-from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
 import pandas as pd
-import xgboost as xgb
+from pydantic import ValidationError
 
-from carprice.clean import car_row
-from carprice.explain import ComparablesIndex, rupee_shares
-from carprice.features import MODEL_FEATURES, UnknownCategory
-from carprice.model import PricingModel
+from api.schemas import BatchItem, RangeWarning
+from carprice.features import UnknownCategory
+from carprice.model import PricingModel, UnpriceableCar
 from carprice.schema import CarFeatures
 
-log = logging.getLogger("api.scoring")
-
-# The API's name for the domain's refusal (a 422 listing the allowed values).
+# The API's names for the domain's refusals (422s; the first lists the allowed values).
 UnknownValue = UnknownCategory
+Unpriceable = UnpriceableCar
+EXAMPLE_CAR: dict[str, Any] = CarFeatures.model_config["json_schema_extra"]["examples"][0]
 
 
-@dataclass
-class Encoded:
-    row: np.ndarray  # float32, MODEL_FEATURES order
-    frame_row: dict  # the internal frame's values (for comparables and warnings)
+def warm_up(model: PricingModel) -> None:
+    """Price the schema's example once, so the first real request pays no first-call costs."""
+    with contextlib.suppress(UnknownCategory, UnpriceableCar):
+        model.quote(EXAMPLE_CAR)
 
 
-class Scorer:
-    """Lookups precomputed once per loaded version; safe to share between threads."""
+def _reason(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'item'}: {e['msg']}" for e in exc.errors()
+    )
 
-    def __init__(self, model: PricingModel, comparables_k: int = 5) -> None:
-        self.model = model
-        self.k = comparables_k
-        names = list(model.booster.feature_names or [])
-        if names != list(MODEL_FEATURES):
-            raise ValueError(f"booster features {names} differ from {list(MODEL_FEATURES)}")
-        self.feature_names = names
-        self.feature_types = list(model.booster.feature_types or [])
-        self.ranges = model.pipeline.ranges
-        # One thread for a single row: thread start-up costs more than it saves.
-        self.single = model.booster.copy()
-        self.single.set_param({"nthread": 1})
-        self.bulk = model.booster
-        self._comparables = ComparablesIndex(model.comparables)
 
-    def warm_up(self) -> None:
-        example = CarFeatures.model_config["json_schema_extra"]["examples"][0]
-        car = CarFeatures.model_validate(example)
-        with contextlib.suppress(UnknownCategory):
-            self.explain(car)
-
-    # ------------------------------------------------------------------ one car
-    def encode(self, car: CarFeatures) -> Encoded:
-        """Validated CarFeatures → booster row; unknown brand/fuel/… raise UnknownCategory."""
-        row = car_row(car)
-        return Encoded(self.model.pipeline.encode_row(row), row)
-
-    def warnings(self, frame_row: dict) -> list[dict]:
-        out = []
-        for col, r in self.ranges.items():
-            value = frame_row.get(col)
-            if value is not None and (value < r["min"] or value > r["max"]):
-                out.append(
-                    {
-                        "feature": col,
-                        "value": value,
-                        "train_min": r["min"],
-                        "train_max": r["max"],
-                        "message": f"{col} {value:g} is outside the training range "
-                        f"{r['min']:g}–{r['max']:g}; the estimate is less reliable",
-                    }
-                )
-        return out
-
-    def explain(self, car: CarFeatures) -> dict:
-        """Price, bounds, exact TreeSHAP contributions, comparables and range warnings."""
-        enc = self.encode(car)
-        dmatrix = xgb.DMatrix(
-            enc.row[None, :],
-            feature_names=self.feature_names,
-            feature_types=self.feature_types,
-            enable_categorical=True,
-            nthread=1,
-        )
-        contribs = self.single.predict(dmatrix, pred_contribs=True)[0].astype(float)
-        parts, base = contribs[:-1], float(contribs[-1])
-        price, low, high = self.model.price_from_log(np.array([parts.sum() + base]))
-        price_value = float(price[0])
-        rupees = rupee_shares(parts, base, price_value)  # add up exactly to the shown price
-        items = [
-            {
-                "feature": col,
-                "value": enc.frame_row.get(col),
-                "log": float(parts[i]),
-                "rupees": float(rupees[i]),
-            }
-            for i, col in enumerate(self.feature_names)
-        ]
-        items.sort(key=lambda item: abs(item["rupees"]), reverse=True)
-        return {
-            "price": price_value,
-            "price_low": float(low[0]),
-            "price_high": float(high[0]),
-            "interval_level": self.model.calibration.level,
-            "contributions": {
-                "base_value_log": base,
-                "base_price": float(np.exp(base)),
-                "log_price": base + float(parts.sum()),
-                "features": items,
-            },
-            "comparables": self.comparables(enc.frame_row),
-            "warnings": self.warnings(enc.frame_row),
-        }
-
-    def comparables(self, frame_row: dict) -> list[dict]:
-        return self._comparables.nearest(frame_row, self.k)
-
-    # ------------------------------------------------------------------ many cars
-    def price_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Encoded rows → (price, low, high), rounded like PricingModel.predict."""
-        return self.model.price(rows)
-
-    def score_frame(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Normalised-header string frame (either shape) → predicted_price, price_low,
-        price_high, error ('' when priced), one row per input row in order."""
+def batch_items(model: PricingModel, cars: list[dict[str, Any]]) -> list[BatchItem]:
+    """Each item validated on its own (a bad one fails only itself); the valid ones priced
+    together as one frame, with out-of-training-range warnings. Input order is kept."""
+    items = [BatchItem(index=i) for i in range(len(cars))]
+    valid: list[dict[str, Any]] = []
+    positions: list[int] = []
+    for i, raw in enumerate(cars):
         try:
-            out = self.model.predict(df.reset_index(drop=True))
-        except Exception:  # noqa: BLE001 - keep the rows' places, say what happened
-            log.exception("PricingModel.predict failed on %d rows", len(df))
-            out = pd.DataFrame(
-                {
-                    c: np.full(len(df), np.nan)
-                    for c in ("predicted_price", "price_low", "price_high")
-                }
-            )
-            out["error"] = "could not be priced: internal error (see server log)"
-            return out
-        out["error"] = out["error"].fillna("").astype(object)
-        return out
+            valid.append(CarFeatures.model_validate(raw).model_dump())
+        except ValidationError as exc:
+            items[i].error = _reason(exc)
+            continue
+        positions.append(i)
+    if not valid:
+        return items
+    prepared = model.prepare(pd.DataFrame(valid, columns=list(CarFeatures.model_fields)))
+    priced = model.price(prepared)
+    rows = prepared.frame.to_dict("records")
+    for j, i in enumerate(positions):
+        if not prepared.ok[j]:
+            items[i].error = str(prepared.errors[j])
+            continue
+        item = items[i]
+        item.price, item.price_low, item.price_high = (
+            float(priced.at[j, col]) for col in ("predicted_price", "price_low", "price_high")
+        )
+        item.warnings = [RangeWarning(**w) for w in model.warnings(rows[j])]
+    return items

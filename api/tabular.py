@@ -326,7 +326,7 @@ def _priced_chunk(chunk: Chunk, job: CsvJob, served: Served, keep: list[int]) ->
     priced = chunk.frame.copy()
     priced.columns = job.columns
     try:
-        scores = served.scorer.score_frame(priced)
+        scores = served.model.price_frame(priced)
     except Exception:  # noqa: BLE001 - one chunk must not lose its rows' places
         log.exception("pricing a CSV chunk failed")
         scores = pd.DataFrame(

@@ -29,10 +29,10 @@ from carprice.schema import (
     RAW_COLUMNS,
     TARGET,
     TWO_WORD_BRANDS,
-    CarFeatures,
 )
 
 _RAW_MARKERS = {"owner", "mileage", "engine", "max_power"}
+_ROW_REQUIRED = ("year", "km_driven", "fuel", "seller_type", "transmission", "owner_rank")
 _RAW_REQUIRED = ("name", "year", "km_driven", "fuel", "seller_type", "transmission", "owner")
 _OWNER_LOOKUP = {label.lower(): rank for label, rank in OWNER_LABELS.items()}
 _TWO_WORD = {b.lower() for b in TWO_WORD_BRANDS}
@@ -82,26 +82,19 @@ def detect_shape(columns: list[str]) -> str:
     return "features"
 
 
-_BLANKS = ("", "nan", "NaN", "None")
-
-
-def _text(series: pd.Series) -> pd.Series:
-    """Strings with blanks as None, whatever dtype the column arrived in (vectorised: the API
-    runs this on every CSV upload)."""
-    text = series.astype("string").str.strip()
-    text = text.mask(text.isin(_BLANKS))
-    return text.astype("object").where(text.notna(), None)
+_BLANKS = frozenset(("", "nan", "NaN", "None"))
+Column = np.ndarray  # one column of the internal frame while it is being built
 
 
 def _blank(value: object) -> str | None:
-    """Scalar twin of `_text` for one validated car."""
+    """One cell as stripped text, with blanks as None (the rule for every text cell)."""
     if value is None:
         return None
     text = str(value).strip()
     return None if text in _BLANKS else text
 
 
-def map_distinct(series: pd.Series, fn: Callable[[Any], object]) -> np.ndarray:
+def map_distinct(series: pd.Series | np.ndarray, fn: Callable[[Any], object]) -> np.ndarray:
     """`fn` of each row's value as an object array, calling `fn` once per distinct value
     (missing stays None). An upload repeats a few hundred names and labels over thousands of
     rows, so this turns per-row Python into per-value Python plus one gather."""
@@ -112,8 +105,13 @@ def map_distinct(series: pd.Series, fn: Callable[[Any], object]) -> np.ndarray:
     return mapped[codes]
 
 
-def _map_unique(series: pd.Series, parse: Callable[[str], object]) -> tuple[pd.Series, pd.Series]:
-    """Apply `parse` once per distinct value; returns (values, error messages)."""
+def _text(series: pd.Series) -> Column:
+    """Strings with blanks as None, whatever dtype the column arrived in."""
+    return map_distinct(series, _blank)
+
+
+def _map_unique(text: Column, parse: Callable[[str], object]) -> tuple[Column, Column]:
+    """Apply `parse` once per distinct value; returns (values, error messages or None)."""
 
     def attempt(cell: str) -> tuple[object, str | None]:
         try:
@@ -121,42 +119,31 @@ def _map_unique(series: pd.Series, parse: Callable[[str], object]) -> tuple[pd.S
         except ValueError as exc:
             return None, str(exc)
 
-    pairs = map_distinct(series, attempt)
-    values = [None if p is None else p[0] for p in pairs]
-    errors = [None if p is None else p[1] for p in pairs]
-    return (
-        pd.Series(values, index=series.index, dtype=object),
-        pd.Series(errors, index=series.index, dtype=object),
-    )
+    pairs = map_distinct(text, attempt)
+    values = np.array([None if p is None else p[0] for p in pairs], dtype=object)
+    errors = np.array([None if p is None else p[1] for p in pairs], dtype=object)
+    return values, errors
 
 
 class _Errors:
     """Collects per-row reasons; a row is bad when it has at least one."""
 
-    def __init__(self, index: pd.Index) -> None:
-        self.messages = pd.Series([""] * len(index), index=index, dtype="object")
+    def __init__(self, rows: int) -> None:
+        self.messages = np.full(rows, "", dtype=object)
 
-    def add(
-        self, mask: pd.Series, message: pd.Series | str | Callable[[pd.Series], pd.Series]
-    ) -> None:
+    def add(self, mask: np.ndarray, message: str | Callable[[np.ndarray], Any]) -> None:
         """`message` may be a function of the bad rows' mask, so reasons cost nothing when
         every row is fine (the usual case for a large upload)."""
-        mask = mask.fillna(False).astype(bool)
+        mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
         if callable(message):
-            message = message(mask)
-        msg = message[mask] if isinstance(message, pd.Series) else message
+            message = np.asarray(message(mask), dtype=object)
         current = self.messages[mask]
-        self.messages[mask] = np.where(current == "", msg, current + "; " + msg)
+        self.messages[mask] = np.where(current == "", message, current + "; " + message)
 
 
-def _floats(values: pd.Series) -> pd.Series:
-    """Plain float64 with NaN for missing, whatever (nullable) dtype `to_numeric` returned."""
-    return pd.Series(values.to_numpy(dtype=float, na_value=np.nan), index=values.index)
-
-
-def _arrow_floats(series: pd.Series) -> pd.Series | None:
+def _arrow_floats(series: pd.Series) -> Column | None:
     """Arrow-backed text (a CSV upload) parsed in C++ when every non-blank cell is a plain
     number, the usual case; None when any cell isn't, and the general route decides."""
     dtype = series.dtype
@@ -168,48 +155,60 @@ def _arrow_floats(series: pd.Series) -> pd.Series | None:
         numbers = pc.cast(blank_as_null, pa.float64())
     except pa.ArrowException:
         return None
-    return pd.Series(numbers.to_numpy(zero_copy_only=False), index=series.index)
+    return numbers.to_numpy(zero_copy_only=False).astype(float)  # a writable copy
 
 
-def _numeric(series: pd.Series, column: str, errors: _Errors) -> pd.Series:
+def _plain_number(cell: str) -> float:
+    """A cell as written by people: thousands separators allowed; NaN when not a number."""
+    try:
+        return float(cell.replace(",", ""))
+    except ValueError:
+        return np.nan
+
+
+def _numeric(series: pd.Series, column: str, errors: _Errors) -> Column:
     # Fast paths: most cells are plain numbers (or already numeric); only the rest go through
     # the text route (blanks, thousands separators, words), which sets their reasons.
     if pd.api.types.is_bool_dtype(series):
-        values = pd.Series(np.nan, index=series.index)
-    elif (parsed := _arrow_floats(series)) is not None:
-        values = parsed
-    else:
-        values = _floats(pd.to_numeric(series, errors="coerce"))
-    missing = np.isnan(values.to_numpy(dtype=float))
-    rest = pd.Series(missing, index=series.index) & series.notna()
-    if rest.any():
-        text = _text(series[rest])
-        parsed = _floats(pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce"))
-        errors.add(
-            (text.notna() & parsed.isna()).reindex(series.index, fill_value=False),
-            lambda bad: (
-                column + " " + text.reindex(series.index)[bad].map(repr) + " is not a number"
-            ),
-        )
+        return np.full(len(series), np.nan)
+    values = _arrow_floats(series)
+    if values is None:
+        numbers = pd.to_numeric(series, errors="coerce")
+        values = numbers.to_numpy(dtype=float, na_value=np.nan, copy=True)
+    rest = np.flatnonzero(np.isnan(values) & pd.notna(series.to_numpy()))
+    if len(rest):
+        text = _text(series.iloc[rest])
+        parsed = np.array([np.nan if t is None else _plain_number(t) for t in text], dtype=float)
+        words = pd.notna(text) & np.isnan(parsed)
+        bad = np.zeros(len(values), dtype=bool)
+        bad[rest[words]] = True
+        errors.add(bad, lambda _: [f"{column} {t!r} is not a number" for t in text[words]])
         values[rest] = parsed
-    numbers = values.to_numpy(dtype=float)
-    infinite = np.isinf(numbers)
+    infinite = np.isinf(values)
     if infinite.any():
-        errors.add(pd.Series(infinite, index=series.index), f"{column} must be a finite number")
-        numbers = np.where(infinite, np.nan, numbers)
-    return pd.Series(numbers, index=series.index)
+        errors.add(infinite, f"{column} must be a finite number")
+        values = np.where(infinite, np.nan, values)
+    return values
 
 
-def _category(series: pd.Series, column: str, errors: _Errors) -> pd.Series:
-    choices = CATEGORY_CHOICES[column]
-    lookup = {c.lower(): c for c in choices}
-    text = _text(series)
-    canon = pd.Series(map_distinct(text, lambda v: lookup.get(v.lower())), index=text.index)
-    errors.add(
-        text.notna() & canon.isna(),
-        lambda bad: f"{column} " + text[bad].map(repr) + f" is not one of: {', '.join(choices)}",
-    )
-    return canon
+def _category(series: pd.Series, column: str) -> Column:
+    """Allowed values in their canonical spelling; anything else kept as written, so the model
+    can refuse it naming the values it knows (training rejects it in `clean_training`)."""
+    lookup = _CHOICE_LOOKUP[column]
+    return map_distinct(_text(series), lambda v: lookup.get(v.lower(), v))
+
+
+def _check_choices(frame: pd.DataFrame, errors: _Errors) -> None:
+    """Training rows must use the schema's categories; serving leaves this to the model."""
+    for col, choices in CATEGORY_CHOICES.items():
+        values = frame[col].to_numpy(dtype=object)
+        bad = pd.notna(values) & ~np.isin(values, choices)
+        errors.add(
+            bad,
+            lambda bad, v=values, col=col, c=choices: [
+                f"{col} {t!r} is not one of: {', '.join(c)}" for t in v[bad]
+            ],
+        )
 
 
 def split_name(name: str | None) -> tuple[str | None, str | None]:
@@ -239,10 +238,10 @@ def name_keys(name: str | None, brand: str | None = None) -> tuple[str | None, s
     return model, " ".join(name.lower().split())
 
 
-def _name_columns(names: pd.Series, brands: pd.Series | None) -> pd.DataFrame:
+def _name_columns(names: Column, brands: Column | None) -> dict[str, Column]:
     """brand, model, variant columns; each distinct (name, brand) pair is parsed once."""
     stated = brands is not None
-    given = brands if stated else pd.Series(None, index=names.index, dtype=object)
+    given = brands if stated else np.full(len(names), None, dtype=object)
     name_codes, name_values = pd.factorize(names)  # -1: missing
     given_codes, given_values = pd.factorize(given)
     width = len(given_values) + 1
@@ -253,135 +252,116 @@ def _name_columns(names: pd.Series, brands: pd.Series | None) -> pd.DataFrame:
         name = name_values[n - 1] if n and isinstance(name_values[n - 1], str) else None
         brand = given_values[g - 1] if g and isinstance(given_values[g - 1], str) else None
         columns[:, j] = (brand if stated else split_name(name)[0], *name_keys(name, brand))
-    return pd.DataFrame(
-        {key: columns[i][pair_codes] for i, key in enumerate(("brand", "model", "variant"))},
-        index=names.index,
-        dtype=object,
-    )
+    return {key: columns[i][pair_codes] for i, key in enumerate(("brand", "model", "variant"))}
 
 
-def _from_raw(df: pd.DataFrame, errors: _Errors) -> pd.DataFrame:
-    out = pd.DataFrame(index=df.index)
-    out["name"] = _text(df["name"])
-    out[["brand", "model", "variant"]] = _name_columns(out["name"], None)
+def _missing_text(rows: int) -> Column:
+    return np.full(rows, None, dtype=object)
+
+
+def _from_raw(df: pd.DataFrame, errors: _Errors) -> dict[str, Column]:
+    rows = len(df)
+    out: dict[str, Column] = {"name": _text(df["name"])}
+    out |= _name_columns(out["name"], None)
     owner = _text(df["owner"])
-    out["owner_rank"] = owner.str.lower().map(_OWNER_LOOKUP).astype(float)
+    ranks = map_distinct(owner, lambda v: _OWNER_LOOKUP.get(v.lower()))
+    out["owner_rank"] = np.array([np.nan if r is None else r for r in ranks], dtype=float)
     errors.add(
-        owner.notna() & out["owner_rank"].isna(),
-        lambda bad: "owner " + owner[bad].map(repr) + f" is not one of: {', '.join(OWNER_LABELS)}",
+        pd.notna(owner) & np.isnan(out["owner_rank"]),
+        lambda bad: [f"owner {o!r} is not one of: {', '.join(OWNER_LABELS)}" for o in owner[bad]],
     )
     parsers = {
         "mileage": ("mileage_kmpl", units.parse_mileage),
         "engine": ("engine_cc", units.parse_engine),
         "max_power": ("max_power_bhp", units.parse_power),
+        "torque": ("torque", units.parse_torque),
     }
     for raw_col, (col, parse) in parsers.items():
-        text = _text(df[raw_col]) if raw_col in df else pd.Series(None, index=df.index)
-        out[col], msg = _map_unique(text, parse)
-        errors.add(msg.notna(), msg)
-    torque = _text(df["torque"]) if "torque" in df else pd.Series(None, index=df.index)
-    pairs, msg = _map_unique(torque, units.parse_torque)
-    errors.add(msg.notna(), msg)
-    out["torque_nm"] = pairs.map(lambda p: p[0] if isinstance(p, tuple) else None).astype(float)
-    out["torque_rpm"] = pairs.map(lambda p: p[1] if isinstance(p, tuple) else None).astype(float)
+        text = _text(df[raw_col]) if raw_col in df else _missing_text(rows)
+        values, messages = _map_unique(text, parse)
+        errors.add(pd.notna(messages), lambda bad, m=messages: m[bad])
+        out[col] = values
+    pairs = out.pop("torque")
+    out["torque_nm"] = np.array([p[0] if p is not None else np.nan for p in pairs], dtype=float)
+    out["torque_rpm"] = np.array(
+        [p[1] if p is not None and p[1] is not None else np.nan for p in pairs], dtype=float
+    )
     for col in ("year", "km_driven", "seats"):
-        out[col] = (
-            _numeric(df[col], col, errors) if col in df else pd.Series(np.nan, index=df.index)
-        )
+        out[col] = _numeric(df[col], col, errors) if col in df else np.full(rows, np.nan)
     return out
 
 
-def _from_features(df: pd.DataFrame, errors: _Errors) -> pd.DataFrame:
-    out = pd.DataFrame(index=df.index)
-    out["name"] = _text(df["name"]) if "name" in df else None
-    brands = _text(df["brand"]) if "brand" in df else None
-    out[["brand", "model", "variant"]] = _name_columns(out["name"], brands)
+def _from_features(df: pd.DataFrame, errors: _Errors) -> dict[str, Column]:
+    rows = len(df)
+    out: dict[str, Column] = {"name": _text(df["name"]) if "name" in df else _missing_text(rows)}
+    out |= _name_columns(out["name"], _text(df["brand"]) if "brand" in df else None)
     for col in NUMERIC_COLUMNS:
-        out[col] = (
-            _numeric(df[col], col, errors) if col in df else pd.Series(np.nan, index=df.index)
-        )
+        out[col] = _numeric(df[col], col, errors) if col in df else np.full(rows, np.nan)
     return out
 
 
-def _check_required(frame: pd.DataFrame, required: tuple[str, ...], errors: _Errors) -> None:
+def _check_required(columns: dict[str, Column], required: tuple[str, ...], errors: _Errors) -> None:
     for col in required:
-        errors.add(frame[col].isna() & (errors.messages == ""), f"{col} is missing")
+        errors.add(pd.isna(columns[col]) & (errors.messages == ""), f"{col} is missing")
 
 
-def _check_ranges(frame: pd.DataFrame, errors: _Errors) -> None:
+def _check_ranges(columns: dict[str, Column], errors: _Errors) -> None:
     for col in (*NUMERIC_COLUMNS, TARGET):
-        if col not in frame:
+        if col not in columns:
             continue
         r = NUMERIC_RANGES[col]
-        values = frame[col]
-        bad = values.notna() & ((values < r.low) | (values > r.high))
+        values = np.asarray(columns[col], dtype=float)
+        with np.errstate(invalid="ignore"):
+            bad = (values < r.low) | (values > r.high)  # NaN compares False: missing is fine
         errors.add(
             bad,
-            lambda bad, col=col, values=values, r=r: (
-                f"{col} " + values[bad].map("{:.10g}".format) + f" is outside "
-                f"{r.low:g}–{r.high:g} {r.unit}"
-            ),
+            lambda bad, col=col, values=values, r=r: [
+                f"{col} {v:.10g} is outside {r.low:g}–{r.high:g} {r.unit}" for v in values[bad]
+            ],
         )
-    whole = ("year", "km_driven", "seats", "owner_rank")
-    for col in whole:
-        frac = frame[col].notna() & (frame[col] % 1 != 0)
-        errors.add(frac, f"{col} must be a whole number")
-
-
-def car_row(car: CarFeatures) -> dict:
-    """One validated car → one internal-frame row as a dict, without pandas.
-
-    The same mapping as `to_frame` on the features shape (checked in tests), at a cost of
-    microseconds: the API prices single cars this way. Pydantic has already checked types and
-    ranges; a category outside the allowed choices is passed through as written so the
-    pipeline can refuse it with the allowed values.
-    """
-    name = _blank(car.name)
-    brand = _blank(car.brand)
-    model, variant = name_keys(name, brand)
-    row: dict = {"name": name, "brand": brand, "model": model, "variant": variant}
-    for col, lookup in _CHOICE_LOOKUP.items():
-        value = _blank(getattr(car, col))
-        row[col] = lookup.get(value.lower(), value) if value is not None else None
-    for col in NUMERIC_COLUMNS:
-        value = getattr(car, col)
-        row[col] = None if value is None else float(value)
-    return row
+    for col in ("year", "km_driven", "seats", "owner_rank"):
+        values = columns[col]
+        errors.add(np.isfinite(values) & (np.mod(values, 1) != 0), f"{col} must be a whole number")
 
 
 def to_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """Either input shape → (internal frame, per-row error text; '' means the row is usable).
 
     Values may arrive as strings (CSV, JSON); categories are matched case-insensitively.
-    Raises ShapeError when the columns themselves are unusable.
+    Columns are built as numpy arrays and framed once: one row (a single quote) costs about a
+    millisecond, and a large upload stays vectorised. Raises ShapeError when the columns
+    themselves are unusable.
     """
     df = normalise_headers(df)
     shape = detect_shape(list(df.columns))
-    errors = _Errors(df.index)
-    frame = _from_raw(df, errors) if shape == "raw" else _from_features(df, errors)
-    frame[list(NUMERIC_COLUMNS)] = frame[list(NUMERIC_COLUMNS)].astype(float)
+    errors = _Errors(len(df))
+    columns = _from_raw(df, errors) if shape == "raw" else _from_features(df, errors)
     for col in CATEGORY_CHOICES:
-        frame[col] = _category(df[col], col, errors)
+        columns[col] = _category(df[col], col)
     if TARGET in df:
-        frame[TARGET] = _numeric(df[TARGET], TARGET, errors)
-    required = ("name", "year", "km_driven", "fuel", "seller_type", "transmission", "owner_rank")
-    if shape == "features":
-        required = FEATURE_REQUIRED
-    _check_required(frame, required, errors)
-    _check_ranges(frame, errors)
-    columns = [*FRAME_COLUMNS, TARGET] if TARGET in frame else list(FRAME_COLUMNS)
-    return frame[columns], errors.messages
+        columns[TARGET] = _numeric(df[TARGET], TARGET, errors)
+    # A row needs the car's identity and use; a missing spec is priced as missing, whichever
+    # shape it came in, so the same car gets the same answer (and training's rows are priceable).
+    identity = "name" if shape == "raw" else "brand"
+    _check_required(columns, (identity, *_ROW_REQUIRED), errors)
+    _check_ranges(columns, errors)
+    order = [*FRAME_COLUMNS, TARGET] if TARGET in columns else list(FRAME_COLUMNS)
+    frame = pd.DataFrame({col: columns[col] for col in order}, index=df.index, copy=False)
+    return frame, pd.Series(errors.messages, index=df.index, dtype=object)
 
 
 def clean_training(raw: pd.DataFrame) -> CleanReport:
     """De-duplicate first (exact duplicates inflate honest-looking scores), then reject bad rows."""
     total = len(raw)
     deduped = raw.drop_duplicates()
-    frame, errors = to_frame(deduped)
+    frame, messages = to_frame(deduped)
     if TARGET not in frame:
         raise ShapeError(f"training data needs a {TARGET} column")
-    missing_target = frame[TARGET].isna() & (errors == "")
-    errors = errors.where(~missing_target, f"{TARGET} is missing")
+    errors = _Errors(len(frame))
+    errors.messages = messages.to_numpy(dtype=object, copy=True)
+    _check_choices(frame, errors)
+    errors.add(frame[TARGET].isna().to_numpy() & (errors.messages == ""), f"{TARGET} is missing")
+    errors = pd.Series(errors.messages, index=frame.index)
     bad = errors != ""
     rejected = deduped[bad].copy()
     rejected.insert(0, "reason", errors[bad])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -62,40 +63,95 @@ def coverage(y_true: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
     return float(np.mean((y >= low) & (y <= high)))
 
 
+def priced_metrics(actual: np.ndarray, priced: pd.DataFrame) -> dict[str, float]:
+    """Test metrics of `PricingModel.price_frame` output: rupee metrics and interval coverage
+    on the rows the model priced, and how many it refused (unknown brand, say)."""
+    actual = np.asarray(actual, dtype=float)
+    price = priced["predicted_price"].to_numpy(dtype=float)
+    ok = np.isfinite(price)
+    metrics = regression_metrics(actual[ok], price[ok])
+    metrics["interval_coverage"] = coverage(
+        actual[ok],
+        priced["price_low"].to_numpy(dtype=float)[ok],
+        priced["price_high"].to_numpy(dtype=float)[ok],
+    )
+    metrics["priced_rows"] = float(ok.sum())
+    metrics["refused_rows"] = float((~ok).sum())
+    return metrics
+
+
 @dataclass(frozen=True)
 class GateVerdict:
-    """Why a candidate did or didn't become champion; recorded as model-version tags."""
+    """Why a candidate did or didn't become champion; recorded as model-version tags.
+
+    Both scores come from the same rows: those both models could price.
+    """
 
     promote: bool
-    candidate_mae: float
-    champion_mae: float | None
     reason: str
+    candidate: dict[str, float]  # mae, mape on the shared rows
+    champion: dict[str, float] | None = None
+    shared_rows: int = 0
+    champion_unpriced: int = 0  # rows the candidate priced and the champion could not
+    candidate_unpriced: int = 0
 
     def tags(self) -> dict[str, str]:
+        champion = self.champion or {}
         return {
             "gate.verdict": "promoted" if self.promote else "rejected",
-            "gate.candidate_test_mae": f"{self.candidate_mae:.2f}",
-            "gate.champion_test_mae": ""
-            if self.champion_mae is None
-            else f"{self.champion_mae:.2f}",
             "gate.reason": self.reason,
+            "gate.candidate_test_mae": f"{self.candidate['mae']:.2f}",
+            "gate.candidate_test_mape": f"{self.candidate['mape']:.6f}",
+            "gate.champion_test_mae": f"{champion['mae']:.2f}" if champion else "",
+            "gate.champion_test_mape": f"{champion['mape']:.6f}" if champion else "",
+            "gate.shared_rows": str(self.shared_rows),
+            "gate.champion_unpriced_rows": str(self.champion_unpriced),
+            "gate.candidate_unpriced_rows": str(self.candidate_unpriced),
         }
 
 
-def gate(candidate_mae: float, champion_mae: float | None) -> GateVerdict:
-    """Promote only a strictly better test MAE on the same test set; the first model wins."""
-    if champion_mae is None:
-        return GateVerdict(True, candidate_mae, None, "no champion yet")
-    if candidate_mae < champion_mae:
+def _mae_mape(actual: np.ndarray, price: np.ndarray) -> dict[str, float]:
+    metrics = regression_metrics(actual, price)
+    return {"mae": metrics["mae"], "mape": metrics["mape"]}
+
+
+def gate(actual: np.ndarray, candidate: np.ndarray, champion: np.ndarray | None) -> GateVerdict:
+    """Promote only a candidate with a strictly lower MAE and no higher MAPE than the champion,
+    both measured on exactly the rows both can price; the first model wins by default.
+
+    `candidate` and `champion` are each model's prices for the same test rows (NaN where a
+    model refused a row, e.g. a brand the older champion never saw).
+    """
+    actual = np.asarray(actual, dtype=float)
+    candidate = np.asarray(candidate, dtype=float)
+    cand_ok = np.isfinite(candidate)
+    if champion is None:
+        scores = _mae_mape(actual[cand_ok], candidate[cand_ok])
+        return GateVerdict(True, "no champion yet", scores, shared_rows=int(cand_ok.sum()))
+    champion = np.asarray(champion, dtype=float)
+    champ_ok = np.isfinite(champion)
+    shared = cand_ok & champ_ok
+    counts = {
+        "shared_rows": int(shared.sum()),
+        "champion_unpriced": int((cand_ok & ~champ_ok).sum()),
+        "candidate_unpriced": int((champ_ok & ~cand_ok).sum()),
+    }
+    if not shared.any():
         return GateVerdict(
-            True,
-            candidate_mae,
-            champion_mae,
-            f"test MAE {candidate_mae:,.0f} beats champion's {champion_mae:,.0f}",
+            False,
+            "no test row both models can price",
+            {"mae": np.nan, "mape": np.nan},
+            None,
+            **counts,
         )
-    return GateVerdict(
-        False,
-        candidate_mae,
-        champion_mae,
-        f"test MAE {candidate_mae:,.0f} does not beat champion's {champion_mae:,.0f}",
+    cand = _mae_mape(actual[shared], candidate[shared])
+    champ = _mae_mape(actual[shared], champion[shared])
+    better = cand["mae"] < champ["mae"] and cand["mape"] <= champ["mape"]
+    scores = (
+        f"test MAE {cand['mae']:,.0f} vs champion's {champ['mae']:,.0f}, "
+        f"MAPE {cand['mape']:.2%} vs {champ['mape']:.2%}, on {counts['shared_rows']} shared rows"
     )
+    if counts["champion_unpriced"]:
+        scores += f" (the champion can't price {counts['champion_unpriced']} more)"
+    reason = ("beats the champion: " if better else "does not beat the champion: ") + scores
+    return GateVerdict(better, reason, cand, champ, **counts)

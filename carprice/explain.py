@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from carprice.features import MODEL_FEATURES
+
 if TYPE_CHECKING:
     from carprice.model import PricingModel
 
 
-def log_contributions(model: PricingModel, features: pd.DataFrame) -> pd.DataFrame:
-    """Per-feature log-price contributions plus a `base_value` column."""
-    dmatrix = xgb.DMatrix(features, enable_categorical=True)
-    values = model.booster.predict(dmatrix, pred_contribs=True)
-    return pd.DataFrame(values, index=features.index, columns=[*features.columns, "base_value"])
+def log_contributions(booster: xgb.Booster, dmatrix: xgb.DMatrix) -> np.ndarray:
+    """Per-feature log-price contributions, the base value last; each row sums to its log-price."""
+    return booster.predict(dmatrix, pred_contribs=True).astype(float)
 
 
 def rupee_shares(log_parts: np.ndarray, base: float, price: float) -> np.ndarray:
@@ -46,9 +46,10 @@ def rupee_contributions(log_contribs: pd.Series) -> tuple[float, dict[str, float
 
 def global_importance(model: PricingModel, frame: pd.DataFrame) -> dict[str, float]:
     """Mean |SHAP| per feature in log-price units, largest first; computed once at training."""
-    contribs = log_contributions(model, model.pipeline.transform(frame)).drop(columns="base_value")
-    mean_abs = contribs.abs().mean().sort_values(ascending=False)
-    return {k: round(float(v), 6) for k, v in mean_abs.items()}
+    encoded = model.pipeline.encode(frame)
+    contribs = log_contributions(model.booster, model.pipeline.dmatrix(encoded.matrix))
+    mean_abs = pd.Series(np.abs(contribs[:, :-1]).mean(axis=0), index=list(MODEL_FEATURES))
+    return {k: round(float(v), 6) for k, v in mean_abs.sort_values(ascending=False).items()}
 
 
 class ComparablesIndex:
@@ -102,9 +103,3 @@ class ComparablesIndex:
         distance = np.round(distance, 3)
         order = np.argsort(distance, kind="stable")[:k]
         return [{**self.records[pool[i]], "distance": float(distance[i])} for i in order]
-
-
-def comparables(model: PricingModel, car: pd.Series | dict, k: int = 5) -> pd.DataFrame:
-    """Closest real training listings with their real prices (see ComparablesIndex)."""
-    rows = ComparablesIndex(model.comparables).nearest(dict(car), k)
-    return pd.DataFrame(rows, columns=[*model.comparables.columns, "distance"])

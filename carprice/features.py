@@ -12,6 +12,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import xgboost as xgb
 
 from carprice.clean import map_distinct
 from carprice.schema import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS
@@ -27,6 +28,11 @@ MODEL_FEATURES: tuple[str, ...] = (*CATEGORICAL_COLUMNS, *NUMERIC_COLUMNS)
 CHECKED_CATEGORIES: tuple[str, ...] = ("brand", "fuel", "seller_type", "transmission")
 
 
+FEATURE_TYPES: tuple[str, ...] = tuple(
+    "c" if col in CATEGORICAL_COLUMNS else "q" for col in MODEL_FEATURES
+)
+
+
 class UnknownCategory(ValueError):
     """A category the model can't price; carries the allowed values for the caller's message."""
 
@@ -36,6 +42,28 @@ class UnknownCategory(ValueError):
         self.column = column
         self.value = value
         self.allowed = allowed
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Model input for a frame: every row's features, and why some rows can't be priced."""
+
+    matrix: np.ndarray
+    refusals: dict[int, list[UnknownCategory]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Rows the model can price."""
+        ok = np.ones(len(self.matrix), dtype=bool)
+        ok[list(self.refusals)] = False
+        return ok
+
+    def reasons(self) -> np.ndarray:
+        """Per row: '' or the refusals joined, as the API and batch outputs show them."""
+        out = np.full(len(self.matrix), "", dtype=object)
+        for row, errors in self.refusals.items():
+            out[row] = "; ".join(str(e) for e in errors)
+        return out
 
 
 @dataclass
@@ -70,54 +98,6 @@ class FeaturePipeline:
         medians = {col: float(frame[col].median()) for col in NUMERIC_COLUMNS}
         return cls(vocab=vocab, brand_display=display, ranges=ranges, medians=medians)
 
-    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Internal frame → model input; unknown categories become missing (checked upstream)."""
-        out = pd.DataFrame(index=frame.index)
-        for col in CATEGORICAL_COLUMNS:
-            values = _keys(frame, col)
-            known = values.isin(self.vocab[col])
-            out[col] = pd.Categorical(values.where(known), categories=self.vocab[col])
-        for col in NUMERIC_COLUMNS:
-            out[col] = pd.to_numeric(frame[col], errors="coerce").astype(np.float32)
-        return out[list(MODEL_FEATURES)]
-
-    def unknown_values(self, frame: pd.DataFrame) -> pd.Series:
-        """Per-row reason when brand or fuel-like categories are outside the vocabulary.
-
-        Model family and variant are allowed to be new (the brand still prices the car);
-        a brand the model never saw would be scored as missing, so it is an error.
-        """
-        messages = pd.Series("", index=frame.index, dtype="object")
-        for col in CHECKED_CATEGORIES:
-            known = set(self.vocab[col])
-            values = frame[col]
-            keys = values.str.lower() if col == "brand" else values
-            bad = values.notna() & ~keys.isin(known)
-            if bad.any():
-                allowed = self.display_values(col)
-                text = (
-                    f"{col} "
-                    + values[bad].map(repr)
-                    + " is unknown; allowed: "
-                    + ", ".join(allowed)
-                )
-                messages[bad] = np.where(messages[bad] == "", text, messages[bad] + "; " + text)
-        return messages
-
-    def out_of_range(self, frame: pd.DataFrame) -> pd.Series:
-        """Per-row list of numeric fields outside what training saw (a warning, not an error)."""
-        columns = [col for col in self.ranges if col in frame]
-        outside = np.column_stack(
-            [
-                (frame[col] < self.ranges[col]["min"]) | (frame[col] > self.ranges[col]["max"])
-                for col in columns
-            ]
-            or [np.zeros(len(frame), dtype=bool)]
-        )
-        names = np.array(columns or [""], dtype=object)
-        flags = [list(names[row]) for row in outside]
-        return pd.Series(flags, index=frame.index, dtype="object")
-
     @cached_property
     def codes(self) -> dict[str, dict[str, float]]:
         """Category key → the code XGBoost was trained with (its position in the vocabulary)."""
@@ -125,38 +105,40 @@ class FeaturePipeline:
             col: {key: float(i) for i, key in enumerate(keys)} for col, keys in self.vocab.items()
         }
 
-    def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        """Internal frame → float32 matrix in MODEL_FEATURES order, categories as their codes.
+    def encode(self, frame: pd.DataFrame) -> Encoded:
+        """The one way a cleaned frame becomes model input, for training, evaluation, batches
+        and single quotes alike: a float32 matrix in MODEL_FEATURES order with categories as
+        their codes, and the rows refused because a checked category is unknown.
 
-        The same input as `transform`, for `Booster.inplace_predict` (no DataFrame or DMatrix
-        round trip, which dominates the cost of pricing a few rows).
+        A new model family or variant is scored as missing (the brand still prices the car); a
+        brand, fuel, seller type or transmission the model never saw is refused, naming the
+        allowed values, because the trees would silently score it as missing.
         """
         out = np.empty((len(frame), len(MODEL_FEATURES)), dtype=np.float32)
+        refusals: dict[int, list[UnknownCategory]] = {}
         for i, col in enumerate(CATEGORICAL_COLUMNS):
             codes = self.codes[col]
-            out[:, i] = map_distinct(
-                frame[col], lambda v, c=codes, col=col: c.get(_key(col, v), np.nan)
-            ).astype(float)  # missing (None) → NaN
+            values = frame[col].to_numpy(dtype=object)
+            coded = map_distinct(values, lambda v, c=codes, col=col: c.get(_key(col, v)))
+            known = pd.notna(coded)
+            out[:, i] = np.where(known, coded, np.nan).astype(np.float32)
+            if col in CHECKED_CATEGORIES:
+                for row in np.flatnonzero(pd.notna(values) & ~known):
+                    error = UnknownCategory(col, values[row], self.display_values(col))
+                    refusals.setdefault(int(row), []).append(error)
         for i, col in enumerate(NUMERIC_COLUMNS, start=len(CATEGORICAL_COLUMNS)):
             out[:, i] = pd.to_numeric(frame[col], errors="coerce").to_numpy(float, na_value=np.nan)
-        return out
+        return Encoded(out, refusals)
 
-    def encode_row(self, row: dict) -> np.ndarray:
-        """One internal-frame row (a dict) → the booster's row; raises UnknownCategory for a
-        brand/fuel/seller/transmission the model can't price."""
-        out = np.full(len(MODEL_FEATURES), np.nan, dtype=np.float32)
-        for i, col in enumerate(CATEGORICAL_COLUMNS):
-            value = row.get(col)
-            key = _key(col, value)
-            code = self.codes[col].get(key) if key is not None else None
-            if code is None and col in CHECKED_CATEGORIES:
-                allowed = self.display_values(col)
-                raise UnknownCategory(col, value, allowed)
-            out[i] = np.nan if code is None else code
-        for i, col in enumerate(NUMERIC_COLUMNS, start=len(CATEGORICAL_COLUMNS)):
-            value = row.get(col)
-            out[i] = np.nan if value is None else value
-        return out
+    def dmatrix(self, matrix: np.ndarray, label: np.ndarray | None = None) -> xgb.DMatrix:
+        """An encoded matrix as XGBoost's DMatrix, categories marked, for training and SHAP."""
+        return xgb.DMatrix(
+            matrix,
+            label=label,
+            feature_names=list(MODEL_FEATURES),
+            feature_types=list(FEATURE_TYPES),
+            enable_categorical=True,
+        )
 
     def display_values(self, col: str) -> list[str]:
         if col == "brand":

@@ -1,15 +1,18 @@
 """The trained pricing model as one object: booster + feature pipeline + what serving needs.
 
-Pure Python and files, no MLflow: `registry` wraps it as a pyfunc, the API uses it directly
-for contributions and comparables, and tests build it in memory.
+Every price comes from here, whoever asks: training's evaluation, the promotion gate, the
+MLflow pyfunc, the API and the batch DAG all call `price_frame` (many rows) or `quote` (one
+car, explained). Pure Python and files, no MLflow: `registry` wraps it as a pyfunc.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +20,8 @@ import xgboost as xgb
 
 from carprice.clean import to_frame
 from carprice.evaluate import IntervalCalibration
-from carprice.features import FeaturePipeline
+from carprice.explain import ComparablesIndex, log_contributions, rupee_shares
+from carprice.features import MODEL_FEATURES, Encoded, FeaturePipeline
 
 PREDICTION_COLUMNS: tuple[str, ...] = ("predicted_price", "price_low", "price_high", "error")
 # Listing columns kept for "comparable cars"; prices are the real asking prices.
@@ -35,31 +39,21 @@ COMPARABLE_COLUMNS: tuple[str, ...] = (
 )
 
 
+class UnpriceableCar(ValueError):
+    """One car that can't be priced, with the reason (e.g. a value outside its range)."""
+
+
 @dataclass
 class Prepared:
-    """Input rows made ready for the booster; rows with an error are left out of the inputs."""
+    """Input rows made ready for the booster, with a reason for every row that can't be priced."""
 
-    frame: pd.DataFrame
-    errors: pd.Series
-    pipeline: FeaturePipeline
+    frame: pd.DataFrame  # the internal frame, one row per input row
+    encoded: Encoded
+    errors: np.ndarray  # '' where the row can be priced
 
     @cached_property
-    def ok(self) -> pd.Series:
+    def ok(self) -> np.ndarray:
         return self.errors == ""
-
-    @cached_property
-    def features(self) -> pd.DataFrame:
-        """The priceable rows as a categorical DataFrame (for SHAP and analysis)."""
-        return self.pipeline.transform(self.frame[self.ok])
-
-    @cached_property
-    def matrix(self) -> np.ndarray:
-        """The priceable rows as the booster's float matrix (for fast prediction)."""
-        return self.pipeline.encode(self.frame[self.ok])
-
-    @cached_property
-    def out_of_range(self) -> pd.Series:
-        return self.pipeline.out_of_range(self.frame)
 
 
 @dataclass
@@ -73,27 +67,32 @@ class PricingModel:
     params: dict = field(default_factory=dict)
     comparables: pd.DataFrame = field(default_factory=pd.DataFrame)
 
+    # ------------------------------------------------------------------ many rows
     def prepare(self, rows: pd.DataFrame) -> Prepared:
         """Either input shape → booster input, with a reason for every row that can't be priced."""
         frame, errors = to_frame(rows)
-        unknown = self.pipeline.unknown_values(frame)
-        errors = errors.where(
-            unknown == "", np.where(errors == "", unknown, errors + "; " + unknown)
+        encoded = self.pipeline.encode(frame)
+        errors = errors.to_numpy(dtype=object)
+        refused = encoded.reasons()
+        errors = np.where(
+            errors == "", refused, np.where(refused == "", errors, errors + "; " + refused)
         )
-        return Prepared(frame, errors, self.pipeline)
+        return Prepared(frame, encoded, errors)
 
-    def log_price(self, features: pd.DataFrame) -> np.ndarray:
-        if features.empty:
-            return np.empty(0)
-        dmatrix = xgb.DMatrix(features, enable_categorical=True)
-        return self.booster.predict(dmatrix)
+    def price(self, prepared: Prepared) -> pd.DataFrame:
+        """PREDICTION_COLUMNS for prepared rows: rupees rounded to ₹100, NaN and a reason for a
+        row that can't be priced. One output row per input row, in order."""
+        ok = prepared.ok
+        prices = np.full((3, len(ok)), np.nan)
+        if ok.any():
+            log_price = self.booster.inplace_predict(prepared.encoded.matrix[ok])
+            prices[:, ok] = self.price_from_log(log_price)
+        columns = dict(zip(PREDICTION_COLUMNS[:3], prices, strict=True))
+        return pd.DataFrame(columns | {"error": np.where(ok, None, prepared.errors)})
 
-    def price(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Encoded rows (`FeaturePipeline.encode`) → price, low, high in rupees, rounded to ₹100."""
-        if len(matrix) == 0:
-            empty = np.empty(0)
-            return empty, empty, empty
-        return self.price_from_log(self.booster.inplace_predict(matrix))
+    def price_frame(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Rows in either shape (text or numbers) → price, interval and error per row."""
+        return self.price(self.prepare(rows.reset_index(drop=True)))
 
     def price_from_log(self, log_price: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Log prices (booster output, or a SHAP row's sum) → price, low, high, rounded."""
@@ -102,18 +101,85 @@ class PricingModel:
         return np.round(price, -2), np.round(low, -2), np.round(high, -2)
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """One output row per input row, in order; bad rows get NaN prices and a reason."""
-        prepared = self.prepare(rows)
-        out = pd.DataFrame(index=prepared.frame.index, columns=list(PREDICTION_COLUMNS))
-        out["error"] = prepared.errors.replace("", None)
-        ok = prepared.ok
-        for col, values in zip(
-            ("predicted_price", "price_low", "price_high"), self.price(prepared.matrix), strict=True
-        ):
-            out[col] = np.nan
-            out.loc[ok, col] = values
-        return out.reset_index(drop=True)
+        """The pyfunc's name for `price_frame`."""
+        return self.price_frame(rows)
 
+    # ------------------------------------------------------------------ one car
+    def quote(self, car: Mapping[str, Any], comparables: int = 5) -> dict[str, Any]:
+        """One car (either shape, as a mapping) → price, bounds, exact TreeSHAP contributions
+        in rupees that add up to the price, comparable listings and range warnings.
+
+        Raises `UnknownCategory` for a brand/fuel/… the model doesn't know, and
+        `UnpriceableCar` for any other reason the row can't be priced.
+        """
+        prepared = self.prepare(pd.DataFrame([dict(car)]))
+        if not prepared.ok[0]:
+            refusals = prepared.encoded.refusals.get(0)
+            if refusals:
+                raise refusals[0]
+            raise UnpriceableCar(str(prepared.errors[0]))
+        row = prepared.encoded.matrix[:1]
+        contribs = log_contributions(self._single, self.pipeline.dmatrix(row))[0]
+        parts, base = contribs[:-1], float(contribs[-1])
+        price, low, high = self.price_from_log(np.array([parts.sum() + base]))
+        price_value = float(price[0])
+        rupees = rupee_shares(parts, base, price_value)  # add up exactly to the shown price
+        frame_row = _plain(prepared.frame.iloc[0].to_dict())
+        items = [
+            {
+                "feature": col,
+                "value": frame_row.get(col),
+                "log": float(parts[i]),
+                "rupees": float(rupees[i]),
+            }
+            for i, col in enumerate(MODEL_FEATURES)
+        ]
+        items.sort(key=lambda item: abs(item["rupees"]), reverse=True)
+        return {
+            "price": price_value,
+            "price_low": float(low[0]),
+            "price_high": float(high[0]),
+            "interval_level": self.calibration.level,
+            "contributions": {
+                "base_value_log": base,
+                "base_price": float(np.exp(base)),
+                "log_price": base + float(parts.sum()),
+                "features": items,
+            },
+            "comparables": self._comparables.nearest(frame_row, comparables),
+            "warnings": self.warnings(frame_row),
+        }
+
+    def warnings(self, frame_row: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Inputs outside what training saw: priced, but less reliable."""
+        out = []
+        for col, r in self.pipeline.ranges.items():
+            value = frame_row.get(col)
+            if value is not None and (value < r["min"] or value > r["max"]):
+                out.append(
+                    {
+                        "feature": col,
+                        "value": value,
+                        "train_min": r["min"],
+                        "train_max": r["max"],
+                        "message": f"{col} {value:g} is outside the training range "
+                        f"{r['min']:g}–{r['max']:g}; the estimate is less reliable",
+                    }
+                )
+        return out
+
+    @cached_property
+    def _single(self) -> xgb.Booster:
+        """A one-thread copy for single cars: thread start-up costs more than it saves."""
+        single = self.booster.copy()
+        single.set_param({"nthread": 1})
+        return single
+
+    @cached_property
+    def _comparables(self) -> ComparablesIndex:
+        return ComparablesIndex(self.comparables)
+
+    # ------------------------------------------------------------------ files
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(directory / "booster.ubj")
@@ -145,3 +211,16 @@ class PricingModel:
             params=meta["params"],
             comparables=pd.read_parquet(directory / "comparables.parquet"),
         )
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """JSON-ready values: NaN → None, numpy scalars → Python."""
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, float | np.floating) and np.isnan(value):
+            out[key] = None
+        elif isinstance(value, np.generic):
+            out[key] = value.item()
+        else:
+            out[key] = value
+    return out

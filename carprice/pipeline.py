@@ -18,13 +18,17 @@ import io
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from carprice import lake, runlake
+from carprice import names, runlake
 from carprice.runlake import StageWriter
 
-RAW_NAME = "car_details_v3.csv"
+if TYPE_CHECKING:
+    from carprice.settings import Settings
+
+RAW_NAME = names.RAW_FILE
 MODEL_FILES = ("booster.ubj", "meta.json", "comparables.parquet")
 MIN_TRAINING_ROWS = 50
 PIPELINE_TAG = "pipeline_run"
@@ -37,11 +41,13 @@ def _log(message: str) -> None:
 
 def default_data_uri(lake_root: str) -> str:
     """Where the pipeline expects the raw file: ``{lake_root}/raw/car_details_v3.csv``."""
-    return lake.join(lake_root, "raw", RAW_NAME)
+    return names.raw_uri(lake_root)
 
 
 def ingest(data_uri: str, run: str) -> dict[str, Any]:
     """Snapshot the raw CSV into the run, so a rerun of later steps sees the same bytes."""
+    from carprice import lake
+
     data = lake.read_bytes(data_uri)
     if not data.strip():
         raise ValueError(f"{data_uri} is empty")
@@ -93,30 +99,39 @@ def split(run: str, test_size: float | None = None, seed: int | None = None) -> 
     return {"train_rows": len(train_rows), "test_rows": len(test_rows)}
 
 
-def _connect() -> Any:
+def _connect(settings: Settings | None) -> Settings:
     from carprice import registry
     from carprice.settings import get_settings
 
-    settings = get_settings()
+    settings = settings or get_settings()
     registry.connect(settings.mlflow_tracking_uri, settings.experiment)
     return settings
 
 
-def tune(run: str, trials: int, max_rounds: int | None = None, run_label: str = "") -> str:
+def tune(
+    run: str,
+    trials: int,
+    max_rounds: int | None = None,
+    run_label: str = "",
+    settings: Settings | None = None,
+    progress: Callable[[str], None] = _log,
+) -> str:
     """Hyperparameter search: one MLflow parent run, one child run per trial.
 
-    Returns the parent run id; the best settings go to the ``tune`` stage.
+    Returns the parent run id; the best settings go to the ``tune`` stage. The parent run
+    also holds the data profile and the rejected rows, whoever started the run (CLI or DAG).
     """
     import mlflow
 
     from carprice import train
 
-    settings = _connect()
+    settings = _connect(settings)
     max_rounds = max_rounds or train.MAX_ROUNDS
     train_rows = runlake.read_parquet(run, "processed", "train.parquet")
     profile = runlake.read_json(run, "validated", "profile.json")
+    rejected = runlake.read(run, "validated", "rejected_rows.csv")
     label = run_label or run.rsplit("/", 1)[-1]
-    with mlflow.start_run(run_name=f"pipeline-{label}") as parent:
+    with mlflow.start_run(run_name=f"train-{label}") as parent:
         mlflow.set_tags(
             {
                 PIPELINE_TAG: label,
@@ -134,7 +149,9 @@ def tune(run: str, trials: int, max_rounds: int | None = None, run_label: str = 
         )
         mlflow.log_metrics({f"data_{k}": v for k, v in profile["rows"].items()})
         mlflow.log_dict(profile, "data/profile.json")
-        logger = train.trial_logger(trials, _log)
+        if rejected.count(b"\n") > 1:  # more than the header line
+            mlflow.log_text(rejected.decode(), "data/rejected_rows.csv")
+        logger = train.trial_logger(trials, progress)
         params, rounds, _ = train.tune(train_rows, trials, settings.seed, logger, max_rounds)
         mlflow.log_params({f"best_{k}": v for k, v in params.items()} | {"best_rounds": rounds})
     with StageWriter(run, "tune") as stage:
@@ -150,13 +167,13 @@ def tune(run: str, trials: int, max_rounds: int | None = None, run_label: str = 
     return parent.info.run_id
 
 
-def evaluate(run: str) -> dict[str, float]:
+def evaluate(run: str, settings: Settings | None = None) -> dict[str, float]:
     """Refit the best settings on all training rows, calibrate intervals, score on test."""
     import mlflow
 
     from carprice import train
 
-    settings = _connect()
+    settings = _connect(settings)
     best = runlake.read_json(run, "tune", "best.json")
     train_rows = runlake.read_parquet(run, "processed", "train.parquet")
     test_rows = runlake.read_parquet(run, "processed", "test.parquet")
@@ -190,11 +207,11 @@ def _load_model(run: str) -> Any:
         return PricingModel.load(tmp)
 
 
-def register(run: str) -> str:
+def register(run: str, settings: Settings | None = None) -> str:
     """Register the run's model as a new version (no alias yet); a retry reuses it."""
     from carprice import registry
 
-    settings = _connect()
+    settings = _connect(settings)
     best = runlake.read_json(run, "tune", "best.json")
     # Keyed on the MLflow run: a retry finds its version, a re-tuned run gets a new one.
     version = registry.find_version(settings.model_name, "run_id", best["mlflow_run_id"])
@@ -210,23 +227,25 @@ def register(run: str) -> str:
     return version
 
 
-def promote(run: str) -> dict[str, Any]:
+def promote(run: str, settings: Settings | None = None) -> dict[str, Any]:
     """The promotion gate on this run's test set: ``champion`` if better, else ``challenger``."""
     from carprice import registry
 
-    settings = _connect()
+    settings = _connect(settings)
     version = runlake.read_json(run, "registry", "version.json")["version"]
-    metrics = runlake.read_json(run, "model", "metrics.json")
     test_rows = runlake.read_parquet(run, "processed", "test.parquet")
-    verdict = registry.promote(settings.model_name, version, metrics["mae"], test_rows)
+    verdict = registry.promote(settings.model_name, version, test_rows)
     outcome = {
         "model": settings.model_name,
         "version": version,
         "alias": registry.CHAMPION if verdict.promote else registry.CHALLENGER,
         "promoted": verdict.promote,
         "reason": verdict.reason,
-        "candidate_mae": verdict.candidate_mae,
-        "champion_mae": verdict.champion_mae,
+        "candidate_mae": verdict.candidate.get("mae"),
+        "champion_mae": (verdict.champion or {}).get("mae"),
+        "candidate_mape": verdict.candidate.get("mape"),
+        "champion_mape": (verdict.champion or {}).get("mape"),
+        "shared_rows": verdict.shared_rows,
         "decided_at": time.time(),
     }
     with StageWriter(run, "promotion") as stage:

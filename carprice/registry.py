@@ -8,24 +8,24 @@ It needs the `carprice` package importable wherever it is loaded.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
 from importlib.metadata import version as pkg_version
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
-from carprice.evaluate import GateVerdict, gate, regression_metrics
+from carprice import names
+from carprice.evaluate import GateVerdict, gate
 from carprice.model import PREDICTION_COLUMNS, PricingModel
 from carprice.schema import FEATURE_REQUIRED, FRAME_COLUMNS, RAW_COLUMNS, TARGET, CarFeatures
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-_SAMPLE = Path(__file__).resolve().parent.parent / "data_samples" / "quote_cars.csv"
+CHAMPION = names.CHAMPION
+CHALLENGER = names.CHALLENGER
 
 
 class CarPricePyfunc(mlflow.pyfunc.PythonModel):
@@ -37,12 +37,6 @@ class CarPricePyfunc(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         return self.model.predict(frame)
-
-
-@dataclass(frozen=True)
-class Registered:
-    version: str
-    verdict: GateVerdict
 
 
 def connect(tracking_uri: str, experiment: str) -> None:
@@ -66,8 +60,7 @@ def _signature() -> ModelSignature:
 
 
 def _input_example() -> pd.DataFrame:
-    if _SAMPLE.exists():
-        return pd.read_csv(_SAMPLE).head(3)
+    """The schema's own example car: registration depends on no file outside the package."""
     return pd.DataFrame(CarFeatures.model_config["json_schema_extra"]["examples"])
 
 
@@ -95,27 +88,25 @@ class GateUnavailable(RuntimeError):
     """The champion exists but could not be scored, so the gate cannot decide."""
 
 
-def champion_mae_on(test: pd.DataFrame, name: str, client: MlflowClient) -> float | None:
-    """Score the live champion on *this* test set, so the gate compares like with like.
+def _champion_prices(test: pd.DataFrame, name: str, client: MlflowClient) -> np.ndarray | None:
+    """The live champion's prices for the test rows; None only when there is no champion.
 
-    None only when there is no champion. A champion that cannot be loaded or scored (its
-    artifacts' store is down, say) raises ``GateUnavailable``: promoting a candidate that was
-    never compared would break the gate, and a retry once the store is back can decide.
+    A champion that cannot be loaded or scored (its artifacts' store is down, say) raises
+    ``GateUnavailable``: promoting a candidate that was never compared would break the gate,
+    and a retry once the store is back can decide.
     """
     try:
         client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
         return None
     try:
-        champion = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
-        prices = champion.predict(test.drop(columns=[TARGET]))["predicted_price"]
+        champion = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}").unwrap_python_model()
+        return champion.model.price_frame(test)["predicted_price"].to_numpy(dtype=float)
     except Exception as exc:
         raise GateUnavailable(
             f"champion of {name} could not be scored ({type(exc).__name__}: {exc}); "
             "nothing was promoted. Retry once it loads, or remove its alias to replace it."
         ) from exc
-    ok = prices.notna().to_numpy()
-    return regression_metrics(test[TARGET].to_numpy()[ok], prices.to_numpy()[ok])["mae"]
 
 
 def register_version(
@@ -153,25 +144,25 @@ def alias_version(name: str, alias: str) -> str | None:
         return None
 
 
-def promote(name: str, version: str, candidate_mae: float, test: pd.DataFrame) -> GateVerdict:
-    """The gate, the only thing that moves ``champion``: tags the verdict on the version,
-    then sets ``champion`` (better on this test set, or no champion yet) or ``challenger``.
-    Raises ``GateUnavailable``, moving nothing, when the champion cannot be scored."""
+def promote(name: str, version: str, test: pd.DataFrame) -> GateVerdict:
+    """The gate, the only thing that moves ``champion``: the registered candidate and the
+    champion price the same test rows the same way (the pyfunc's model), the verdict is tagged
+    on the version, then ``champion`` (better on the rows both can price, or no champion yet)
+    or ``challenger`` is set. Raises ``GateUnavailable``, moving nothing, when the champion
+    cannot be scored."""
     client = MlflowClient()
     if alias_version(name, CHAMPION) == version:  # a retry after the alias already moved
         tags = client.get_model_version(name, version).tags
-        return GateVerdict(True, candidate_mae, None, tags.get("gate.reason", "already champion"))
-    verdict = gate(candidate_mae, champion_mae_on(test, name, client))
+        scores = {k: float(tags.get(f"gate.candidate_test_{k}") or "nan") for k in ("mae", "mape")}
+        return GateVerdict(True, tags.get("gate.reason", "already champion"), scores)
+    features = test.drop(columns=[TARGET])
+    champion = _champion_prices(features, name, client)
+    candidate = load_version(name, version).price_frame(features)["predicted_price"]
+    verdict = gate(test[TARGET].to_numpy(), candidate.to_numpy(dtype=float), champion)
     for key, value in verdict.tags().items():
         client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, CHAMPION if verdict.promote else CHALLENGER, version)
     return verdict
-
-
-def register(model: PricingModel, run_id: str, test: pd.DataFrame, name: str) -> Registered:
-    """Log, register, then promote to champion only if the gate says so (else challenger)."""
-    version = register_version(model, run_id, name)
-    return Registered(version, promote(name, version, model.metrics["mae"], test))
 
 
 def load_version(name: str, version: str) -> PricingModel:

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.model_selection import KFold, train_test_split
 
-from carprice.evaluate import IntervalCalibration, coverage, regression_metrics
+from carprice.evaluate import IntervalCalibration, priced_metrics, regression_metrics
 from carprice.explain import global_importance
 from carprice.features import MODEL_FEATURES, MONOTONE, FeaturePipeline
 from carprice.model import COMPARABLE_COLUMNS, PricingModel
@@ -63,11 +64,15 @@ def _booster_params(params: dict, seed: int) -> dict:
     }
 
 
-def _dmatrix(
-    pipeline: FeaturePipeline, frame: pd.DataFrame, with_label: bool = True
-) -> xgb.DMatrix:
-    label = np.log(frame[TARGET].to_numpy(float)) if with_label else None
-    return xgb.DMatrix(pipeline.transform(frame), label=label, enable_categorical=True)
+def _dmatrix(pipeline: FeaturePipeline, frame: pd.DataFrame) -> tuple[xgb.DMatrix, np.ndarray]:
+    """The rows the pipeline can price, encoded and labelled with log price, plus their prices.
+
+    Rows it refuses (a brand that only a validation fold has) are left out, as serving would
+    refuse them; training rows are always known, since the vocabulary comes from them.
+    """
+    encoded = pipeline.encode(frame)
+    price = frame[TARGET].to_numpy(float)[encoded.ok]
+    return pipeline.dmatrix(encoded.matrix[encoded.ok], np.log(price)), price
 
 
 def _boost(
@@ -89,17 +94,12 @@ def _boost(
 
 
 def fit_booster(
-    train: pd.DataFrame,
-    params: dict,
-    seed: int,
-    rounds: int | None = None,
-    valid: pd.DataFrame | None = None,
-) -> tuple[xgb.Booster, FeaturePipeline, int]:
-    """Fit on `train`; with `valid`, early-stop on it and return the best round count."""
+    train: pd.DataFrame, params: dict, seed: int, rounds: int
+) -> tuple[xgb.Booster, FeaturePipeline]:
+    """Fit the feature pipeline and the booster on `train`."""
     pipeline = FeaturePipeline.fit(train)
-    dvalid = _dmatrix(pipeline, valid) if valid is not None else None
-    booster, best = _boost(params, seed, _dmatrix(pipeline, train), rounds or MAX_ROUNDS, dvalid)
-    return booster, pipeline, best
+    booster, _ = _boost(params, seed, _dmatrix(pipeline, train)[0], rounds)
+    return booster, pipeline
 
 
 @dataclass(frozen=True)
@@ -108,18 +108,13 @@ class _Fold:
 
     dtrain: xgb.DMatrix
     dvalid: xgb.DMatrix
-    valid_price: pd.Series
+    valid_price: np.ndarray
 
     @classmethod
     def build(cls, part: pd.DataFrame, valid: pd.DataFrame) -> _Fold:
         pipeline = FeaturePipeline.fit(part)
-        return cls(_dmatrix(pipeline, part), _dmatrix(pipeline, valid), valid[TARGET])
-
-
-def _predict_price(
-    booster: xgb.Booster, pipeline: FeaturePipeline, frame: pd.DataFrame
-) -> np.ndarray:
-    return np.exp(booster.predict(_dmatrix(pipeline, frame, with_label=False)))
+        dvalid, valid_price = _dmatrix(pipeline, valid)
+        return cls(_dmatrix(pipeline, part)[0], dvalid, valid_price)
 
 
 def _suggest(trial: optuna.Trial) -> dict:
@@ -178,14 +173,12 @@ def tune(
 
 def oof_log_residuals(train: pd.DataFrame, params: dict, rounds: int, seed: int) -> np.ndarray:
     """Out-of-fold residuals with the chosen settings: honest input for interval calibration."""
-    residuals = np.empty(len(train))
+    residuals = []
     for fit_idx, hold_idx in KFold(5, shuffle=True, random_state=seed).split(train):
-        part, hold = train.iloc[fit_idx], train.iloc[hold_idx]
-        booster, pipeline, _ = fit_booster(part, params, seed, rounds=rounds)
-        residuals[hold_idx] = np.log(hold[TARGET].to_numpy(float)) - np.log(
-            _predict_price(booster, pipeline, hold)
-        )
-    return residuals
+        booster, pipeline = fit_booster(train.iloc[fit_idx], params, seed, rounds)
+        dhold, price = _dmatrix(pipeline, train.iloc[hold_idx])
+        residuals.append(np.log(price) - booster.predict(dhold))
+    return np.concatenate(residuals)
 
 
 def data_summary(train: pd.DataFrame, test: pd.DataFrame, counts: dict, source: str) -> dict:
@@ -210,8 +203,9 @@ def fit_best(
     level: float,
     summary: dict,
 ) -> PricingModel:
-    """Refit the chosen settings on all training rows, calibrate, and score on test."""
-    booster, pipeline, _ = fit_booster(train, params, seed, rounds=rounds)
+    """Refit the chosen settings on all training rows, calibrate, and score on test through
+    `PricingModel.price_frame`, the path every caller prices by."""
+    booster, pipeline = fit_booster(train, params, seed, rounds)
     calibration = IntervalCalibration.fit(oof_log_residuals(train, params, rounds, seed), level)
     model = PricingModel(
         booster=booster,
@@ -224,12 +218,8 @@ def fit_best(
     model.importance = global_importance(
         model, train.sample(min(len(train), 2000), random_state=seed)
     )
-    price = _predict_price(booster, pipeline, test)
-    metrics = regression_metrics(test[TARGET], price)
-    low, high = calibration.bounds(price)
-    metrics["interval_coverage"] = coverage(test[TARGET], low, high)
-    metrics["interval_level"] = level
-    model.metrics = metrics
+    priced = model.price_frame(test.drop(columns=[TARGET]))
+    model.metrics = {**priced_metrics(test[TARGET], priced), "interval_level": level}
     return model
 
 
@@ -260,56 +250,40 @@ def run(
     progress: Progress = _stderr,
     max_rounds: int = MAX_ROUNDS,
 ) -> dict:
-    """The whole job: clean → split → tune → evaluate → register → gate. Returns the summary."""
-    import mlflow
-
-    from carprice import registry
-    from carprice.clean import clean_training
-    from carprice.lake import read_csv
+    """The whole job, through the same steps as the Airflow DAG (`carprice.pipeline`), on the
+    configured lake (a local folder by default): ingest → validate → split → tune → evaluate
+    → register → promote. Returns the summary."""
+    from carprice import pipeline, runlake
     from carprice.settings import get_settings
 
     settings = get_settings()
+    if tracking_uri:
+        settings = settings.model_copy(update={"mlflow_tracking_uri": tracking_uri})
     trials = trials or settings.trials
-    tracking_uri = tracking_uri or settings.mlflow_tracking_uri
     started = time.monotonic()
-    registry.connect(tracking_uri, settings.experiment)
+    label = f"cli-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    run_uri = runlake.run_uri(settings.lake_root, label)
 
-    progress(f"[1/5] reading {data}")
-    report = clean_training(read_csv(data))
-    progress(f"[2/5] cleaned: {json.dumps(report.counts)}")
-    train, test = split(report.frame, settings.test_size, settings.seed)
-    summary = data_summary(train, test, report.counts, data)
-
-    with mlflow.start_run(run_name=f"train-{time.strftime('%Y%m%d-%H%M%S')}") as parent:
-        mlflow.log_params(
-            {"data": data, "trials": trials, "seed": settings.seed, "max_rounds": max_rounds}
-        )
-        mlflow.set_tag("data.synthetic", str(summary["synthetic"]).lower())
-        mlflow.log_metrics({f"data_{k}": v for k, v in report.counts.items()})
-        mlflow.log_dict(summary, "data/summary.json")
-        if not report.rejected.empty:
-            mlflow.log_text(report.rejected.to_csv(index=False), "data/rejected_rows.csv")
-
-        log_trial = trial_logger(trials, progress, started)
-        params, rounds, _ = tune(train, trials, settings.seed, log_trial, max_rounds)
-        progress(f"[4/5] refitting best trial ({rounds} rounds) and scoring on test")
-        model = fit_best(
-            train, test, params, rounds, settings.seed, settings.interval_level, summary
-        )
-        mlflow.log_params({f"best_{k}": v for k, v in params.items()} | {"best_rounds": rounds})
-        mlflow.log_metrics({f"test_{k}": v for k, v in model.metrics.items()})
-        progress("[5/5] registering and applying the promotion gate")
-        outcome = registry.register(model, parent.info.run_id, test, settings.model_name)
-
-    result = {
-        "version": outcome.version,
-        "promoted": outcome.verdict.promote,
-        "reason": outcome.verdict.reason,
-        "run_id": parent.info.run_id,
-        "test": {k: round(v, 4) for k, v in model.metrics.items()},
+    progress(f"[1/5] reading {data} into {run_uri}")
+    pipeline.ingest(data, run_uri)
+    counts = pipeline.validate(run_uri)
+    progress(f"[2/5] cleaned: {json.dumps(counts)}")
+    pipeline.split(run_uri, settings.test_size, settings.seed)
+    run_id = pipeline.tune(run_uri, trials, max_rounds, label, settings, progress)
+    progress("[4/5] refitting the best trial and scoring on test")
+    metrics = pipeline.evaluate(run_uri, settings)
+    progress("[5/5] registering and applying the promotion gate")
+    version = pipeline.register(run_uri, settings)
+    outcome = pipeline.promote(run_uri, settings)
+    return {
+        "version": version,
+        "promoted": outcome["promoted"],
+        "reason": outcome["reason"],
+        "run_id": run_id,
+        "lake_run": run_uri,
+        "test": {k: round(v, 4) for k, v in metrics.items()},
         "seconds": round(time.monotonic() - started, 1),
     }
-    return result
 
 
 def main(argv: list[str] | None = None) -> int:

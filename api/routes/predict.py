@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Body, HTTPException, UploadFile
 from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
 
 from api import metrics
 from api.deps import RequireApiKey, ServedModel, Settings
-from api.schemas import BatchItem, BatchResult, ErrorBody, Prediction, RangeWarning
-from api.scoring import UnknownValue
+from api.schemas import BatchResult, ErrorBody, Prediction
+from api.scoring import EXAMPLE_CAR, batch_items
 from api.tabular import CSV_DOC, open_csv, stream_priced
 from carprice.schema import CarFeatures
 
@@ -27,23 +25,16 @@ router = APIRouter(
     },
 )
 
-_EXAMPLE = CarFeatures.model_config["json_schema_extra"]["examples"][0]
-
 
 @router.post("", response_model=Prediction)
 async def predict(car: CarFeatures, served: ServedModel) -> dict:
     """Price one car: price, calibrated bounds, per-feature contributions (₹ and log) that add
     up to the price, comparable listings, and out-of-training-range warnings."""
-    result = served.scorer.explain(car)  # UnknownValue → 422 (handler in main)
+    # UnknownValue and Unpriceable → 422 (handlers in main)
+    result = served.model.quote(car.model_dump(), served.comparables_k)
     metrics.ROWS.labels("predict", "priced").inc()
     result["model_version"] = served.version
     return result
-
-
-def _reason(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'item'}: {e['msg']}" for e in exc.errors()
-    )
 
 
 @router.post("/batch", response_model=BatchResult)
@@ -55,7 +46,9 @@ def predict_batch(
         Body(
             description="CarFeatures objects, at most CARPRICE_API_MAX_BATCH_ITEMS (default "
             "1000). Each is validated on its own: a bad item gets an `error`, the rest are priced.",
-            openapi_examples={"two cars": {"value": [_EXAMPLE, {**_EXAMPLE, "brand": "Tesla"}]}},
+            openapi_examples={
+                "two cars": {"value": [EXAMPLE_CAR, {**EXAMPLE_CAR, "brand": "Tesla"}]}
+            },
         ),
     ],
 ) -> BatchResult:
@@ -66,32 +59,12 @@ def predict_batch(
             detail=f"{len(cars)} items sent; at most {settings.max_batch_items} per request "
             "(use /predict/csv for more).",
         )
-    items = [BatchItem(index=i) for i in range(len(cars))]
-    rows, good = [], []
-    for i, raw in enumerate(cars):
-        try:
-            encoded = served.scorer.encode(CarFeatures.model_validate(raw))
-        except ValidationError as exc:
-            items[i].error = _reason(exc)
-            continue
-        except UnknownValue as exc:
-            items[i].error = str(exc)
-            continue
-        rows.append(encoded.row)
-        good.append(i)
-        items[i].warnings = [RangeWarning(**w) for w in served.scorer.warnings(encoded.frame_row)]
-    if rows:
-        price, low, high = served.scorer.price_rows(np.vstack(rows))
-        for j, i in enumerate(good):
-            items[i].price, items[i].price_low, items[i].price_high = (
-                float(price[j]),
-                float(low[j]),
-                float(high[j]),
-            )
-    metrics.ROWS.labels("batch", "priced").inc(len(good))
-    metrics.ROWS.labels("batch", "failed").inc(len(cars) - len(good))
+    items = batch_items(served.model, cars)
+    priced = sum(item.error is None for item in items)
+    metrics.ROWS.labels("batch", "priced").inc(priced)
+    metrics.ROWS.labels("batch", "failed").inc(len(cars) - priced)
     return BatchResult(
-        model_version=served.version, priced=len(good), failed=len(cars) - len(good), items=items
+        model_version=served.version, priced=priced, failed=len(cars) - priced, items=items
     )
 
 

@@ -1,5 +1,5 @@
-"""The fast encodings (`FeaturePipeline.encode/encode_row`, `clean.car_row`) agree with the
-DataFrame path the model was trained and evaluated with."""
+"""The one encoder (`FeaturePipeline.encode`) and its one unknown-value policy: a single quote
+is a frame of one row, priced exactly as the same row inside a large frame."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carprice.clean import car_row, to_frame
+from carprice.clean import to_frame
 from carprice.features import MODEL_FEATURES, UnknownCategory
-from carprice.model import PricingModel
-from carprice.schema import CarFeatures
+from carprice.model import PricingModel, UnpriceableCar
 
 
 def _car(**overrides: object) -> dict:
@@ -32,14 +31,16 @@ def _car(**overrides: object) -> dict:
     return {**car, **overrides}
 
 
-def test_matrix_prediction_matches_dataframe_prediction(
+def test_encoded_matrix_prices_like_the_booster_on_a_dmatrix(
     trained: tuple[PricingModel, pd.DataFrame, pd.DataFrame],
 ) -> None:
+    """Training's DMatrix and serving's in-place matrix are the same encoding."""
     model, _, test = trained
-    frame = test.drop(columns="selling_price")
-    via_frame = model.log_price(model.pipeline.transform(frame))
-    via_matrix = model.booster.inplace_predict(model.pipeline.encode(frame))
-    np.testing.assert_allclose(via_matrix, via_frame, rtol=1e-6)
+    frame, _ = to_frame(test.drop(columns="selling_price"))
+    encoded = model.pipeline.encode(frame)
+    assert encoded.matrix.shape == (len(test), len(MODEL_FEATURES)) and encoded.ok.all()
+    via_dmatrix = model.booster.predict(model.pipeline.dmatrix(encoded.matrix))
+    np.testing.assert_allclose(model.booster.inplace_predict(encoded.matrix), via_dmatrix, rtol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -53,44 +54,45 @@ def test_matrix_prediction_matches_dataframe_prediction(
         {"torque_nm": None},
     ],
 )
-def test_car_row_matches_to_frame(model: PricingModel, overrides: dict) -> None:
+def test_a_single_quote_prices_like_its_row_in_a_batch(
+    trained: tuple[PricingModel, pd.DataFrame, pd.DataFrame], overrides: dict
+) -> None:
+    model, _, test = trained
     car = _car(**overrides)
-    frame, errors = to_frame(pd.DataFrame([car]))
-    row = car_row(CarFeatures.model_validate(car))
-    expected = frame.iloc[0].to_dict()
-    for col, value in expected.items():
-        got = row[col]
-        if pd.isna(value):
-            assert got is None, col
-        else:
-            assert got == value, col
-    encoded = model.pipeline.encode_row(row)
-    np.testing.assert_array_equal(encoded, model.pipeline.encode(frame)[0])
-    assert encoded.shape == (len(MODEL_FEATURES),)
+    batch = pd.concat(
+        [test.drop(columns="selling_price").head(50), pd.DataFrame([car])], ignore_index=True
+    )
+    in_batch = model.price_frame(batch).iloc[-1]
+    alone = model.price_frame(pd.DataFrame([car])).iloc[0]
+    quote = model.quote(car)
+    assert in_batch["predicted_price"] == alone["predicted_price"] == quote["price"]
+    assert (in_batch["price_low"], in_batch["price_high"]) == (
+        quote["price_low"],
+        quote["price_high"],
+    )
 
 
 @pytest.mark.parametrize(("column", "value"), [("brand", "Trabant"), ("fuel", "Hydrogen")])
-def test_encode_row_refuses_unknown_categories(
+def test_unknown_categories_are_refused_naming_the_allowed_values(
     model: PricingModel, column: str, value: str
 ) -> None:
-    row = car_row(CarFeatures.model_validate(_car(**{column: value})))
     with pytest.raises(UnknownCategory) as info:
-        model.pipeline.encode_row(row)
+        model.quote(_car(**{column: value}))
     assert info.value.column == column
     assert info.value.allowed == model.pipeline.display_values(column)
     assert value in str(info.value)
+    row = model.price_frame(pd.DataFrame([_car(), _car(**{column: value})]))
+    assert np.isfinite(row.loc[0, "predicted_price"]) and np.isnan(row.loc[1, "predicted_price"])
+    assert row.loc[1, "error"] == str(info.value)
+
+
+def test_other_unpriceable_rows_name_their_reason(model: PricingModel) -> None:
+    with pytest.raises(UnpriceableCar, match="year 1900 is outside"):
+        model.quote(_car(year=1900))
 
 
 def test_new_model_family_is_missing_not_an_error(model: PricingModel) -> None:
-    row = car_row(CarFeatures.model_validate(_car(name="Maruti Zzyzx LXI")))
-    encoded = model.pipeline.encode_row(row)
-    assert np.isnan(encoded[list(MODEL_FEATURES).index("model")])
-
-
-def test_out_of_range_flags_per_row_with_duplicate_index(model: PricingModel) -> None:
-    frame, _ = to_frame(pd.DataFrame([_car(), _car(year=1985, seats=14), _car(km_driven=1)]))
-    frame.index = [7, 7, 7]
-    flags = model.pipeline.out_of_range(frame).tolist()
-    assert flags[0] == []
-    assert set(flags[1]) >= {"year", "seats"}
-    assert "km_driven" in flags[2] or model.pipeline.ranges["km_driven"]["min"] <= 1
+    frame, _ = to_frame(pd.DataFrame([_car(name="Maruti Zzyzx LXI")]))
+    encoded = model.pipeline.encode(frame)
+    assert encoded.ok.all()
+    assert np.isnan(encoded.matrix[0, list(MODEL_FEATURES).index("model")])

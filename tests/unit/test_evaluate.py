@@ -26,12 +26,40 @@ def test_conformal_interval_covers_its_level_on_fresh_data() -> None:
     assert coverage(truth, low, high) == pytest.approx(0.8, abs=0.02)
 
 
+ACTUAL = np.array([100_000.0, 200_000.0, 400_000.0, 800_000.0])
+
+
 def test_gate_first_model_wins_then_only_better_ones() -> None:
-    first = gate(70_000.0, None)
+    good = ACTUAL * 1.05
+    first = gate(ACTUAL, good, None)
     assert first.promote and first.tags()["gate.verdict"] == "promoted"
-    worse = gate(80_000.0, 70_000.0)
+    assert first.reason == "no champion yet"
+    worse = gate(ACTUAL, ACTUAL * 1.10, good)
     assert not worse.promote
-    assert worse.tags()["gate.champion_test_mae"] == "70000.00"
+    assert float(worse.tags()["gate.champion_test_mae"]) == pytest.approx(18_750.0)
+    assert float(worse.tags()["gate.candidate_test_mape"]) == pytest.approx(0.10)
     assert "does not beat" in worse.reason
-    assert not gate(70_000.0, 70_000.0).promote  # a tie keeps the champion
-    assert gate(69_999.0, 70_000.0).promote
+    assert not gate(ACTUAL, good, good).promote  # a tie keeps the champion
+    assert gate(ACTUAL, ACTUAL * 1.04, good).promote
+
+
+def test_gate_needs_mae_and_mape_both_no_worse() -> None:
+    champion = ACTUAL * 1.10  # MAE 37.5k, MAPE 10%
+    candidate = np.array([100_000.0, 200_000.0, 400_000.0, 880_000.0])  # MAE 20k, MAPE 2.5%
+    assert gate(ACTUAL, candidate, champion).promote
+    skewed = np.array([150_000.0, 200_000.0, 400_000.0, 800_000.0])  # MAE 12.5k, MAPE 12.5%
+    assert not gate(ACTUAL, skewed, champion).promote
+
+
+def test_gate_compares_both_models_on_the_same_rows() -> None:
+    """A row the champion can't price (a brand new to it) is left out of both scores, and
+    counted; without that, the candidate would be judged on a harder set of rows."""
+    candidate = np.array([105_000.0, 210_000.0, 420_000.0, 400_000.0])  # last row: far off
+    champion = np.array([110_000.0, 220_000.0, 440_000.0, np.nan])
+    verdict = gate(ACTUAL, candidate, champion)
+    assert verdict.promote
+    assert verdict.shared_rows == 3 and verdict.champion_unpriced == 1
+    assert verdict.candidate["mae"] == pytest.approx((5_000 + 10_000 + 20_000) / 3)
+    tags = verdict.tags()
+    assert tags["gate.shared_rows"] == "3" and tags["gate.champion_unpriced_rows"] == "1"
+    assert "can't price 1 more" in verdict.reason

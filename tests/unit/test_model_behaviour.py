@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carprice.explain import comparables, log_contributions, rupee_contributions
+from carprice.features import MODEL_FEATURES
 from carprice.model import PREDICTION_COLUMNS, PricingModel
 
 
@@ -104,26 +104,30 @@ def test_raw_listing_shape_is_accepted(model: PricingModel) -> None:
 
 
 def test_contributions_add_up_to_the_price(model: PricingModel) -> None:
-    prepared = model.prepare(pd.DataFrame([_car()]))
-    contribs = log_contributions(model, prepared.features).iloc[0]
-    log_price = model.log_price(prepared.features)[0]
-    assert contribs.sum() == pytest.approx(log_price, abs=1e-4)
-    base, rupees = rupee_contributions(contribs)
-    assert base + sum(rupees.values()) == pytest.approx(np.exp(log_price), rel=1e-5)
+    quote = model.quote(_car())
+    contrib = quote["contributions"]
+    parts = contrib["features"]
+    assert contrib["base_value_log"] + sum(p["log"] for p in parts) == pytest.approx(
+        contrib["log_price"], abs=1e-6
+    )
+    assert float(np.exp(np.float32(contrib["log_price"]))) == pytest.approx(quote["price"], abs=50)
+    assert contrib["base_price"] + sum(p["rupees"] for p in parts) == pytest.approx(
+        quote["price"], abs=1e-6
+    )
 
 
 def test_comparables_are_real_listings_of_the_same_model(model: PricingModel) -> None:
-    frame = model.prepare(pd.DataFrame([_car()])).frame.iloc[0]
-    similar = comparables(model, frame, k=3)
+    similar = pd.DataFrame(model.quote(_car(), comparables=3)["comparables"])
     assert len(similar) == 3
     assert (similar["model"] == "swift").all()
     assert similar["selling_price"].gt(0).all()
+    assert similar["distance"].is_monotonic_increasing
 
 
 def test_out_of_range_inputs_are_flagged(model: PricingModel) -> None:
-    prepared = model.prepare(pd.DataFrame([_car(), _car(year=1985, seats=14)]))
-    assert prepared.out_of_range.iloc[0] == []
-    assert {"year", "seats"} <= set(prepared.out_of_range.iloc[1])
+    assert model.quote(_car())["warnings"] == []
+    flagged = {w["feature"] for w in model.quote(_car(year=1985, seats=14))["warnings"]}
+    assert {"year", "seats"} <= flagged
 
 
 def test_save_and_load_round_trip(model: PricingModel, tmp_path) -> None:  # noqa: ANN001
@@ -140,4 +144,5 @@ def test_training_metrics_recorded(trained) -> None:  # noqa: ANN001
         assert key in model.metrics
     assert model.metrics["r2"] > 0.8
     assert model.metrics["interval_coverage"] == pytest.approx(0.8, abs=0.1)
-    assert list(model.importance)[0] in model.pipeline.transform(test).columns
+    assert list(model.importance)[0] in MODEL_FEATURES
+    assert model.metrics["refused_rows"] == 0 and model.metrics["priced_rows"] == len(test)

@@ -40,5 +40,5 @@ def test_gate_moves_nothing_when_the_champion_cannot_be_scored(
 
     monkeypatch.setattr(registry.mlflow.pyfunc, "load_model", artifacts_unreachable)
     with pytest.raises(registry.GateUnavailable, match="ConnectionError.*nothing was promoted"):
-        registry.promote("car_price", "2", 1.0, pd.DataFrame({TARGET: [100_000.0]}))
+        registry.promote("car_price", "2", pd.DataFrame({TARGET: [100_000.0]}))
     assert client.writes == []
