@@ -255,6 +255,11 @@ def _name_columns(names: Column, brands: Column | None) -> dict[str, Column]:
     return {key: columns[i][pair_codes] for i, key in enumerate(("brand", "model", "variant"))}
 
 
+def _floats(values: Column) -> Column:
+    """Parsed numbers (None where missing) as a float column."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
 def _missing_text(rows: int) -> Column:
     return np.full(rows, None, dtype=object)
 
@@ -280,7 +285,7 @@ def _from_raw(df: pd.DataFrame, errors: _Errors) -> dict[str, Column]:
         text = _text(df[raw_col]) if raw_col in df else _missing_text(rows)
         values, messages = _map_unique(text, parse)
         errors.add(pd.notna(messages), lambda bad, m=messages: m[bad])
-        out[col] = values
+        out[col] = values if col == "torque" else _floats(values)
     pairs = out.pop("torque")
     out["torque_nm"] = np.array([p[0] if p is not None else np.nan for p in pairs], dtype=float)
     out["torque_rpm"] = np.array(
