@@ -11,6 +11,8 @@ from functools import lru_cache
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from carprice.names import MODEL_NAME, TRAINING_DAG
+
 
 class DashboardSettings(BaseSettings):
     """Validated once per process; defaults point at the local `make up` stack."""
@@ -41,7 +43,7 @@ class DashboardSettings(BaseSettings):
         default=1000, ge=10, le=100_000, description="Rows per /predict/csv call on Batch quotes."
     )
     # Experiments and Pipelines pages.
-    model_name: str = Field(default="car_price", description="Registered model in MLflow.")
+    model_name: str = Field(default=MODEL_NAME, description="Registered model in MLflow.")
     experiments_max_runs: int = Field(
         default=5000, ge=10, description="Runs fetched per experiment (paged 1,000 at a time)."
     )
@@ -52,7 +54,7 @@ class DashboardSettings(BaseSettings):
         default=30.0, ge=0, description="How long MLflow and Airflow lists are cached."
     )
     pipeline_dag_id: str = Field(
-        default="car_price_pipeline", description="The DAG the retrain button triggers."
+        default=TRAINING_DAG, description="The DAG the retrain button triggers."
     )
     pipeline_poll_seconds: float = Field(
         default=2.0, gt=0, description="Seconds between status polls while following a run."

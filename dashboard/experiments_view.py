@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from carprice.names import CHAMPION
 from dashboard.clients.mlflow_client import ModelVersion, Run
 
 PARAM_PREFIX = "param."
@@ -207,14 +208,14 @@ class AliasCard:
 
 def alias_cards(models: Sequence[AliasedModel]) -> list[AliasCard]:
     """Headline per alias: test MAE and R²; the challenger's MAE relative to the champion's."""
-    champion = next((m for m in models if m.alias == "champion"), None)
+    champion = next((m for m in models if m.alias == CHAMPION), None)
     base = champion.run.metrics.get("test_mae") if champion and champion.run else None
     cards = []
     for m in models:
         metrics = m.run.metrics if m.run else {}
         mae, r2 = metrics.get("test_mae"), metrics.get("test_r2")
         delta = None
-        if m.alias != "champion" and mae is not None and base:
+        if m.alias != CHAMPION and mae is not None and base:
             delta = f"{(mae - base) / base:+.1%} MAE vs champion"
         caption = f"R² {r2:.3f}" if r2 is not None else "no test metrics logged"
         verdict = m.version.tags.get("gate.verdict")

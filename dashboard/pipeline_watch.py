@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 from pydantic import SecretStr
 
+from carprice.names import CHALLENGER, CHAMPION
 from dashboard.clients.airflow_client import DagRun, TaskState
 from dashboard.clients.mlflow_client import MlflowClient, MlflowError
 
@@ -182,8 +183,8 @@ class ChampionSnapshot:
 
 def snapshot(client: MlflowClient, model: str) -> ChampionSnapshot:
     """Read the registry now; raises MlflowError if MLflow can't be read."""
-    champ = client.get_version_by_alias(model, "champion")
-    chall = client.get_version_by_alias(model, "challenger")
+    champ = client.get_version_by_alias(model, CHAMPION)
+    chall = client.get_version_by_alias(model, CHALLENGER)
     chall_gate = _gate_tags(chall.tags) if chall else {}
     if champ is None:
         return ChampionSnapshot(

@@ -1,17 +1,27 @@
-"""MLflow over its REST API (2.0 endpoints) with httpx.
+"""MLflow for the dashboard: tracking reads over REST (httpx), the registry through MlflowClient.
 
-The dashboard only reads experiments, runs and registry aliases, so it talks HTTP to the
-tracking server rather than importing mlflow (heavy, and it would tie the dashboard to the
-training code's MLflow version). Every failure becomes an `MlflowError` whose message can be
-shown to a user as is.
+The dashboard reads experiments, runs and registry aliases. Alias lookups go through MLflow's
+own `MlflowClient` (`get_model_version_by_alias`), imported on first use: `mlflow` takes
+seconds to import, and the Quote pages never need it. Experiments and runs are read with
+three plain REST calls (`experiments/search`, `runs/search` paged, `runs/get`): MLflow's
+client retries a 5xx answer and then reports only "too many 500 error responses", while
+these pages must show MLflow's own reason ("database is locked") at once.
+Every failure becomes an `MlflowError` whose message can be shown to a user as is.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient as MlflowLibraryClient
+    from mlflow.exceptions import MlflowException
 
 #: MLflow refuses more than this many runs per runs/search page.
 _PAGE_MAX = 1000
@@ -82,24 +92,40 @@ class ModelVersion:
 
 
 class MlflowClient:
-    """Read-only MLflow REST client; `transport` lets unit tests plug an httpx.MockTransport."""
+    """Read-only MLflow client; one per dashboard process (held in st.cache_resource)."""
 
-    def __init__(
-        self,
-        base_url: str,
-        timeout: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
         self._http = httpx.Client(
-            base_url=self.base_url + "/api/2.0/mlflow",
-            timeout=timeout,
-            transport=transport,
-            trust_env=False,
+            base_url=self.base_url + "/api/2.0/mlflow", timeout=timeout, trust_env=False
         )
+        self._lock = threading.Lock()
+        self._library: MlflowLibraryClient | None = None
 
     def close(self) -> None:
         self._http.close()
+
+    def _registry(self) -> MlflowLibraryClient:
+        """MLflow's own client for the registry, built on first use.
+
+        MLflow's HTTP layer retries failed calls up to 7 times with exponential backoff
+        (minutes when the server is down) and waits 120 s for an answer. A page answers a
+        person, so unless the environment already chose, the dashboard process asks for no
+        retries and its own timeout (these two settings are process-wide in MLflow).
+        """
+        with self._lock:
+            if self._library is None:
+                os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+                os.environ.setdefault(
+                    "MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, math.ceil(self.timeout)))
+                )
+                from mlflow import MlflowClient as MlflowLibraryClient
+
+                self._library = MlflowLibraryClient(
+                    tracking_uri=self.base_url, registry_uri=self.base_url
+                )
+            return self._library
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -177,24 +203,55 @@ class MlflowClient:
 
     def get_version_by_alias(self, name: str, alias: str) -> ModelVersion | None:
         """The version `alias` points at, or None when the model or alias doesn't exist."""
+        from mlflow.exceptions import MlflowException
+
         try:
-            payload = self._call(
-                "GET", "/registered-models/alias", params={"name": name, "alias": alias}
-            )
-        except MlflowNotFound:  # no such model
-            return None
-        except MlflowError as exc:  # no such alias: MLflow 3 answers 400, not 404
-            if exc.code == "INVALID_PARAMETER_VALUE" and "not found" in str(exc):
+            mv = self._registry().get_model_version_by_alias(name, alias)
+        except MlflowException as exc:
+            error = _library_error(exc, self.base_url)
+            if isinstance(error, MlflowNotFound):  # no such model
                 return None
-            raise
-        mv = payload["model_version"]
+            # No such alias: MLflow 3 answers 400 INVALID_PARAMETER_VALUE, not 404.
+            if error.code == "INVALID_PARAMETER_VALUE" and "not found" in str(error):
+                return None
+            raise error from exc
         return ModelVersion(
-            name=mv.get("name", name),
-            version=str(mv["version"]),
-            run_id=mv.get("run_id") or None,
-            tags={t["key"]: t.get("value", "") for t in mv.get("tags", [])},
-            aliases=tuple(mv.get("aliases", [])),
+            name=mv.name or name,
+            version=str(mv.version),
+            run_id=mv.run_id or None,
+            tags=dict(mv.tags or {}),
+            aliases=tuple(mv.aliases or ()),
         )
+
+
+def _library_error(exc: MlflowException, base_url: str) -> MlflowError:
+    """An MlflowClient failure in the same terms as the REST calls' failures."""
+    import requests
+    import urllib3.exceptions as u3
+
+    cause = exc.__cause__ or exc.__context__  # MLflow wraps the requests exception
+    if isinstance(cause, requests.exceptions.RetryError):  # a 5xx answer, retries used up
+        reason = getattr(cause.args[0], "reason", cause) if cause.args else cause
+        return MlflowUnavailable(f"MLflow at {base_url} failed: {reason}")
+    if isinstance(cause, requests.exceptions.RequestException):
+        inner = getattr(cause.args[0], "reason", None) if cause.args else None
+        slow = isinstance(cause, requests.exceptions.Timeout) or (
+            isinstance(inner, u3.TimeoutError) and not isinstance(inner, u3.NewConnectionError)
+        )
+        if slow:
+            return MlflowUnavailable(
+                f"MLflow at {base_url} did not answer in time ({type(cause).__name__})."
+            )
+        return MlflowUnavailable(f"MLflow is unreachable at {base_url} ({type(cause).__name__}).")
+    code = str(exc.error_code or "")
+    if code == "RESOURCE_DOES_NOT_EXIST":
+        return MlflowNotFound(exc.message[:300], code)
+    status = exc.get_http_status_code()
+    if status >= 500:
+        return MlflowUnavailable(
+            f"MLflow at {base_url} failed with HTTP {status}: {exc.message[:300]}", code
+        )
+    return MlflowError(f"MLflow refused the request: {exc.message[:300]}", code)
 
 
 def _error_code(resp: httpx.Response) -> str:

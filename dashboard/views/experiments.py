@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from carprice.names import ALIASES, EXPERIMENT
 from dashboard import banners, connections
 from dashboard import experiments_view as view
 from dashboard.clients.mlflow_client import Experiment, MlflowError, MlflowUnavailable, Run
@@ -27,7 +28,7 @@ def load_runs(url: str, experiment_id: str, max_runs: int) -> tuple[list[Run], b
 def load_aliases(url: str, model: str) -> list[view.AliasedModel]:
     client = connections.mlflow_client()
     out = []
-    for alias in ("champion", "challenger"):
+    for alias in ALIASES:
         mv = client.get_version_by_alias(model, alias)
         if mv is not None:
             out.append(
@@ -79,7 +80,7 @@ else:
     st.info(f"No version of `{settings.model_name}` is registered yet.")
 
 names = [e.name for e in experiments]
-default = names.index("car_price") if "car_price" in names else 0
+default = names.index(EXPERIMENT) if EXPERIMENT in names else 0
 name = st.selectbox("Experiment", names, index=default, key="exp_experiment")
 experiment = experiments[names.index(name)]
 try:

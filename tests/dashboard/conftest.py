@@ -4,18 +4,23 @@
 (settings, st.cache_data, st.cache_resource) before and after, so tests never share answers.
 `apptest(page)` builds an AppTest for dashboard/views/<page>.py with a generous timeout.
 `fake_airflow` answers the Pipelines page's Airflow calls (tests/dashboard/test_pipelines.py's
-FakeAirflow); `page_text(at)` is everything a page rendered, for "is this shown?" checks.
+FakeAirflow, served on a loopback port by tests/dashboard/fake_http.py); `page_text(at)` is
+everything a page rendered, for "is this shown?" checks. After every test the fake servers
+are stopped (an assertion that failed inside a fake fails the test) and MLflow's process-wide
+HTTP settings, which the dashboard's MLflow client may set, are put back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.dashboard import fake_http
 from tests.dashboard.test_pipelines import FakeAirflow
 from tests.plugins.api_stack import ApiServer
 from tests.servers import free_port
@@ -26,6 +31,24 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "data_samples"
 TIMEOUT = 60
+
+
+#: Set by dashboard.clients.mlflow_client for its process; restored after each test here.
+_MLFLOW_HTTP_ENV = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
+
+
+@pytest.fixture(autouse=True)
+def _fake_servers_and_mlflow_env() -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in _MLFLOW_HTTP_ENV}
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        fake_http.stop_all()
 
 
 def _clear() -> None:
@@ -89,18 +112,16 @@ def apptest() -> Callable:
 @pytest.fixture
 def fake_airflow(monkeypatch: pytest.MonkeyPatch) -> FakeAirflow:
     """The Pipelines page talks to a fake Airflow (the sidebar's probe still uses the URL)."""
-    import httpx
-
     from dashboard import connections
     from dashboard.clients.airflow_client import AirflowClient
     from dashboard.config import get_dashboard_settings
 
     airflow = FakeAirflow()
+    url = fake_http.serve(airflow).url
 
     def client() -> AirflowClient:
         s = get_dashboard_settings()
-        return AirflowClient("http://airflow.test", s.airflow_user, s.airflow_password,
-                             transport=httpx.MockTransport(airflow))  # fmt: skip
+        return AirflowClient(url, s.airflow_user, s.airflow_password)
 
     monkeypatch.setattr(connections, "airflow_client", client)
     return airflow

@@ -1,4 +1,4 @@
-"""Experiments page: AppTest against a real MLflow server, plus mocked MLflow for the edges.
+"""Experiments page: AppTest against a real MLflow server, plus a fake MLflow for the edges.
 
 The real server gets its runs from this module (a training run with trial children, a
 registered model with champion and challenger aliases) under names no other test uses.
@@ -17,9 +17,12 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from carprice.names import CHALLENGER, CHAMPION
+from carprice.names import EXPERIMENT as CAR_PRICE_EXPERIMENT
 from dashboard import connections
-from dashboard.clients.mlflow_client import MlflowClient as RestClient
+from dashboard.clients.mlflow_client import MlflowClient as DashboardMlflow
 from dashboard.config import get_dashboard_settings
+from tests.dashboard.fake_http import serve
 
 PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "views" / "experiments.py")
 _SUFFIX = uuid.uuid4().hex[:8]  # the MLflow server may be shared with other tests
@@ -98,15 +101,15 @@ def seeded(mlflow_url: str) -> Seeded:
         parents.append(pid)
     client.create_registered_model(MODEL)
     for alias, run_id, verdict in (
-        ("champion", parents[0], "promoted"),
-        ("challenger", parents[1], "rejected"),
+        (CHAMPION, parents[0], "promoted"),
+        (CHALLENGER, parents[1], "rejected"),
     ):
         mv = client.create_model_version(MODEL, f"runs:/{run_id}/model", run_id=run_id)
         client.set_model_version_tag(MODEL, mv.version, "gate.verdict", verdict)
         client.set_registered_model_alias(MODEL, alias, mv.version)
     client.create_registered_model(SOLO_MODEL)
     mv = client.create_model_version(SOLO_MODEL, f"runs:/{parents[0]}/model", run_id=parents[0])
-    client.set_registered_model_alias(SOLO_MODEL, "champion", mv.version)
+    client.set_registered_model_alias(SOLO_MODEL, CHAMPION, mv.version)
     return Seeded(mlflow_url, exp, parents, trials, parents[0], parents[1])
 
 
@@ -231,19 +234,15 @@ def test_filter_narrows_the_table(seeded: Seeded, page_env) -> None:
     assert list(frame(at, "exp_runs")["run"]) == ["train-0"]
 
 
-# --------------------------------------------------------------------------- mocked MLflow
+# --------------------------------------------------------------------------- fake MLflow
 
 
 def _use_transport(monkeypatch: pytest.MonkeyPatch, handler) -> list[httpx.Request]:  # noqa: ANN001
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return handler(request)
-
-    client = RestClient("http://mlflow.test", transport=httpx.MockTransport(record))
+    """The page's MLflow client pointed at `handler`, served on a loopback port."""
+    server = serve(handler)
+    client = DashboardMlflow(server.url)
     monkeypatch.setattr(connections, "mlflow_client", lambda: client)
-    return seen
+    return server.requests
 
 
 def test_mlflow_down_is_a_clear_banner(page_env) -> None:
@@ -301,7 +300,7 @@ def test_a_thousand_runs_page_through_and_render_quickly(page_env) -> None:
         path = request.url.path
         if path.endswith("/experiments/search"):
             return httpx.Response(
-                200, json={"experiments": [{"experiment_id": "7", "name": "car_price"}]}
+                200, json={"experiments": [{"experiment_id": "7", "name": CAR_PRICE_EXPERIMENT}]}
             )
         if path.endswith("/runs/search"):
             body = json.loads(request.content)

@@ -1,8 +1,10 @@
-"""Pipelines page with AppTest; Airflow and MLflow answered by httpx.MockTransport fakes.
+"""Pipelines page with AppTest; Airflow and MLflow answered by fakes on a loopback port.
 
 The fake Airflow speaks the v2 REST shapes the page relies on (token, DAG list, details with
-Params, runs, trigger, task instances) and walks a triggered run through its states, so the
-page's live-follow loop, the champion comparison and every error path run for real.
+Params, runs, trigger, task instances), complete enough for apache-airflow-client's models,
+and walks a triggered run through its states, so the page's live-follow loop, the champion
+comparison and every error path run for real. The fakes are served by
+`tests/dashboard/fake_http.py` (the clients speak urllib3 and requests, not httpx).
 The real-Airflow path is in tests/e2e/test_pipelines*.py.
 """
 
@@ -17,17 +19,51 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from carprice.names import CHALLENGER, CHAMPION, MODEL_NAME, TRAINING_DAG
 from dashboard import connections
 from dashboard.clients.airflow_client import AirflowClient
 from dashboard.clients.mlflow_client import MlflowClient
 from dashboard.config import get_dashboard_settings
+from tests.dashboard.fake_http import serve
 
 PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "views" / "pipelines.py")
 AIRFLOW_PASSWORD = "af-Secret-9d1"  # what the dashboard sends to Airflow
 OPERATOR_PASSWORD = "op-Secret-42x"  # what an operator types
 TOKEN = "jwt-token-abc123"
 TASKS = ["ingest", "clean", "split", "tune", "evaluate", "register"]
-DAG = "car_price_pipeline"
+DAG = TRAINING_DAG
+STARTED = "2026-11-26T10:00:00Z"
+HEALTH = {
+    "metadatabase": {"status": "healthy"},
+    "scheduler": {"status": "healthy", "latest_scheduler_heartbeat": STARTED},
+    "triggerer": {"status": "healthy", "latest_triggerer_heartbeat": STARTED},
+    "dag_processor": {"status": "healthy", "latest_dag_processor_heartbeat": STARTED},
+}
+
+
+def dag_json(dag_id: str, paused: bool, **extra: object) -> dict:
+    """A DAG as Airflow 3.3's `GET /api/v2/dags` lists it (the fields its models require)."""
+    return {"dag_id": dag_id, "dag_display_name": dag_id, "is_paused": paused,
+            "is_stale": False, "fileloc": f"/dags/{dag_id}.py", "file_token": "ft",
+            "has_import_errors": False, "has_task_concurrency_limits": False,
+            "is_backfillable": True, "max_active_tasks": 16, "max_active_runs": 1,
+            "max_consecutive_failed_dag_runs": 0, "owners": ["carprice"], "tags": [],
+            "timetable_partitioned": False, "timetable_periodic": False, **extra}  # fmt: skip
+
+
+def task_json(task_id: str, downstream: list[str]) -> dict:
+    return {"task_id": task_id, "task_display_name": task_id,
+            "downstream_task_ids": downstream, "depends_on_past": False, "extra_links": [],
+            "retry_exponential_backoff": 0, "wait_for_downstream": False}  # fmt: skip
+
+
+def task_instance_json(task_id: str, state: str | None, duration: float | None) -> dict:
+    return {"id": "0190a6b2-3c4d-7e8f-9a0b-1c2d3e4f5a6b", "task_id": task_id,
+            "task_display_name": task_id, "dag_id": DAG, "dag_display_name": DAG,
+            "dag_run_id": "manual__1", "map_index": -1, "try_number": 1, "max_tries": 0,
+            "state": state, "duration": duration, "start_date": None, "end_date": None,
+            "executor_config": "{}", "pool": "default_pool", "pool_slots": 1,
+            "run_after": STARTED}  # fmt: skip
 
 
 @dataclass
@@ -45,7 +81,7 @@ class FakeAirflow:
         self.requests.append(request)
         path, method = request.url.path, request.method
         if path == "/api/v2/monitor/health":
-            return httpx.Response(200, json={"metadatabase": {"status": "healthy"}})
+            return httpx.Response(200, json=HEALTH)
         if path == "/auth/token":
             body = json.loads(request.content)
             if body == {"username": "admin", "password": AIRFLOW_PASSWORD}:
@@ -54,11 +90,11 @@ class FakeAirflow:
         if request.headers.get("authorization") != f"Bearer {TOKEN}":
             return httpx.Response(401, json={"detail": "Not authenticated"})
         if path == "/api/v2/dags":
-            dags = [{"dag_id": DAG, "is_paused": False}, {"dag_id": "lake_housekeeping",
-                                                          "is_paused": True}]  # fmt: skip
+            dags = [dag_json(DAG, False), dag_json("lake_housekeeping", True)]
             return httpx.Response(200, json={"dags": dags, "total_entries": 2})
         if path == f"/api/v2/dags/{DAG}/details":
-            return httpx.Response(200, json={"dag_id": DAG, "params": {
+            return httpx.Response(200, json=dag_json(DAG, False, catchup=False, concurrency=16,
+                render_template_as_native_obj=False, params={
                 "trials": {"value": 30, "schema": {"type": "integer", "minimum": 1},
                            "description": "Optuna trials"},
                 "data_uri": {"value": "s3://data/raw/car_details_v3.csv",
@@ -66,17 +102,17 @@ class FakeAirflow:
                              "description": "Raw CSV"},
                 "max_rounds": {"value": None, "schema": {"type": ["null", "integer"],
                                "minimum": 1}, "description": "Optional cap"},
-            }})  # fmt: skip
+            }))  # fmt: skip
         if path == f"/api/v2/dags/{DAG}/tasks":
-            tasks = [{"task_id": t, "downstream_task_ids": TASKS[i + 1 : i + 2]}
-                     for i, t in enumerate(TASKS)]  # fmt: skip
-            return httpx.Response(200, json={"tasks": list(reversed(tasks))})
+            tasks = [task_json(t, TASKS[i + 1 : i + 2]) for i, t in enumerate(TASKS)]
+            return httpx.Response(200, json={"tasks": list(reversed(tasks)),
+                                             "total_entries": len(tasks)})  # fmt: skip
         if path.endswith("/dagRuns") and method == "POST":
             if self.refuse_trigger:
                 status, detail = self.refuse_trigger
                 return httpx.Response(status, json={"detail": detail})
             body = json.loads(request.content)
-            assert body["logical_date"] is None
+            assert "logical_date" in body and body["logical_date"] is None
             self.triggered.append(body["conf"])
             return httpx.Response(200, json=self._run("queued"))
         if path.endswith("/dagRuns") and method == "GET":
@@ -91,7 +127,8 @@ class FakeAirflow:
                 self.on_success.pop()()
             return httpx.Response(200, json=self._run(state))
         if path == f"/api/v2/dags/{DAG}/dagRuns/manual__1/taskInstances":
-            return httpx.Response(200, json={"task_instances": self._tasks()})
+            return httpx.Response(200, json={"task_instances": self._tasks(),
+                                             "total_entries": len(TASKS)})  # fmt: skip
         return httpx.Response(404, json={"detail": f"no route {method} {path}"})
 
     def _done(self) -> int:
@@ -112,14 +149,15 @@ class FakeAirflow:
                 state = "running"
             else:
                 state = None
-            out.append({"task_id": t, "state": state, "try_number": 1,
-                        "duration": 1.5 if state in ("success", "failed") else None,
-                        "start_date": None, "end_date": None})  # fmt: skip
+            duration = 1.5 if state in ("success", "failed") else None
+            out.append(task_instance_json(t, state, duration))
         return out
 
     def _run(self, state: str) -> dict:
-        return {"dag_id": DAG, "dag_run_id": "manual__1", "state": state, "run_type": "manual",
-                "start_date": "2026-11-26T10:00:00Z", "end_date": None, "duration": 42.0,
+        return {"dag_id": DAG, "dag_display_name": DAG, "dag_run_id": "manual__1",
+                "state": state, "run_type": "manual", "run_after": STARTED,
+                "start_date": STARTED, "end_date": None, "duration": 42.0,
+                "dag_versions": [], "logical_date": None,
                 "conf": self.triggered[-1] if self.triggered else {}}  # fmt: skip
 
 
@@ -140,14 +178,14 @@ class FakeRegistry:
         path = request.url.path
         if path.endswith("/registered-models/alias"):
             alias = request.url.params["alias"]
-            version = self.champion if alias == "champion" else self.challenger
+            version = self.champion if alias == CHAMPION else self.challenger
             if version is None:  # what MLflow 3 answers for a missing alias
                 return httpx.Response(400, json={"error_code": "INVALID_PARAMETER_VALUE",
                     "message": f"Registered model alias {alias} not found."})  # fmt: skip
             tags = [{"key": "gate.reason", "value": "test MAE 90,000 does not beat 80,000"}]
             return httpx.Response(200, json={"model_version": {
-                "name": "car_price", "version": version, "run_id": f"run{version}",
-                "tags": tags if alias == "challenger" else []}})  # fmt: skip
+                "name": MODEL_NAME, "version": version, "run_id": f"run{version}",
+                "tags": tags if alias == CHALLENGER else []}})  # fmt: skip
         if path.endswith("/runs/get"):
             run_id = request.url.params["run_id"]
             mae = {"run1": 80_000.0, "run2": 70_000.0}[run_id]
@@ -166,16 +204,16 @@ def env(monkeypatch: pytest.MonkeyPatch, fresh_caches: None) -> Iterator[pytest.
     yield monkeypatch
 
 
-def wire(mp: pytest.MonkeyPatch, airflow, registry=None) -> None:  # noqa: ANN001
-    """Point the page's cached clients at the fakes (password from settings, as in prod)."""
+def wire(mp: pytest.MonkeyPatch, airflow, registry=None) -> str:  # noqa: ANN001
+    """Point the page's cached clients at the fakes (password from settings, as in prod);
+    return the fake Airflow's URL."""
     settings = get_dashboard_settings()
-    af = AirflowClient("http://airflow.test", settings.airflow_user, settings.airflow_password,
-                       transport=httpx.MockTransport(airflow))  # fmt: skip
-    ml = MlflowClient(
-        "http://mlflow.test", transport=httpx.MockTransport(registry or FakeRegistry())
-    )
+    airflow_url = serve(airflow).url
+    af = AirflowClient(airflow_url, settings.airflow_user, settings.airflow_password)
+    ml = MlflowClient(serve(registry or FakeRegistry()).url)
     mp.setattr(connections, "airflow_client", lambda: af)
     mp.setattr(connections, "mlflow_client", lambda: ml)
+    return airflow_url
 
 
 def all_text(at: AppTest) -> str:
@@ -290,12 +328,12 @@ def test_airflow_down_is_a_banner_on_this_page_only(env) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    wire(env, refuse)
+    airflow_url = wire(env, refuse)
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     assert not at.exception
     assert len(at.error) == 1
     assert "Airflow is not available" in at.error[0].value
-    assert "http://airflow.test" in at.error[0].value
+    assert airflow_url in at.error[0].value
     assert "The other pages keep working" in at.error[0].value
 
 

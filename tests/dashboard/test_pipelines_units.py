@@ -1,8 +1,14 @@
-"""Pieces behind the Pipelines page: Airflow client auth, operator check, trigger conf."""
+"""Pieces behind the Pipelines page: Airflow client auth, operator check, trigger conf.
+
+The Airflow client is apache-airflow-client underneath; Airflow is faked by a handler served
+on a loopback port (tests/dashboard/fake_http.py).
+"""
 
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import httpx
 import pytest
@@ -12,16 +18,19 @@ from dashboard import pipeline_watch as pw
 from dashboard.clients.airflow_client import (
     AirflowAuthError,
     AirflowClient,
+    AirflowError,
     AirflowUnavailable,
     topological,
 )
+from tests.dashboard.fake_http import serve
+from tests.dashboard.test_pipelines import AIRFLOW_PASSWORD, DAG, TOKEN, FakeAirflow, dag_json
+from tests.servers import free_port
 
 PASSWORD = "very-Secret-pw1"
 
 
-def _client(handler) -> AirflowClient:  # noqa: ANN001
-    return AirflowClient("http://af.test", "admin", SecretStr(PASSWORD),
-                         transport=httpx.MockTransport(handler))  # fmt: skip
+def _client(handler, timeout: float = 30.0) -> AirflowClient:  # noqa: ANN001
+    return AirflowClient(serve(handler).url, "admin", SecretStr(PASSWORD), timeout=timeout)
 
 
 def test_token_is_fetched_once_and_refreshed_after_401() -> None:
@@ -36,11 +45,11 @@ def test_token_is_fetched_once_and_refreshed_after_401() -> None:
             return httpx.Response(201, json={"access_token": issued[-1]})
         if request.headers["authorization"].removeprefix("Bearer ") not in valid:
             return httpx.Response(401, json={"detail": "expired"})
-        return httpx.Response(200, json={"dags": [{"dag_id": "d"}], "total_entries": 1})
+        return httpx.Response(200, json={"dags": [dag_json("d", False)], "total_entries": 1})
 
     client = _client(handler)
-    assert client.list_dags() == [{"dag_id": "d"}]
-    assert client.list_dags() == [{"dag_id": "d"}]
+    assert [d["dag_id"] for d in client.list_dags()] == ["d"]
+    assert [d["dag_id"] for d in client.list_dags()] == ["d"]
     assert issued == ["t1", "t2"]  # one refresh, then the token is reused
 
 
@@ -53,21 +62,93 @@ def test_secrets_stay_out_of_repr_and_errors() -> None:
 
 
 def test_unreachable_airflow_is_a_clear_error() -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused", request=request)
-
-    with pytest.raises(AirflowUnavailable, match="unreachable at http://af.test"):
-        _client(refuse).health()
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens: connection refused
+    client = AirflowClient(url, "admin", SecretStr(PASSWORD))
+    with pytest.raises(AirflowUnavailable, match=f"unreachable at {re.escape(url)}"):
+        client.health()
 
 
 def test_missing_credentials_never_call_airflow() -> None:
     def fail(request: httpx.Request) -> httpx.Response:
         raise AssertionError("no request expected")
 
-    client = AirflowClient("http://af.test", "admin", None, transport=httpx.MockTransport(fail))
+    client = AirflowClient(serve(fail).url, "admin", None)
     assert not client.has_credentials
     with pytest.raises(AirflowAuthError, match="not configured"):
         client.list_dags()
+
+
+def test_trigger_sends_logical_date_null_and_reads_the_run() -> None:
+    """Airflow 3 requires the `logical_date` key; the generated model must not drop it."""
+    airflow = FakeAirflow()
+    client = AirflowClient(serve(airflow).url, "admin", SecretStr(AIRFLOW_PASSWORD))
+    run = client.trigger(DAG, {"trials": 2}, note="from a test")
+    post = next(r for r in airflow.requests if r.method == "POST" and "dagRuns" in r.url.path)
+    body = json.loads(post.content)
+    assert body == {"logical_date": None, "conf": {"trials": 2}, "note": "from a test"}
+    assert post.headers["authorization"] == f"Bearer {TOKEN}"
+    assert (run.dag_id, run.run_id, run.state, run.run_type) == (DAG, "manual__1", "queued",
+                                                                  "manual")  # fmt: skip
+    assert f"{run.state} {run.run_type}" == "queued manual"  # plain text, not DagRunState.…
+    assert run.start_date is not None and run.start_date.startswith("2026-11-26T10:00:00")
+    states = client.task_states(DAG, "manual__1")
+    assert [(t.task_id, t.state) for t in states][:2] == [("ingest", "running"), ("clean", None)]
+    assert f"{states[0].state}" == "running"
+
+
+def test_refusals_keep_airflows_reason() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/auth/token":
+            return httpx.Response(201, json={"access_token": "t"})
+        return httpx.Response(409, json={"detail": "DAG run manual__1 already exists"})
+
+    with pytest.raises(AirflowError) as err:
+        _client(refuse).trigger("d", {})
+    assert str(err.value) == (
+        "Airflow refused POST /api/v2/dags/d/dagRuns (HTTP 409): DAG run manual__1 already exists"
+    )
+    assert err.value.status == 409
+
+
+def test_a_slow_airflow_times_out_without_retrying() -> None:
+    calls: list[str] = []
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        time.sleep(2.0)
+        return httpx.Response(200, json={})
+
+    started = time.monotonic()
+    with pytest.raises(AirflowUnavailable, match="did not answer in time"):
+        _client(slow, timeout=0.5).health()
+    assert time.monotonic() - started < 1.8
+    assert calls == ["/api/v2/monitor/health"]  # asked once: no retries
+
+
+def test_a_dropped_connection_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nor routed through a proxy from the environment (the client talks to Airflow directly)."""
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")
+    calls: list[str] = []
+
+    def drop(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        raise httpx.RemoteProtocolError("gone")
+
+    server = serve(drop)
+    with pytest.raises(AirflowUnavailable, match=f"unreachable at {re.escape(server.url)}"):
+        AirflowClient(server.url, "admin", SecretStr(PASSWORD)).health()
+    assert calls == ["/api/v2/monitor/health"]
+
+
+def test_an_answer_that_is_not_airflows_api_is_an_airflow_error() -> None:
+    def odd(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/auth/token":
+            return httpx.Response(201, json={"access_token": "t"})
+        return httpx.Response(200, json={"dags": [{"dag_id": "d"}]})  # fields missing
+
+    with pytest.raises(AirflowError, match="cannot read"):
+        _client(odd).list_dags()
 
 
 def test_operator_password_check() -> None:
@@ -107,6 +188,9 @@ def test_tasks_in_dependency_order() -> None:
         "profile": [],
     }
     assert topological(graph) == ["ingest", "clean", "profile", "tune", "register"]
+    # The smallest ready name next, even one that just became ready: a before c, b after a.
+    assert topological({"c": [], "a": ["b"], "b": []}) == ["a", "b", "c"]
+    assert topological({}) == []
 
 
 def test_champion_comparison_without_a_previous_champion() -> None:
