@@ -1,97 +1,106 @@
 """The data lake: one place that reads and writes local paths, s3:// URIs and http(s) URLs.
 
-S3 goes through boto3 with path-style addressing so MinIO and `rclone serve s3` work as-is;
-the endpoint comes from MLFLOW_S3_ENDPOINT_URL (or AWS_ENDPOINT_URL), credentials from the
-standard AWS variables.
+Every scheme goes through fsspec (s3fs for S3). S3 uses path-style addressing so MinIO and
+`rclone serve s3` work as-is; the endpoint comes from MLFLOW_S3_ENDPOINT_URL (or
+AWS_ENDPOINT_URL), credentials from the standard AWS variables, the region from
+AWS_DEFAULT_REGION (default us-east-1).
+
+Filesystems are looked up per call, never kept in a module global: fsspec caches instances
+per process id (and per option set, so a changed endpoint or key gives a new one), and its
+event-loop thread is reset after a fork. An Airflow task process forked from a scheduler
+that already used the lake therefore builds its own client instead of reusing the parent's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import tempfile
 from pathlib import Path
-from urllib.parse import urlparse
+from typing import Any
 
-import httpx
+import fsspec
 import pandas as pd
+from fsspec.utils import get_protocol
+
+_S3 = ("s3", "s3a")
 
 
-def _s3_client():  # noqa: ANN202 - boto3 clients are dynamically typed
-    import boto3
-    from botocore.config import Config
+def _s3_options() -> dict[str, Any]:
+    """s3fs options from the environment; empty variables count as unset."""
+    env = {name: value for name, value in os.environ.items() if value}
+    return {
+        "endpoint_url": env.get("MLFLOW_S3_ENDPOINT_URL") or env.get("AWS_ENDPOINT_URL"),
+        # None lets botocore's own chain (profiles, instance roles) find credentials.
+        "key": env.get("AWS_ACCESS_KEY_ID"),
+        "secret": env.get("AWS_SECRET_ACCESS_KEY"),
+        "token": env.get("AWS_SESSION_TOKEN"),
+        "client_kwargs": {"region_name": env.get("AWS_DEFAULT_REGION", "us-east-1")},
+        "config_kwargs": {"s3": {"addressing_style": "path"}, "retries": {"max_attempts": 3}},
+        # The pipeline writes a stage file or manifest and reads it back at once, and a retry
+        # rewrites it; a cached directory listing could hide the new object (or show a deleted
+        # one), so every lookup asks S3.
+        "use_listings_cache": False,
+    }
 
-    endpoint = os.environ.get("MLFLOW_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
-    )
+
+def _fs(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem for ``uri`` and the path within it."""
+    options = _s3_options() if get_protocol(uri) in _S3 else {}
+    return fsspec.core.url_to_fs(uri, **options)
 
 
-def _split_s3(uri: str) -> tuple[str, str]:
-    parsed = urlparse(uri)
-    return parsed.netloc, parsed.path.lstrip("/")
+def _is_local(uri: str) -> bool:
+    return get_protocol(uri) in ("file", "local")
 
 
 def read_bytes(uri: str) -> bytes:
     """Whole object; raises FileNotFoundError with the URI when it isn't there."""
-    scheme = urlparse(uri).scheme
-    if scheme == "s3":
-        bucket, key = _split_s3(uri)
-        client = _s3_client()
-        try:
-            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except client.exceptions.NoSuchKey as exc:
-            raise FileNotFoundError(f"no object at {uri}") from exc
-    if scheme in ("http", "https"):
-        response = httpx.get(uri, follow_redirects=True, timeout=60)
-        if response.status_code == 404:
-            raise FileNotFoundError(f"no file at {uri}")
-        response.raise_for_status()
-        return response.content
-    path = Path(uri.removeprefix("file://"))
-    if not path.exists():
-        raise FileNotFoundError(f"no file at {path}")
-    return path.read_bytes()
+    fs, path = _fs(uri)
+    try:
+        return fs.cat_file(path)
+    except (FileNotFoundError, IsADirectoryError) as exc:
+        what = "object" if get_protocol(uri) in _S3 else "file"
+        raise FileNotFoundError(f"no {what} at {uri}") from exc
 
 
 def write_bytes(uri: str, data: bytes) -> str:
-    """Write atomically for local paths (temp file + rename) so readers never see half a file."""
-    if urlparse(uri).scheme == "s3":
-        bucket, key = _split_s3(uri)
-        _s3_client().put_object(Bucket=bucket, Key=key, Body=data)
+    """Write the whole object; readers never see half a file.
+
+    An S3 PUT is atomic by itself. Local files are the one special case: fsspec's local
+    ``open`` writes in place (and its transactional mode stages in the system temp folder,
+    then moves across filesystems), so a reader could see a partial file. Here the bytes go
+    to a temp file in the target folder and are renamed into place.
+    """
+    fs, path = _fs(uri)
+    if not _is_local(uri):
+        fs.pipe_file(path, data)
         return uri
-    path = Path(uri.removeprefix("file://"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return uri
 
 
 def exists(uri: str) -> bool:
-    """True when an object/file is at ``uri`` (local path or s3://)."""
-    if urlparse(uri).scheme == "s3":
-        bucket, key = _split_s3(uri)
-        client = _s3_client()
-        try:
-            client.head_object(Bucket=bucket, Key=key)
-        except client.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
-        return True
-    return Path(uri.removeprefix("file://")).is_file()
+    """True when a file/object (not a folder or prefix) is at ``uri``."""
+    fs, path = _fs(uri)
+    return fs.isfile(path)
 
 
 def delete(uri: str) -> None:
     """Remove one object/file; a missing one is not an error (idempotent retries)."""
-    if urlparse(uri).scheme == "s3":
-        bucket, key = _split_s3(uri)
-        _s3_client().delete_object(Bucket=bucket, Key=key)
-        return
-    Path(uri.removeprefix("file://")).unlink(missing_ok=True)
+    fs, path = _fs(uri)
+    with contextlib.suppress(FileNotFoundError):
+        fs.rm_file(path)
 
 
 def join(root: str, *parts: str) -> str:
