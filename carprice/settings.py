@@ -11,9 +11,15 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from carprice import names
+
 
 class Settings(BaseSettings):
-    """CARPRICE_* variables, plus the standard MLflow/AWS names the ecosystem already uses."""
+    """CARPRICE_* variables, plus MLFLOW_TRACKING_URI.
+
+    S3 access is not a setting here: MLflow and `carprice.lake` both read the standard
+    MLFLOW_S3_ENDPOINT_URL and AWS_* variables themselves.
+    """
 
     model_config = SettingsConfigDict(env_prefix="CARPRICE_", extra="ignore")
 
@@ -27,9 +33,9 @@ class Settings(BaseSettings):
         validation_alias="MLFLOW_TRACKING_URI",
         description="MLflow server URL or sqlite:/// store.",
     )
-    experiment: str = Field(default="car_price", description="MLflow experiment name.")
-    model_name: str = Field(default="car_price", description="Registered model name.")
-    model_alias: str = Field(default="champion", description="Alias of the live model.")
+    experiment: str = Field(default=names.EXPERIMENT, description="MLflow experiment name.")
+    model_name: str = Field(default=names.MODEL_NAME, description="Registered model name.")
+    model_alias: str = Field(default=names.CHAMPION, description="Alias of the live model.")
     trials: int = Field(default=30, ge=1, le=500, description="Hyperparameter search trials.")
     seed: int = Field(default=42, description="Seed for splits, search and synthetic data.")
     test_size: float = Field(default=0.2, gt=0.05, lt=0.5, description="Held-out test share.")
@@ -38,12 +44,7 @@ class Settings(BaseSettings):
     lake_root: str = Field(
         default=".stack/lake",
         description="Data lake root: a local folder or s3://bucket. The pipeline reads "
-        "raw/car_details_v3.csv and writes runs/<run_id>/ under it.",
-    )
-    s3_endpoint_url: str | None = Field(
-        default=None,
-        validation_alias="MLFLOW_S3_ENDPOINT_URL",
-        description="S3 endpoint for s3:// URIs (MinIO / rclone); unset means AWS.",
+        f"{names.RAW_KEY} and writes {names.RUNS_PREFIX}/<run_id>/ under it.",
     )
 
 
