@@ -167,22 +167,3 @@ class CarFeatures(BaseModel):
         description="Full model name as listed, e.g. 'Maruti Swift Dzire VDI'; "
         "gives the model family and variant.",
     )
-
-
-class RawListing(BaseModel):
-    """One CarDekho listing as it appears in the raw file, unit strings included."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    name: str
-    year: int | str
-    km_driven: int | str
-    fuel: str
-    seller_type: str
-    transmission: str
-    owner: str
-    mileage: str | None = None
-    engine: str | None = None
-    max_power: str | None = None
-    torque: str | None = None
-    seats: int | float | str | None = None
