@@ -25,11 +25,15 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from carprice import names
 from carprice.schema import FEATURE_REQUIRED
-from tests.servers import ManagedProcess, free_port, mlflow_executable, wait_http
+from stack.health import wait_http
+from stack.ports import free_port
+from stack.process import ManagedProcess, find_executable
 
 REPO = Path(__file__).resolve().parent.parent
 FEATURE_COLUMNS = ["name", *FEATURE_REQUIRED, "torque_nm", "torque_rpm"]
+CHAMPION_URI = f"models:/{names.MODEL_NAME}@{names.CHAMPION}"
 INTS = ("year", "km_driven", "owner_rank", "seats")
 
 
@@ -98,7 +102,7 @@ def start_peer(uri: str, port: int, workdir: Path) -> ManagedProcess:
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     cmd = [
-        mlflow_executable(), "models", "serve", "-m", "models:/car_price@champion",
+        find_executable("mlflow"), "models", "serve", "-m", CHAMPION_URI,
         "--env-manager", "local", "--host", "127.0.0.1", "-p", str(port),
     ]  # fmt: skip
     proc = ManagedProcess(f"peer:{port}", cmd, workdir / "peer.log", env=env, cwd=workdir).start()
@@ -154,7 +158,7 @@ def floor_single(uri: str, cars: pd.DataFrame, n: int) -> tuple[list[float], lis
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    model, _ = registry.load("car_price", "champion")
+    model, _ = registry.load(names.MODEL_NAME, names.CHAMPION)
     scorer = Scorer(model)
     rows = []
     for rec in cars.head(n).to_dict("records"):
@@ -219,7 +223,7 @@ def api_pid(proc: ManagedProcess) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tracking-uri", help="MLflow store that already has car_price@champion")
+    parser.add_argument("--tracking-uri", help=f"MLflow store that already has {CHAMPION_URI}")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--big-rows", type=int, default=100_000)

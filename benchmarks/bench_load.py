@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.bench_api import api_pid, ensure_champion, feature_rows, log, start_api, vm_hwm_mb
-from tests.servers import free_port
+from stack.ports import free_port
 
 HERE = Path(__file__).resolve().parent
 

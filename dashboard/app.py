@@ -6,17 +6,11 @@ script under dashboard/views/ and talks to the API, MLflow and Airflow over HTTP
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import streamlit as st
 
-# `streamlit run dashboard/app.py` puts dashboard/ on sys.path, not the repo root.
-_ROOT = str(Path(__file__).resolve().parent.parent)
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from dashboard.banners import sidebar_status  # noqa: E402
+from dashboard.banners import sidebar_status
 
 _VIEWS = Path(__file__).resolve().parent / "views"
 # Pages live in views/, not pages/: a `pages/` folder next to this script would switch

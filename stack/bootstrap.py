@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from carprice import names
 from stack.config import StackSettings
 from stack.credentials import Credentials
 from stack.services import DATA_BUCKET, MLFLOW_BUCKET
 
-REAL_KEY = "raw/car_details_v3.csv"
+REAL_KEY = names.RAW_KEY
 SYNTHETIC_KEY = "raw/SYNTHETIC_car_details.csv"
 
 
@@ -55,8 +56,8 @@ def _exists(client: Any, key: str) -> bool:
 
 
 def seed_data(client: Any, raw_data: str | None, work_dir: Path) -> Seed:
-    """Upload CARPRICE_RAW_DATA to s3://data/raw/car_details_v3.csv, or else the synthetic
-    sample under a name that says so. An object already there is kept (reuse)."""
+    """Upload CARPRICE_RAW_DATA to s3://data/raw/car_details_v3.csv (`names.RAW_KEY`), or
+    else the synthetic sample under a name that says so. An object already there is kept."""
     if raw_data:
         key, source = REAL_KEY, f"configured: {raw_data}"
     else:

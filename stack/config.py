@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from carprice import names
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -48,7 +50,7 @@ class StackSettings(BaseSettings):
     dags_folder: Path = Field(
         default=REPO_ROOT / "airflow" / "dags", description="Folder Airflow reads DAGs from."
     )
-    dag_id: str = Field(default="car_price_pipeline", description="The training DAG.")
+    dag_id: str = Field(default=names.TRAINING_DAG, description="The training DAG.")
     mlflow_workers: int = Field(default=2, ge=1, le=8, description="MLflow server workers.")
     airflow_parallelism: int = Field(
         default=4, ge=1, le=32, description="Airflow task slots (each forks a worker)."

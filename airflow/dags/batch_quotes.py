@@ -23,13 +23,14 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
+from carprice import names
 from carprice.settings import get_settings
 
 _settings = get_settings()
 
 
 @dag(
-    dag_id="batch_quotes",
+    dag_id=names.BATCH_DAG,  # == this file's stem
     schedule=None,
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,

@@ -28,13 +28,14 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
+from carprice import names
 from carprice.settings import get_settings
 
 _settings = get_settings()
 
 
 @dag(
-    dag_id="car_price_pipeline",
+    dag_id=names.TRAINING_DAG,  # == this file's stem
     schedule=None,
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
@@ -51,7 +52,7 @@ _settings = get_settings()
             description="Hyperparameter search trials (MLflow child runs).",
         ),
         "data_uri": Param(
-            f"{_settings.lake_root.rstrip('/')}/raw/car_details_v3.csv",
+            names.raw_uri(_settings.lake_root),
             type="string",
             minLength=1,
             description="Raw CSV in the car_details_v3 format (s3://, path, URL).",

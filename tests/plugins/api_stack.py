@@ -26,14 +26,18 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.servers import ManagedProcess, MlflowServer, free_port, start_mlflow_server, wait_http
+from carprice import names
+from stack.health import wait_http
+from stack.ports import free_port
+from stack.process import ManagedProcess
+from tests.servers import MlflowServer, start_mlflow_server
 
 if TYPE_CHECKING:
     import pandas as pd
     from mlflow import MlflowClient
 
 REPO = Path(__file__).resolve().parents[2]
-MODEL = "car_price"
+MODEL = names.MODEL_NAME
 CAR = {
     "name": "Maruti Swift VDI",
     "brand": "Maruti",
@@ -96,7 +100,7 @@ class Champion:
         )
         return str(mv.version)
 
-    def set_alias(self, version: str, name: str = MODEL, alias: str = "champion") -> None:
+    def set_alias(self, version: str, name: str = MODEL, alias: str = names.CHAMPION) -> None:
         self.client().set_registered_model_alias(name, alias, version)
 
 

@@ -23,6 +23,7 @@ from types import FrameType
 
 import pytest
 
+from stack.services import DATA_BUCKET, MLFLOW_BUCKET
 from tests.airflow_server import AirflowStack, start_airflow, stop_airflow
 from tests.servers import (
     MlflowS3Stack,
@@ -34,9 +35,7 @@ from tests.servers import (
     start_s3_server,
 )
 
-S3_BUCKETS = ("data", "mlflow")
-MLFLOW_BUCKET = "mlflow"
-DATA_BUCKET = "data"
+S3_BUCKETS = (DATA_BUCKET, MLFLOW_BUCKET)  # as in the local stack
 
 #: Server name -> seconds it took to start, for the terminal summary.
 STARTUP_TIMES: dict[str, float] = {}

@@ -227,7 +227,6 @@ def dag_check(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "AIRFLOW_HOME": str(tmp_path_factory.mktemp("airflow_home")),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "CARPRICE_LAKE_ROOT": "s3://data",
-        "PYTHONPATH": str(REPO_ROOT),
     }
     done = subprocess.run(
         [sys.executable, "-c", _DAG_CHECK, *files],
