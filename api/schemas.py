@@ -82,11 +82,20 @@ class Contributions(BaseModel):
 
 
 class RangeWarning(BaseModel):
+    """An input the price leans on with less confidence: outside the training range, or a
+    placeholder spec (≤ 0) that was replaced from the catalogue."""
+
     feature: str
-    value: float
-    train_min: float
-    train_max: float
+    value: float | None = None
+    train_min: float | None = Field(default=None, description="Set for out-of-range warnings.")
+    train_max: float | None = None
     message: str
+
+
+FILLED_DOC = (
+    "Specs taken from the catalogue, with the level they came from: "
+    "{'engine_cc': 'variant', 'torque_nm': 'model_line'}. Empty when the car came with all."
+)
 
 
 class Prediction(BaseModel):
@@ -97,11 +106,13 @@ class Prediction(BaseModel):
     currency: str = "INR"
     model_version: str
     contributions: Contributions
+    filled: dict[str, str] = Field(default_factory=dict, description=FILLED_DOC)
     comparables: list[dict[str, Any]] = Field(
         description="Nearest real training listings with their asking prices."
     )
     warnings: list[RangeWarning] = Field(
-        description="Inputs outside the training range (priced, but less reliable)."
+        description="Placeholder specs that were replaced, and inputs outside the training "
+        "range (priced, but less reliable)."
     )
 
 
@@ -110,6 +121,7 @@ class BatchItem(BaseModel):
     price: float | None = None
     price_low: float | None = None
     price_high: float | None = None
+    filled: dict[str, str] = Field(default_factory=dict, description=FILLED_DOC)
     error: str | None = Field(default=None, description="Why this item could not be priced.")
     warnings: list[RangeWarning] = []
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from api.schemas import BatchItem, RangeWarning
 from carprice.features import UnknownCategory
-from carprice.model import PricingModel, UnpriceableCar
+from carprice.model import PRICE_COLUMNS, PricingModel, UnpriceableCar
 from carprice.schema import CarFeatures
 
 # The API's names for the domain's refusals (422s; the first lists the allowed values).
@@ -56,7 +56,9 @@ def batch_items(model: PricingModel, cars: list[dict[str, Any]]) -> list[BatchIt
             continue
         item = items[i]
         item.price, item.price_low, item.price_high = (
-            float(priced.at[j, col]) for col in ("predicted_price", "price_low", "price_high")
+            float(priced.at[j, col]) for col in PRICE_COLUMNS
         )
-        item.warnings = [RangeWarning(**w) for w in model.warnings(rows[j])]
+        item.filled = dict(prepared.filled_from.iloc[j])
+        warnings = model.placeholder_warnings(prepared, j, valid[j]) + model.warnings(rows[j])
+        item.warnings = [RangeWarning(**w) for w in warnings]
     return items

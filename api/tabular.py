@@ -29,12 +29,12 @@ from api import metrics
 from api.config import ApiSettings, get_api_settings
 from api.runtime import Served
 from carprice.clean import ShapeError, detect_shape, normalise_headers
-from carprice.model import PREDICTION_COLUMNS
+from carprice.model import PRICE_COLUMNS
 from carprice.safecsv import neutralise, neutralise_arrow
 
 log = logging.getLogger("api.tabular")
 
-OUTPUT_COLUMNS = (*PREDICTION_COLUMNS[:3], "model_version", "error")
+OUTPUT_COLUMNS = (*PRICE_COLUMNS, "model_version", "filled", "error")
 _ARROW_BLOCK_BYTES = 1 << 20  # Arrow reads the spooled upload this much at a time
 
 CSV_DOC = """Upload a CSV as multipart field `file`, in either shape:
@@ -330,17 +330,20 @@ def _priced_chunk(chunk: Chunk, job: CsvJob, served: Served, keep: list[int]) ->
     except Exception:  # noqa: BLE001 - one chunk must not lose its rows' places
         log.exception("pricing a CSV chunk failed")
         scores = pd.DataFrame(
-            {c: [None] * len(priced) for c in PREDICTION_COLUMNS[:3]}
+            {c: [None] * len(priced) for c in PRICE_COLUMNS}
+            | {"filled": [""] * len(priced)}
             | {"error": ["internal error while pricing this row (see server log)"] * len(priced)}
         )
     if chunk.problems:
         bad = list(chunk.problems)
-        scores.loc[bad, list(PREDICTION_COLUMNS[:3])] = None
+        scores.loc[bad, list(PRICE_COLUMNS)] = None
+        scores.loc[bad, "filled"] = ""
         scores.loc[bad, "error"] = list(chunk.problems.values())
     errors = scores["error"].fillna("").astype(object)
     columns = [neutralise_arrow(pa.array(chunk.frame[i])) for i in keep]
-    columns += [_price_column(scores[col]) for col in PREDICTION_COLUMNS[:3]]
+    columns += [_price_column(scores[col]) for col in PRICE_COLUMNS]
     columns.append(pa.repeat(served.version, len(priced)))
+    columns.append(pa.array(scores["filled"].to_numpy(dtype=object), type=pa.string()))
     columns.append(neutralise_arrow(pa.array(errors.to_numpy(), type=pa.string())))
     failed = int((errors != "").sum())
     metrics.ROWS.labels("csv", "priced").inc(len(priced) - failed)

@@ -3,8 +3,9 @@
 Steps of the `batch_quotes` DAG: ``plan`` (check the file, pin the champion version, cut the
 rows into chunk files), ``quote_chunk`` (one chunk, any worker), ``combine`` (one CSV in
 input order). Every input row comes out with ``predicted_price``, ``price_low``,
-``price_high``, ``model_version`` and ``error`` (the reason a row could not be priced);
-no row is ever dropped, and text cells are made safe to open in a spreadsheet.
+``price_high``, ``model_version``, ``filled`` (specs taken from the catalogue) and ``error``
+(the reason a row could not be priced); no row is ever dropped, and text cells are made safe
+to open in a spreadsheet.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from carprice import lake
 from carprice.safecsv import neutralise
 
 MAX_CHUNKS = 1000  # below Airflow's default max_map_length (1024)
-OUTPUT_COLUMNS = ("predicted_price", "price_low", "price_high", "model_version", "error")
+OUTPUT_COLUMNS = (
+    "predicted_price",
+    "price_low",
+    "price_high",
+    "model_version",
+    "filled",
+    "error",
+)
 
 
 class BatchError(ValueError):
@@ -87,6 +95,7 @@ def price_rows(model: Any, version: str, rows: pd.DataFrame) -> pd.DataFrame:
     for col in ("predicted_price", "price_low", "price_high"):
         out[col] = pd.to_numeric(prices[col], errors="coerce").to_numpy()
     out["model_version"] = version
+    out["filled"] = prices["filled"].to_numpy()
     out["error"] = neutralise(prices["error"].fillna("")).to_numpy()
     return out
 

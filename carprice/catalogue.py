@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from carprice.clean import split_name
+from carprice.schema import SPEC_COLUMNS  # none can be ≤ 0: such a value is a placeholder
 
 BRAND = "brand"
 MODEL = "model"
@@ -27,16 +28,6 @@ MODEL_LINE = "model_line"
 VARIANT = "variant"
 LEVELS: tuple[str, ...] = (BRAND, MODEL, MODEL_LINE, VARIANT)  # broad → specific
 FILL_ORDER: tuple[str, ...] = (VARIANT, MODEL_LINE, MODEL, BRAND)  # closest level first
-# The specs a salesperson may not know. None of them can be zero or negative: such a value is a
-# placeholder ("0 kmpl"), treated as missing and filled.
-SPEC_COLUMNS: tuple[str, ...] = (
-    "mileage_kmpl",
-    "engine_cc",
-    "max_power_bhp",
-    "torque_nm",
-    "torque_rpm",
-    "seats",
-)
 _CHOICES: tuple[str, ...] = ("fuel", "transmission")
 _FEW_ROWS = 8  # up to this many rows, pair names directly instead of factorizing
 _SEEN_NAMES_MAX = 100_000  # names remembered per loaded catalogue (a few MB at most)
@@ -217,6 +208,12 @@ class Catalogue:
     """
 
     levels: dict[str, dict[str, list]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # An empty catalogue (a model saved before catalogues existed) knows no node but still
+        # treats placeholder specs as missing.
+        for level in LEVELS:
+            self.levels.setdefault(level, {"key": [], "name": [], **{c: [] for c in SPEC_COLUMNS}})
 
     @classmethod
     def build(cls, frame: pd.DataFrame) -> Catalogue:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +27,14 @@ from carprice.schema import (
     NUMERIC_RANGES,
     OWNER_LABELS,
     RAW_COLUMNS,
+    SPEC_COLUMNS,
     TARGET,
     TWO_WORD_BRANDS,
 )
 
 _RAW_MARKERS = {"owner", "mileage", "engine", "max_power"}
+_CHECKED = (*NUMERIC_COLUMNS, TARGET)
+_CHECKED_BEFORE_FILL = tuple(c for c in _CHECKED if c not in SPEC_COLUMNS)
 _ROW_REQUIRED = ("year", "km_driven", "fuel", "seller_type", "transmission", "owner_rank")
 _RAW_REQUIRED = ("name", "year", "km_driven", "fuel", "seller_type", "transmission", "owner")
 _OWNER_LOOKUP = {label.lower(): rank for label, rank in OWNER_LABELS.items()}
@@ -71,9 +74,8 @@ def detect_shape(columns: list[str]) -> str:
         if missing:
             raise ShapeError(f"raw listing columns missing: {', '.join(missing)}")
         return "raw"
-    missing = [
-        c for c in FEATURE_REQUIRED if c not in cols and not (c == "brand" and "name" in cols)
-    ]
+    alternatives = {"brand": "name", "owner_rank": "owner"}
+    missing = [c for c in FEATURE_REQUIRED if c not in cols and alternatives.get(c) not in cols]
     if missing:
         raise ShapeError(
             f"missing column(s): {', '.join(missing)}. Send either the CarFeatures columns "
@@ -268,13 +270,7 @@ def _from_raw(df: pd.DataFrame, errors: _Errors) -> dict[str, Column]:
     rows = len(df)
     out: dict[str, Column] = {"name": _text(df["name"])}
     out |= _name_columns(out["name"], None)
-    owner = _text(df["owner"])
-    ranks = map_distinct(owner, lambda v: _OWNER_LOOKUP.get(v.lower()))
-    out["owner_rank"] = np.array([np.nan if r is None else r for r in ranks], dtype=float)
-    errors.add(
-        pd.notna(owner) & np.isnan(out["owner_rank"]),
-        lambda bad: [f"owner {o!r} is not one of: {', '.join(OWNER_LABELS)}" for o in owner[bad]],
-    )
+    out["owner_rank"] = _owner_rank(df["owner"], errors)
     parsers = {
         "mileage": ("mileage_kmpl", units.parse_mileage),
         "engine": ("engine_cc", units.parse_engine),
@@ -296,12 +292,52 @@ def _from_raw(df: pd.DataFrame, errors: _Errors) -> dict[str, Column]:
     return out
 
 
+def _owner_rank(labels: pd.Series, errors: _Errors) -> Column:
+    """CarDekho's owner labels ('First Owner', …) as ranks."""
+    owner = _text(labels)
+    ranks = _floats(map_distinct(owner, lambda v: _OWNER_LOOKUP.get(v.lower())))
+    errors.add(
+        pd.notna(owner) & np.isnan(ranks),
+        lambda bad: [f"owner {o!r} is not one of: {', '.join(OWNER_LABELS)}" for o in owner[bad]],
+    )
+    return ranks
+
+
+def compose_name(brand: str | None, model: str | None, variant: str | None) -> str | None:
+    """A car picked as brand + model + variant → its listing name: ('Maruti', 'Swift',
+    'Dzire VDI') → 'Maruti Swift Dzire VDI'. A part that already repeats what comes before it
+    (a variant given as the full name, or starting with the model) is not doubled."""
+    name = brand or ""
+    for part in (model, variant):
+        if not part:
+            continue
+        low, current = part.lower(), name.lower()
+        if current and (low == current or low.startswith(current + " ")):
+            name = part
+        elif part is variant and model and low.startswith(model.lower() + " "):
+            name = f"{brand or ''} {part}"
+        else:
+            name = f"{name} {part}"
+    return " ".join(name.split()) or None
+
+
 def _from_features(df: pd.DataFrame, errors: _Errors) -> dict[str, Column]:
     rows = len(df)
-    out: dict[str, Column] = {"name": _text(df["name"]) if "name" in df else _missing_text(rows)}
-    out |= _name_columns(out["name"], _text(df["brand"]) if "brand" in df else None)
+    names = _text(df["name"]) if "name" in df else _missing_text(rows)
+    brands = _text(df["brand"]) if "brand" in df else None
+    if brands is not None and ("model" in df or "variant" in df):  # picked, not named
+        parts = [_text(df[c]) if c in df else _missing_text(rows) for c in ("model", "variant")]
+        unnamed = np.flatnonzero(pd.isna(names) & pd.notna(brands))
+        names[unnamed] = [compose_name(brands[i], parts[0][i], parts[1][i]) for i in unnamed]
+    out: dict[str, Column] = {"name": names}
+    out |= _name_columns(names, brands)
     for col in NUMERIC_COLUMNS:
         out[col] = _numeric(df[col], col, errors) if col in df else np.full(rows, np.nan)
+    if "owner" in df:  # a label instead of a rank
+        unranked = np.isnan(out["owner_rank"])
+        if unranked.any():
+            labels = _owner_rank(df["owner"], errors)
+            out["owner_rank"] = np.where(unranked, labels, out["owner_rank"])
     return out
 
 
@@ -310,8 +346,8 @@ def _check_required(columns: dict[str, Column], required: tuple[str, ...], error
         errors.add(pd.isna(columns[col]) & (errors.messages == ""), f"{col} is missing")
 
 
-def _check_ranges(columns: dict[str, Column], errors: _Errors) -> None:
-    for col in (*NUMERIC_COLUMNS, TARGET):
+def _check_ranges(columns: Mapping[str, Any], errors: _Errors, which: tuple[str, ...]) -> None:
+    for col in which:
         if col not in columns:
             continue
         r = NUMERIC_RANGES[col]
@@ -324,18 +360,27 @@ def _check_ranges(columns: dict[str, Column], errors: _Errors) -> None:
                 f"{col} {v:.10g} is outside {r.low:g}–{r.high:g} {r.unit}" for v in values[bad]
             ],
         )
-    for col in ("year", "km_driven", "seats", "owner_rank"):
-        values = columns[col]
+    for col in {"year", "km_driven", "seats", "owner_rank"} & set(which):
+        values = np.asarray(columns[col], dtype=float)
         errors.add(np.isfinite(values) & (np.mod(values, 1) != 0), f"{col} must be a whole number")
 
 
-def to_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+def check_specs(frame: pd.DataFrame) -> np.ndarray:
+    """Per row: '' or why a spec is out of range; for specs checked after filling (a quote's
+    missing or placeholder specs are filled first, so only values the user gave can fail)."""
+    errors = _Errors(len(frame))
+    _check_ranges(frame, errors, SPEC_COLUMNS)
+    return errors.messages
+
+
+def to_frame(df: pd.DataFrame, check_specs: bool = True) -> tuple[pd.DataFrame, pd.Series]:
     """Either input shape → (internal frame, per-row error text; '' means the row is usable).
 
     Values may arrive as strings (CSV, JSON); categories are matched case-insensitively.
     Columns are built as numpy arrays and framed once: one row (a single quote) costs about a
-    millisecond, and a large upload stays vectorised. Raises ShapeError when the columns
-    themselves are unusable.
+    millisecond, and a large upload stays vectorised. With `check_specs=False` the specs'
+    ranges are left to `check_specs`, for callers that fill missing specs first. Raises
+    ShapeError when the columns themselves are unusable.
     """
     df = normalise_headers(df)
     shape = detect_shape(list(df.columns))
@@ -349,7 +394,7 @@ def to_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     # shape it came in, so the same car gets the same answer (and training's rows are priceable).
     identity = "name" if shape == "raw" else "brand"
     _check_required(columns, (identity, *_ROW_REQUIRED), errors)
-    _check_ranges(columns, errors)
+    _check_ranges(columns, errors, _CHECKED if check_specs else _CHECKED_BEFORE_FILL)
     order = [*FRAME_COLUMNS, TARGET] if TARGET in columns else list(FRAME_COLUMNS)
     frame = pd.DataFrame({col: columns[col] for col in order}, index=df.index, copy=False)
     return frame, pd.Series(errors.messages, index=df.index, dtype=object)

@@ -18,12 +18,20 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from carprice.clean import to_frame
+from carprice.catalogue import Catalogue
+from carprice.clean import check_specs, to_frame
 from carprice.evaluate import IntervalCalibration
 from carprice.explain import ComparablesIndex, log_contributions, rupee_shares
 from carprice.features import MODEL_FEATURES, Encoded, FeaturePipeline
 
-PREDICTION_COLUMNS: tuple[str, ...] = ("predicted_price", "price_low", "price_high", "error")
+PREDICTION_COLUMNS: tuple[str, ...] = (
+    "predicted_price",
+    "price_low",
+    "price_high",
+    "filled",
+    "error",
+)
+PRICE_COLUMNS: tuple[str, ...] = PREDICTION_COLUMNS[:3]
 # Listing columns kept for "comparable cars"; prices are the real asking prices.
 COMPARABLE_COLUMNS: tuple[str, ...] = (
     "name",
@@ -47,9 +55,11 @@ class UnpriceableCar(ValueError):
 class Prepared:
     """Input rows made ready for the booster, with a reason for every row that can't be priced."""
 
-    frame: pd.DataFrame  # the internal frame, one row per input row
+    frame: pd.DataFrame  # the internal frame, one row per input row, specs filled
     encoded: Encoded
     errors: np.ndarray  # '' where the row can be priced
+    filled_from: pd.Series  # per row {spec: catalogue level it was filled from}
+    impossible: pd.DataFrame  # per row and spec: the given value was ≤ 0, so replaced
 
     @cached_property
     def ok(self) -> np.ndarray:
@@ -66,18 +76,22 @@ class PricingModel:
     summary: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
     comparables: pd.DataFrame = field(default_factory=pd.DataFrame)
+    catalogue: Catalogue = field(default_factory=Catalogue)
 
     # ------------------------------------------------------------------ many rows
     def prepare(self, rows: pd.DataFrame) -> Prepared:
-        """Either input shape → booster input, with a reason for every row that can't be priced."""
-        frame, errors = to_frame(rows)
+        """Either input shape → booster input, with a reason for every row that can't be priced.
+
+        Missing or placeholder (≤ 0) specs are filled from the catalogue before their ranges
+        are checked, so a car given by its name alone is priced like its typical variant.
+        """
+        frame, errors = to_frame(rows, check_specs=False)
+        filled = self.catalogue.fill(frame)
+        frame = filled.frame
+        errors = _joined(errors.to_numpy(dtype=object), check_specs(frame))
         encoded = self.pipeline.encode(frame)
-        errors = errors.to_numpy(dtype=object)
-        refused = encoded.reasons()
-        errors = np.where(
-            errors == "", refused, np.where(refused == "", errors, errors + "; " + refused)
-        )
-        return Prepared(frame, encoded, errors)
+        errors = _joined(errors, encoded.reasons())
+        return Prepared(frame, encoded, errors, filled.filled_from, filled.impossible)
 
     def price(self, prepared: Prepared) -> pd.DataFrame:
         """PREDICTION_COLUMNS for prepared rows: rupees rounded to ₹100, NaN and a reason for a
@@ -87,11 +101,15 @@ class PricingModel:
         if ok.any():
             log_price = self.booster.inplace_predict(prepared.encoded.matrix[ok])
             prices[:, ok] = self.price_from_log(log_price)
-        columns = dict(zip(PREDICTION_COLUMNS[:3], prices, strict=True))
-        return pd.DataFrame(columns | {"error": np.where(ok, None, prepared.errors)})
+        columns = dict(zip(PRICE_COLUMNS, prices, strict=True))
+        filled = _filled_text(prepared.filled_from.to_numpy(dtype=object))
+        return pd.DataFrame(
+            columns | {"filled": filled, "error": np.where(ok, None, prepared.errors)}
+        )
 
     def price_frame(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """Rows in either shape (text or numbers) → price, interval and error per row."""
+        """Rows in either shape (text or numbers) → price, interval, the specs filled from the
+        catalogue, and the error per row."""
         return self.price(self.prepare(rows.reset_index(drop=True)))
 
     def price_from_log(self, log_price: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -112,7 +130,8 @@ class PricingModel:
         Raises `UnknownCategory` for a brand/fuel/… the model doesn't know, and
         `UnpriceableCar` for any other reason the row can't be priced.
         """
-        prepared = self.prepare(pd.DataFrame([dict(car)]))
+        rows = [dict(car)]
+        prepared = self.prepare(pd.DataFrame(rows))
         if not prepared.ok[0]:
             refusals = prepared.encoded.refusals.get(0)
             if refusals:
@@ -121,7 +140,9 @@ class PricingModel:
         row = prepared.encoded.matrix[:1]
         contribs = log_contributions(self._single, self.pipeline.dmatrix(row))[0]
         parts, base = contribs[:-1], float(contribs[-1])
-        price, low, high = self.price_from_log(np.array([parts.sum() + base]))
+        # The price itself comes from the same call as a batch row's, so the two agree to the
+        # rupee; the contributions are then shared out so they add up to it exactly.
+        price, low, high = self.price_from_log(self._single.inplace_predict(row))
         price_value = float(price[0])
         rupees = rupee_shares(parts, base, price_value)  # add up exactly to the shown price
         frame_row = _plain(prepared.frame.iloc[0].to_dict())
@@ -146,8 +167,9 @@ class PricingModel:
                 "log_price": base + float(parts.sum()),
                 "features": items,
             },
+            "filled": dict(prepared.filled_from.iloc[0]),
             "comparables": self._comparables.nearest(frame_row, comparables),
-            "warnings": self.warnings(frame_row),
+            "warnings": self.placeholder_warnings(prepared, 0, rows[0]) + self.warnings(frame_row),
         }
 
     def warnings(self, frame_row: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -166,6 +188,25 @@ class PricingModel:
                         f"{r['min']:g}–{r['max']:g}; the estimate is less reliable",
                     }
                 )
+        return out
+
+    @staticmethod
+    def placeholder_warnings(prepared: Prepared, row: int, given: Mapping[str, Any]) -> list[dict]:
+        """A spec given as ≤ 0 is a placeholder, not a fact: it was replaced, and we say so."""
+        flags = prepared.impossible.iloc[row]
+        out = []
+        for col in flags.index[flags.to_numpy(dtype=bool)]:
+            level = prepared.filled_from.iloc[row].get(col)
+            used = prepared.frame[col].iloc[row]
+            source = f"the {level.replace('_', ' ')}'s typical {used:g}" if level else "missing"
+            out.append(
+                {
+                    "feature": col,
+                    "value": float(pd.to_numeric(given.get(col), errors="coerce")),
+                    "message": f"{col} {given.get(col)} is not a possible value; priced with "
+                    f"{source} instead",
+                }
+            )
         return out
 
     @cached_property
@@ -193,6 +234,7 @@ class PricingModel:
         }
         (directory / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
         self.comparables.to_parquet(directory / "comparables.parquet", index=False)
+        (directory / "catalogue.json").write_text(json.dumps(self.catalogue.to_dict()))
         return directory
 
     @classmethod
@@ -210,7 +252,35 @@ class PricingModel:
             summary=meta["summary"],
             params=meta["params"],
             comparables=pd.read_parquet(directory / "comparables.parquet"),
+            catalogue=_load_catalogue(directory / "catalogue.json"),
         )
+
+
+MODEL_FILES: tuple[str, ...] = ("booster.ubj", "meta.json", "comparables.parquet", "catalogue.json")
+
+
+def _load_catalogue(path: Path) -> Catalogue:
+    """A model saved before the catalogue existed fills nothing (it was trained on full specs)."""
+    return Catalogue.from_dict(json.loads(path.read_text())) if path.exists() else Catalogue()
+
+
+def _joined(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Two per-row reason columns ('' = fine) joined with '; '."""
+    both = (first != "") & (second != "")
+    return np.where(both, first + "; " + second, np.where(first == "", second, first))
+
+
+def _filled_text(filled_from: np.ndarray) -> np.ndarray:
+    """Per row 'engine_cc from variant, …' ('' when nothing was filled), one string per
+    distinct fill pattern (rows filled alike share one dict)."""
+    texts: dict[int, str] = {}
+    out = np.empty(len(filled_from), dtype=object)
+    for i, parts in enumerate(filled_from):
+        key = id(parts)
+        if key not in texts:
+            texts[key] = ", ".join(f"{col} from {level}" for col, level in parts.items())
+        out[i] = texts[key]
+    return out
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from carprice.settings import Settings
 
 RAW_NAME = names.RAW_FILE
-MODEL_FILES = ("booster.ubj", "meta.json", "comparables.parquet")
 MIN_TRAINING_ROWS = 50
 PIPELINE_TAG = "pipeline_run"
 PROMOTION_FILE = "promotion.json"
@@ -190,6 +189,8 @@ def evaluate(run: str, settings: Settings | None = None) -> dict[str, float]:
     )
     with mlflow.start_run(run_id=best["mlflow_run_id"]):
         mlflow.log_metrics({f"test_{k}": v for k, v in model.metrics.items()})
+    from carprice.model import MODEL_FILES
+
     with tempfile.TemporaryDirectory() as tmp, StageWriter(run, "model") as stage:
         saved = model.save(Path(tmp) / "model")
         for name in MODEL_FILES:
@@ -199,7 +200,7 @@ def evaluate(run: str, settings: Settings | None = None) -> dict[str, float]:
 
 
 def _load_model(run: str) -> Any:
-    from carprice.model import PricingModel
+    from carprice.model import MODEL_FILES, PricingModel
 
     with tempfile.TemporaryDirectory() as tmp:
         for name in MODEL_FILES:

@@ -21,8 +21,8 @@ from mlflow.types.schema import AnyType, ColSpec, Schema
 
 from carprice import names
 from carprice.evaluate import GateVerdict, gate
-from carprice.model import PREDICTION_COLUMNS, PricingModel
-from carprice.schema import FEATURE_REQUIRED, FRAME_COLUMNS, RAW_COLUMNS, TARGET, CarFeatures
+from carprice.model import PREDICTION_COLUMNS, PRICE_COLUMNS, PricingModel
+from carprice.schema import FRAME_COLUMNS, RAW_COLUMNS, TARGET, CarFeatures
 
 CHAMPION = names.CHAMPION
 CHALLENGER = names.CHALLENGER
@@ -50,11 +50,15 @@ def connect(tracking_uri: str, experiment: str) -> None:
 
 def _signature() -> ModelSignature:
     """Every column of both shapes, optional and untyped: the model validates values itself."""
-    columns = dict.fromkeys([*FEATURE_REQUIRED, *FRAME_COLUMNS, *RAW_COLUMNS, "torque_nm"])
+    columns = dict.fromkeys([*CarFeatures.model_fields, *FRAME_COLUMNS, *RAW_COLUMNS])
     inputs = Schema([ColSpec(AnyType(), c, required=False) for c in columns])
     outputs = Schema(
-        [ColSpec("double", c) for c in PREDICTION_COLUMNS if c != "error"]
-        + [ColSpec("string", "error", required=False)]
+        [ColSpec("double", c) for c in PRICE_COLUMNS]
+        + [
+            ColSpec("string", c, required=False)
+            for c in PREDICTION_COLUMNS
+            if c not in PRICE_COLUMNS
+        ]
     )
     return ModelSignature(inputs=inputs, outputs=outputs)
 

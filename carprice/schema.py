@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FUELS: tuple[str, ...] = ("Diesel", "Petrol", "CNG", "LPG")
 SELLER_TYPES: tuple[str, ...] = ("Individual", "Dealer", "Trustmark Dealer")
@@ -77,7 +78,8 @@ NUMERIC_COLUMNS: tuple[str, ...] = (
 FRAME_COLUMNS: tuple[str, ...] = ("name", *CATEGORICAL_COLUMNS, *NUMERIC_COLUMNS)
 TARGET = "selling_price"
 
-# Required in the CarFeatures shape; torque and name may be absent.
+# The car's identity and use: what a salesperson knows, and all the features shape needs.
+# `brand` may come from `name` (or brand + model + variant); `owner_rank` from an `owner` label.
 FEATURE_REQUIRED: tuple[str, ...] = (
     "year",
     "km_driven",
@@ -85,11 +87,16 @@ FEATURE_REQUIRED: tuple[str, ...] = (
     "seller_type",
     "transmission",
     "owner_rank",
+    "brand",
+)
+# The specs a salesperson rarely knows: optional, filled from the model's catalogue.
+SPEC_COLUMNS: tuple[str, ...] = (
     "mileage_kmpl",
     "engine_cc",
     "max_power_bhp",
+    "torque_nm",
+    "torque_rpm",
     "seats",
-    "brand",
 )
 RAW_COLUMNS: tuple[str, ...] = (
     "name",
@@ -112,8 +119,26 @@ def _bounds(column: str) -> dict[str, float]:
     return {"ge": r.low, "le": r.high}
 
 
+_FILLED = (
+    " Optional: left out, empty or ≤ 0 (a placeholder, never a real spec), it is filled from "
+    "the catalogue (the variant's typical value, else the model line's, model's or brand's) "
+    "and the answer says so in `filled`. Otherwise it must lie in {low:g}–{high:g} {unit}."
+)
+
+
+def _spec(column: str, description: str) -> Any:
+    """An optional spec: ≤ 0 is accepted (and replaced), above the range is refused."""
+    r = NUMERIC_RANGES[column]
+    return Field(
+        default=None,
+        description=description + _FILLED.format(low=r.low, high=r.high, unit=r.unit),
+        le=r.high,
+    )
+
+
 class CarFeatures(BaseModel):
-    """One car, already in clean units: the API's JSON input."""
+    """One car as a salesperson knows it: its name (or brand + model + variant), year, km,
+    fuel, seller, transmission and owners. Specs are optional and filled from the catalogue."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -121,20 +146,30 @@ class CarFeatures(BaseModel):
             "examples": [
                 {
                     "name": "Maruti Swift Dzire VDI",
-                    "brand": "Maruti",
                     "year": 2014,
                     "km_driven": 145500,
                     "fuel": "Diesel",
                     "seller_type": "Individual",
                     "transmission": "Manual",
                     "owner_rank": 1,
+                },
+                {
+                    "brand": "Maruti",
+                    "model": "Swift",
+                    "variant": "Dzire VDI",
+                    "year": 2014,
+                    "km_driven": 145500,
+                    "fuel": "Diesel",
+                    "seller_type": "Individual",
+                    "transmission": "Manual",
+                    "owner": "First Owner",
                     "mileage_kmpl": 23.4,
                     "engine_cc": 1248,
                     "max_power_bhp": 74,
                     "seats": 5,
                     "torque_nm": 190,
                     "torque_rpm": 2000,
-                }
+                },
             ]
         },
     )
@@ -144,26 +179,50 @@ class CarFeatures(BaseModel):
     fuel: str = Field(description=f"One of {', '.join(FUELS)}.")
     seller_type: str = Field(description=f"One of {', '.join(SELLER_TYPES)}.")
     transmission: str = Field(description=f"One of {', '.join(TRANSMISSIONS)}.")
-    owner_rank: int = Field(
-        description="0 test-drive car, 1 first owner … 4 fourth owner or later.",
+    owner_rank: int | None = Field(
+        default=None,
+        description="0 test-drive car, 1 first owner … 4 fourth owner or later. "
+        "Give this or `owner`.",
         **_bounds("owner_rank"),
     )
-    mileage_kmpl: float = Field(
-        description="Fuel economy in km/l (km/kg for CNG and LPG).", **_bounds("mileage_kmpl")
-    )
-    engine_cc: float = Field(description="Displacement in cc.", **_bounds("engine_cc"))
-    max_power_bhp: float = Field(description="Peak power in bhp.", **_bounds("max_power_bhp"))
-    seats: int = Field(description="Number of seats.", **_bounds("seats"))
-    brand: str = Field(description="Make, e.g. Maruti; must be one the model was trained on.")
-    torque_nm: float | None = Field(
-        default=None, description="Peak torque in Nm.", **_bounds("torque_nm")
-    )
-    torque_rpm: float | None = Field(
-        default=None, description="Engine speed of peak torque in rpm.", **_bounds("torque_rpm")
+    owner: str | None = Field(
+        default=None,
+        max_length=40,
+        description=f"Owner label instead of `owner_rank`: one of {', '.join(OWNER_LABELS)}.",
     )
     name: str | None = Field(
         default=None,
         max_length=200,
-        description="Full model name as listed, e.g. 'Maruti Swift Dzire VDI'; "
-        "gives the model family and variant.",
+        description="Full name as listed, e.g. 'Maruti Swift Dzire VDI'; gives brand, model "
+        "and variant. Give this, or `brand` (+ `model` + `variant`).",
     )
+    brand: str | None = Field(
+        default=None,
+        max_length=60,
+        description="Make, e.g. Maruti; must be one the model was trained on.",
+    )
+    model: str | None = Field(
+        default=None, max_length=80, description="Model within the brand, e.g. 'Swift'."
+    )
+    variant: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Variant, e.g. 'Dzire VDI' (the trim after the model, or the full name). "
+        "An unlisted variant is priced from its model line, model or brand.",
+    )
+    mileage_kmpl: float | None = _spec(
+        "mileage_kmpl", "Fuel economy in km/l (km/kg for CNG and LPG)."
+    )
+    engine_cc: float | None = _spec("engine_cc", "Displacement in cc.")
+    max_power_bhp: float | None = _spec("max_power_bhp", "Peak power in bhp.")
+    seats: int | None = _spec("seats", "Number of seats.")
+    torque_nm: float | None = _spec("torque_nm", "Peak torque in Nm.")
+    torque_rpm: float | None = _spec("torque_rpm", "Engine speed of peak torque in rpm.")
+
+    @model_validator(mode="after")
+    def _identity_and_owner(self) -> CarFeatures:
+        if not (self.name or "").strip() and not (self.brand or "").strip():
+            raise ValueError("give the car's name, or its brand (with model and variant)")
+        if self.owner_rank is None and not (self.owner or "").strip():
+            raise ValueError("give owner_rank (0–4) or owner (e.g. 'First Owner')")
+        return self

@@ -20,6 +20,7 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.model_selection import KFold, train_test_split
 
+from carprice.catalogue import Catalogue
 from carprice.evaluate import IntervalCalibration, priced_metrics, regression_metrics
 from carprice.explain import global_importance
 from carprice.features import MODEL_FEATURES, MONOTONE, FeaturePipeline
@@ -214,6 +215,7 @@ def fit_best(
         summary=summary,
         params={**params, "rounds": rounds},
         comparables=train[list(COMPARABLE_COLUMNS)].copy(),
+        catalogue=Catalogue.build(train),
     )
     model.importance = global_importance(
         model, train.sample(min(len(train), 2000), random_state=seed)
