@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from api.access import ApiKeyGate
 from api.config import get_api_settings
 from api.metrics import MetricsMiddleware
-from api.routes import health, model, predict
+from api.routes import catalogue, health, model, predict
 from api.runtime import ModelRuntime
 from api.scoring import UnknownValue, Unpriceable
 from api.tabular import UploadLimit
@@ -146,6 +146,7 @@ def create_app() -> FastAPI:
     )
     application.include_router(health.router)
     application.include_router(model.router)
+    application.include_router(catalogue.router)
     application.include_router(predict.router)
     application.add_exception_handler(RequestValidationError, _validation_error)
     application.add_exception_handler(UnknownValue, _unknown_value)

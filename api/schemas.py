@@ -136,3 +136,37 @@ class BatchResult(BaseModel):
 class ErrorBody(BaseModel):
     detail: str = Field(description="What went wrong, for a human.")
     errors: list[dict[str, Any]] | None = None
+
+
+class _CatalogueNode(BaseModel):
+    name: str = Field(description="The full name as listings spell it.")
+    listings: int = Field(description="Training listings behind this entry.")
+    year_min: int | None = None
+    year_max: int | None = None
+    fuel: str | None = Field(default=None, description="Most common fuel.")
+    transmission: str | None = Field(default=None, description="Most common transmission.")
+    mileage_kmpl: float | None = Field(default=None, description="Median of the listings.")
+    engine_cc: float | None = None
+    max_power_bhp: float | None = None
+    torque_nm: float | None = None
+    torque_rpm: float | None = None
+    seats: float | None = None
+
+
+class CatalogueBrand(BaseModel):
+    brand: str
+    models: int
+    listings: int
+
+
+class CatalogueModel(_CatalogueNode):
+    model: str = Field(description="The model within its brand, e.g. 'Swift'.")
+    model_lines: int
+    variants: int
+
+
+class CatalogueVariant(_CatalogueNode):
+    variant: str = Field(description="The variant within its model, e.g. 'Dzire VDI'.")
+    model_line: str | None = Field(default=None, description="Brand plus two words.")
+    fuels: list[str] = Field(default_factory=list, description="Fuels seen for this variant.")
+    transmissions: list[str] = Field(default_factory=list)

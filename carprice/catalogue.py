@@ -278,7 +278,7 @@ class Catalogue:
         return codes
 
     def _typical(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The precedence rule, shared by `fill` and `fill_row`: names × FILL_ORDER node codes →
+        """The precedence rule, of `fill`: names × FILL_ORDER node codes →
         (names × specs typical values, names × specs level: i + 1 for FILL_ORDER[i], 0 none).
         Broad levels are laid down first and closer ones overwrite where they have a value."""
         typical = np.full((len(codes), len(SPEC_COLUMNS)), np.nan)
@@ -345,26 +345,6 @@ class Catalogue:
                 c: FILL_ORDER[d - 1] for c, d in zip(SPEC_COLUMNS, digits, strict=True) if d
             }
         return dicts[pattern_codes]
-
-    def fill_row(self, row: dict) -> tuple[dict, dict[str, str], list[str]]:
-        """`fill` for one internal-frame row as a dict (`clean.car_row`; None is missing), for
-        the API's single-car path that never builds a DataFrame. Returns (row with specs
-        filled, {spec: level}, specs whose given value was impossible)."""
-        typical, level = self._typical(np.array([self._codes(row.get("brand"), row.get("name"))]))
-        out = dict(row)
-        filled_from: dict[str, str] = {}
-        impossible: list[str] = []
-        for j, col in enumerate(SPEC_COLUMNS):
-            value = row.get(col)
-            if value is not None and value <= 0:
-                impossible.append(col)
-            elif value is not None and value == value:  # given (NaN counts as missing)
-                continue
-            known = not np.isnan(typical[0, j])
-            out[col] = float(typical[0, j]) if known else None
-            if known:
-                filled_from[col] = FILL_ORDER[level[0, j] - 1]
-        return out, filled_from, impossible
 
     # ---- browsing (GET /catalogue/...) ------------------------------------------------------
 
@@ -465,35 +445,3 @@ class Catalogue:
                 }
             )
         return sorted(out, key=lambda v: v["name"].lower())
-
-    def listing_name(self, brand: str, model: str, variant: str | None = None) -> str:
-        """The `name` to price a car picked as brand + model + variant: ('maruti', 'swift',
-        'dzire vdi') → 'Maruti Swift Dzire VDI'.
-
-        The variant may be the full name, the name without the brand, or the trim after the
-        model. Known names come back as listings spell them; an unlisted variant is kept as
-        typed (free text is allowed), with brand and model in front.
-        """
-        brand_key, model_text = _norm(brand) or "", " ".join(model.split())
-        brand_at = self._index[BRAND].get(brand_key)
-        brand_name = self.levels[BRAND]["name"][brand_at] if brand_at is not None else brand
-        brand_name = " ".join(brand_name.split())
-        if model_text.lower().startswith(brand_key + " "):
-            model_text = model_text[len(brand_key) + 1 :]
-        model_key = _norm(model_text) or ""
-        model_at = self._index[MODEL].get(f"{brand_key} {model_key}")
-        if model_at is not None:
-            model_text = self._short(MODEL, model_at)
-        base = " ".join(f"{brand_name} {model_text}".split())
-        trim = " ".join((variant or "").split())
-        if not trim:
-            return base
-        lower = trim.lower()
-        if lower.startswith(brand_key + " "):
-            full = trim
-        elif lower == model_key or lower.startswith(model_key + " "):
-            full = f"{brand_name} {trim}"
-        else:
-            full = f"{base} {trim}"
-        variant_at = self._index[VARIANT].get(_norm(full) or "")
-        return self.levels[VARIANT]["name"][variant_at] if variant_at is not None else full

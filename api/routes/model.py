@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import ServedModel
 from api.schemas import ErrorBody, FeatureSpec, Importance, ModelInfo
-from carprice.schema import CATEGORY_CHOICES, FEATURE_REQUIRED, NUMERIC_RANGES, CarFeatures
+from carprice.schema import CATEGORY_CHOICES, NUMERIC_RANGES, OWNER_LABELS, CarFeatures
 
 router = APIRouter(prefix="/model", tags=["model"], responses={503: {"model": ErrorBody}})
 
@@ -18,8 +18,12 @@ def _features(served: ServedModel) -> list[FeatureSpec]:
     for name, info in fields.items():
         spec = FeatureSpec(
             name=name,
-            kind="number" if name in NUMERIC_RANGES else "text" if name == "name" else "category",
-            required=name in FEATURE_REQUIRED,
+            kind="number"
+            if name in NUMERIC_RANGES
+            else "category"
+            if name in ("brand", "owner", *CATEGORY_CHOICES)
+            else "text",
+            required=info.is_required(),
             description=info.description,
         )
         if name in NUMERIC_RANGES:
@@ -29,6 +33,8 @@ def _features(served: ServedModel) -> list[FeatureSpec]:
             spec.train_median = pipeline.medians.get(name)
         elif name == "brand" or name in CATEGORY_CHOICES:
             spec.allowed = pipeline.display_values(name)
+        elif name == "owner":
+            spec.allowed = list(OWNER_LABELS)
         specs.append(spec)
     return specs
 

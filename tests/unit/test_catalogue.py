@@ -21,7 +21,7 @@ from carprice.catalogue import (
     NotInCatalogue,
     level_keys,
 )
-from carprice.clean import clean_training, to_frame
+from carprice.clean import clean_training, compose_name, to_frame
 from carprice.schema import NUMERIC_RANGES
 
 # name, fuel, year, mileage, engine, power, torque, seats: raw CarDekho cells.
@@ -305,25 +305,6 @@ def test_a_csv_with_only_identity_columns_gets_its_specs(small: Catalogue) -> No
     assert filled.frame[list(SPEC_COLUMNS)].dtypes.eq(float).all()
 
 
-def test_fill_row_matches_fill(small: Catalogue) -> None:
-    cars = [
-        {"name": "Maruti Swift Dzire ZXI", "engine_cc": 0, "seats": 7},
-        {"name": "Maruti Ciaz ZXI", "mileage_kmpl": 18.0},
-        {"name": "Trabant 601 S", "max_power_bhp": -1},
-        {"brand": "Maruti"},
-    ]
-    frame = _quotes(*cars)
-    filled = small.fill(frame)
-    for i, (_, row) in enumerate(frame.iterrows()):
-        as_dict = {k: (None if pd.isna(v) else v) for k, v in row.to_dict().items()}
-        out, filled_from, impossible = small.fill_row(as_dict)
-        expected = _row(filled, i)
-        got = {c: np.nan if out[c] is None else out[c] for c in SPEC_COLUMNS}
-        np.testing.assert_equal(got, expected)
-        assert filled_from == filled.filled_from[i]
-        assert impossible == filled.impossible.columns[filled.impossible.iloc[i]].tolist()
-
-
 def test_round_trip_through_json(small: Catalogue) -> None:
     text = json.dumps(small.to_dict(), allow_nan=False)  # strict JSON: missing is null
     loaded = Catalogue.from_dict(json.loads(text))
@@ -378,10 +359,13 @@ def test_unknown_names_raise_with_close_matches(
         ("Trabant", "601", "S", "Trabant 601 S"),
     ],
 )
-def test_listing_name(
+def test_picked_cars_compose_the_listing_name(
     small: Catalogue, brand: str, model: str, variant: str | None, name: str
 ) -> None:
-    assert small.listing_name(brand, model, variant) == name
+    """A car picked as brand + model + variant reaches the catalogue node its name would."""
+    composed = compose_name(brand, model, variant)
+    assert composed.lower() == name.lower()
+    assert level_keys(composed) == level_keys(name)
 
 
 def test_real_file(real_data_path: Path | None) -> None:
