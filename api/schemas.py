@@ -170,3 +170,17 @@ class CatalogueVariant(_CatalogueNode):
     model_line: str | None = Field(default=None, description="Brand plus two words.")
     fuels: list[str] = Field(default_factory=list, description="Fuels seen for this variant.")
     transmissions: list[str] = Field(default_factory=list)
+
+
+class ReportRow(BaseModel):
+    dimension: str = Field(description="brand, price decile, fuel, age band or variant.")
+    group: str
+    rows: int = Field(description="Test rows in the group.")
+    mae: float = Field(description="Mean absolute error in rupees.")
+    mape: float = Field(description="Mean absolute percentage error (0.1 = 10%).")
+    median_ape: float
+
+
+class EvaluationReport(BaseModel):
+    model_version: str
+    rows: list[ReportRow] = Field(description="Empty for a model trained before reports.")

@@ -77,6 +77,7 @@ class PricingModel:
     params: dict = field(default_factory=dict)
     comparables: pd.DataFrame = field(default_factory=pd.DataFrame)
     catalogue: Catalogue = field(default_factory=Catalogue)
+    report: list[dict[str, Any]] = field(default_factory=list)  # carprice.report rows
 
     # ------------------------------------------------------------------ many rows
     def prepare(self, rows: pd.DataFrame) -> Prepared:
@@ -231,6 +232,7 @@ class PricingModel:
             "metrics": self.metrics,
             "summary": self.summary,
             "params": self.params,
+            "report": self.report,
         }
         (directory / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
         self.comparables.to_parquet(directory / "comparables.parquet", index=False)
@@ -251,6 +253,7 @@ class PricingModel:
             metrics=meta["metrics"],
             summary=meta["summary"],
             params=meta["params"],
+            report=meta.get("report", []),
             comparables=pd.read_parquet(directory / "comparables.parquet"),
             catalogue=_load_catalogue(directory / "catalogue.json"),
         )

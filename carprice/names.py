@@ -27,3 +27,7 @@ BATCH_OUT_PREFIX = "batch/out"  # batch_quotes writes <input name> here by defau
 def raw_uri(lake_root: str) -> str:
     """Where the training pipeline reads the raw listings by default."""
     return f"{lake_root.rstrip('/')}/{RAW_KEY}"
+
+
+# MLflow artifact of every training run: the evaluation report table (carprice.report).
+REPORT_ARTIFACT = "evaluation/report.json"

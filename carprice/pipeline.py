@@ -169,6 +169,7 @@ def tune(
 def evaluate(run: str, settings: Settings | None = None) -> dict[str, float]:
     """Refit the best settings on all training rows, calibrate intervals, score on test."""
     import mlflow
+    import pandas as pd
 
     from carprice import train
 
@@ -189,6 +190,7 @@ def evaluate(run: str, settings: Settings | None = None) -> dict[str, float]:
     )
     with mlflow.start_run(run_id=best["mlflow_run_id"]):
         mlflow.log_metrics({f"test_{k}": v for k, v in model.metrics.items()})
+        mlflow.log_table(pd.DataFrame(model.report), names.REPORT_ARTIFACT)
     from carprice.model import MODEL_FILES
 
     with tempfile.TemporaryDirectory() as tmp, StageWriter(run, "model") as stage:

@@ -20,6 +20,7 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.model_selection import KFold, train_test_split
 
+from carprice import report
 from carprice.catalogue import Catalogue
 from carprice.evaluate import IntervalCalibration, priced_metrics, regression_metrics
 from carprice.explain import global_importance
@@ -221,7 +222,18 @@ def fit_best(
         model, train.sample(min(len(train), 2000), random_state=seed)
     )
     priced = model.price_frame(test.drop(columns=[TARGET]))
-    model.metrics = {**priced_metrics(test[TARGET], priced), "interval_level": level}
+    table = report.build(
+        test,
+        priced["predicted_price"].to_numpy(dtype=float),
+        report.variant_seen(test, train),
+        reference_year=int(train["year"].max()),
+    )
+    model.report = report.to_records(table)
+    model.metrics = {
+        **priced_metrics(test[TARGET], priced),
+        **report.headline(table),
+        "interval_level": level,
+    }
     return model
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import ServedModel
-from api.schemas import ErrorBody, FeatureSpec, Importance, ModelInfo
+from api.schemas import ErrorBody, EvaluationReport, FeatureSpec, Importance, ModelInfo
 from carprice.schema import CATEGORY_CHOICES, NUMERIC_RANGES, OWNER_LABELS, CarFeatures
 
 router = APIRouter(prefix="/model", tags=["model"], responses={503: {"model": ErrorBody}})
@@ -76,3 +76,10 @@ async def model_info(served: ServedModel) -> ModelInfo:
 async def importance(served: ServedModel) -> Importance:
     """Global feature importance (mean |SHAP| over training rows, log-price units)."""
     return Importance(model_version=served.version, importance=served.model.importance)
+
+
+@router.get("/report", response_model=EvaluationReport)
+async def report(served: ServedModel) -> EvaluationReport:
+    """Where the served model errs: held-out test error by brand, price decile, fuel, age band
+    and seen vs unseen variant, with row counts."""
+    return EvaluationReport(model_version=served.version, rows=served.model.report)
