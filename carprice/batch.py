@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from carprice import lake
+from carprice import lake, names
 from carprice.safecsv import neutralise
 
 MAX_CHUNKS = 1000  # below Airflow's default max_map_length (1024)
@@ -35,7 +35,7 @@ class BatchError(ValueError):
 
 def default_output_uri(lake_root: str, input_uri: str) -> str:
     """``{lake_root}/batch/out/<input file name>``."""
-    return lake.join(lake_root, "batch", "out", input_uri.rstrip("/").rsplit("/", 1)[-1])
+    return lake.join(lake_root, names.BATCH_OUT_PREFIX, input_uri.rstrip("/").rsplit("/", 1)[-1])
 
 
 def _champion_version() -> str:

@@ -2,7 +2,7 @@
 
 With the LocalExecutor, the scheduler forks its worker processes once and every task process
 is forked from them. Each CarPrice task imports pandas, XGBoost, scikit-learn, Optuna,
-MLflow and boto3 (10-30 s on a busy 2-core machine); importing them once here, in the
+MLflow and s3fs (10-30 s on a busy 2-core machine); importing them once here, in the
 scheduler (LocalExecutor) or a Celery worker before it forks, makes every task start with
 them already loaded. Other components (api-server, dag-processor, triggerer) skip this and
 stay light. Put this folder on PYTHONPATH (or copy the file to $AIRFLOW_HOME/config/) to use
@@ -19,7 +19,7 @@ _FORKING_COMMANDS = {"scheduler", "worker"}
 _PRELOAD = (
     "pandas",
     "pyarrow.parquet",
-    "boto3",
+    "s3fs",  # the lake (carprice.lake goes through fsspec)
     "sklearn.model_selection",
     "xgboost",
     "optuna",
