@@ -241,9 +241,9 @@ def name_keys(name: str | None, brand: str | None = None) -> tuple[str | None, s
 
 
 def _name_columns(names: Column, brands: Column | None) -> dict[str, Column]:
-    """brand, model, variant columns; each distinct (name, brand) pair is parsed once."""
-    stated = brands is not None
-    given = brands if stated else np.full(len(names), None, dtype=object)
+    """brand, model, variant columns; each distinct (name, brand) pair is parsed once. A
+    stated brand wins; without one, the name's first word(s) give it."""
+    given = brands if brands is not None else np.full(len(names), None, dtype=object)
     name_codes, name_values = pd.factorize(names)  # -1: missing
     given_codes, given_values = pd.factorize(given)
     width = len(given_values) + 1
@@ -253,7 +253,7 @@ def _name_columns(names: Column, brands: Column | None) -> dict[str, Column]:
         n, g = divmod(int(pair), width)
         name = name_values[n - 1] if n and isinstance(name_values[n - 1], str) else None
         brand = given_values[g - 1] if g and isinstance(given_values[g - 1], str) else None
-        columns[:, j] = (brand if stated else split_name(name)[0], *name_keys(name, brand))
+        columns[:, j] = (brand or split_name(name)[0], *name_keys(name, brand))
     return {key: columns[i][pair_codes] for i, key in enumerate(("brand", "model", "variant"))}
 
 

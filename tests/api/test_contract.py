@@ -12,7 +12,7 @@ from tests.api.conftest import CAR, REPO, csv_bytes, refresh_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-OUTPUT = ["predicted_price", "price_low", "price_high", "model_version", "error"]
+OUTPUT = ["predicted_price", "price_low", "price_high", "model_version", "filled", "error"]
 
 
 def post_csv(client, data: bytes, name: str = "cars.csv"):  # noqa: ANN001, ANN201
@@ -50,7 +50,10 @@ def test_openapi_describes_the_model(client) -> None:  # noqa: ANN001
         assert path in paths
     assert paths["/predict"]["post"]["summary"]
     car_schema = spec["components"]["schemas"]["CarFeatures"]
-    assert car_schema["examples"][0]["brand"] == "Maruti"
+    assert car_schema["examples"][0]["name"] == "Maruti Swift Dzire VDI"
+    assert car_schema["examples"][1]["brand"] == "Maruti"
+    for path in ("/catalogue/brands", "/catalogue/{brand}/models"):
+        assert paths[path]["get"]["summary"]
     assert car_schema["properties"]["year"]["minimum"] == 1980
     assert "UTF-8" in paths["/predict/csv"]["post"]["description"]
 
@@ -92,6 +95,85 @@ def test_predict_one_car(client) -> None:  # noqa: ANN001
     assert len(contrib["features"]) == 15
     assert body["comparables"] and body["comparables"][0]["selling_price"] > 0
     assert body["warnings"] == []
+    assert body["filled"] == {}  # every spec was given
+
+
+# ------------------------------------------------------------------ quoting by identity
+
+IDENTITY = {
+    "year": 2015,
+    "km_driven": 50000,
+    "fuel": "Diesel",
+    "seller_type": "Individual",
+    "transmission": "Manual",
+    "owner": "First Owner",
+}
+SPECS = ("mileage_kmpl", "engine_cc", "max_power_bhp", "torque_nm", "torque_rpm", "seats")
+
+
+def test_a_car_by_its_name_alone_is_priced_with_its_variants_specs(client) -> None:  # noqa: ANN001
+    by_name = client.post("/predict", json={**IDENTITY, "name": "Maruti Swift VDI"})
+    assert by_name.status_code == 200, by_name.text
+    body = by_name.json()
+    assert set(body["filled"]) == set(SPECS) and set(body["filled"].values()) == {"variant"}
+    variants = client.get("/catalogue/Maruti/Swift/variants").json()
+    vdi = next(v for v in variants if v["variant"] == "VDI")
+    given = {**IDENTITY, "name": "Maruti Swift VDI", **{s: vdi[s] for s in SPECS}}
+    full = client.post("/predict", json=given).json()
+    assert full["filled"] == {} and full["price"] == body["price"]  # the typical specs, exactly
+    picked = {**IDENTITY, "brand": "maruti", "model": "Swift", "variant": "VDI"}
+    assert client.post("/predict", json=picked).json()["price"] == body["price"]
+
+
+def test_user_specs_win_and_placeholders_are_replaced_with_a_warning(client) -> None:  # noqa: ANN001
+    car = {**IDENTITY, "name": "Maruti Swift VDI", "engine_cc": 1400, "mileage_kmpl": 0}
+    body = client.post("/predict", json=car).json()
+    assert "engine_cc" not in body["filled"] and body["filled"]["mileage_kmpl"] == "variant"
+    placeholder = [w for w in body["warnings"] if w["feature"] == "mileage_kmpl"]
+    assert placeholder and "not a possible value" in placeholder[0]["message"]
+    assert (
+        next(c for c in body["contributions"]["features"] if c["feature"] == "engine_cc")["value"]
+        == 1400
+    )
+
+
+def test_an_unlisted_variant_falls_back_to_its_model(client) -> None:  # noqa: ANN001
+    body = client.post("/predict", json={**IDENTITY, "name": "Maruti Swift Zeta Turbo"}).json()
+    assert set(body["filled"].values()) == {"model"}
+
+
+def test_identity_is_required(client) -> None:  # noqa: ANN001
+    r = client.post("/predict", json=IDENTITY)
+    assert r.status_code == 422 and "name, or its brand" in r.json()["detail"]
+    r = client.post("/predict", json={**IDENTITY, "owner": None, "name": "Maruti Swift VDI"})
+    assert r.status_code == 422 and "owner_rank" in r.json()["detail"]
+
+
+def test_catalogue_browsing(client) -> None:  # noqa: ANN001
+    brands = client.get("/catalogue/brands").json()
+    maruti = next(b for b in brands if b["brand"] == "Maruti")
+    assert maruti["models"] >= 4 and maruti["listings"] > 0
+    models = client.get("/catalogue/maruti/models").json()
+    swift = next(m for m in models if m["model"] == "Swift")
+    assert swift["name"] == "Maruti Swift" and swift["engine_cc"] > 0 and swift["variants"] >= 5
+    variants = client.get("/catalogue/MARUTI/swift/variants").json()
+    assert {v["variant"] for v in variants} >= {"VDI", "ZXI"}
+    assert all(v["listings"] > 0 and v["fuels"] for v in variants)
+    missing = client.get("/catalogue/Marutti/models")
+    assert missing.status_code == 404 and "did you mean: Maruti" in missing.json()["detail"]
+
+
+def test_csv_with_identity_columns_only(client) -> None:  # noqa: ANN001
+    text = (
+        "name,year,km_driven,fuel,seller_type,transmission,owner\n"
+        "Maruti Swift VDI,2015,50000,Diesel,Individual,Manual,First Owner\n"
+        "Hyundai i20 Asta,2017,30000,Petrol,Dealer,Manual,Second Owner\n"
+    )
+    r = post_csv(client, text.encode())
+    assert r.status_code == 200, r.text
+    out = read_csv(r.text)
+    assert (out["error"] == "").all() and (out["predicted_price"].astype(float) > 0).all()
+    assert out.loc[0, "filled"].startswith("mileage_kmpl from variant")
 
 
 def test_predict_flags_out_of_training_range(client) -> None:  # noqa: ANN001

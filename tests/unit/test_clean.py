@@ -228,3 +228,39 @@ def test_upload_frame_and_python_frame_clean_alike() -> None:
         arrow, arrow_errors = to_frame(as_text)
         pd.testing.assert_frame_equal(plain, arrow, check_dtype=False)
         assert plain_errors.tolist() == arrow_errors.tolist()
+
+
+def test_a_car_by_name_or_by_picks_gets_one_identity() -> None:
+    use = {
+        "year": 2015,
+        "km_driven": 50000,
+        "fuel": "Diesel",
+        "seller_type": "Individual",
+        "transmission": "Manual",
+    }
+    rows = pd.DataFrame(
+        [
+            {**use, "name": "Maruti Swift Dzire VDI", "brand": None, "owner_rank": 1},
+            {
+                **use,
+                "brand": "maruti",
+                "model": "Swift",
+                "variant": "Dzire VDI",
+                "owner": "First Owner",
+            },
+            {
+                **use,
+                "brand": "Maruti",
+                "model": "Swift",
+                "variant": "Swift Dzire VDI",
+                "owner_rank": 1,
+            },
+        ]
+    )
+    frame, errors = to_frame(rows, check_specs=False)
+    assert (errors == "").all(), errors.tolist()
+    assert frame["variant"].tolist() == ["maruti swift dzire vdi"] * 3
+    assert frame["model"].tolist() == ["swift"] * 3
+    assert frame["brand"].str.lower().tolist() == ["maruti"] * 3
+    assert frame["owner_rank"].tolist() == [1.0] * 3
+    assert frame["engine_cc"].isna().all()  # specs left for the catalogue to fill
