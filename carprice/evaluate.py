@@ -30,32 +30,56 @@ class IntervalCalibration:
     """Split-conformal bounds on the log-price residual: price × exp(low) … price × exp(high).
 
     Asymmetric quantiles because used-car residuals are skewed (a few cars sell far below
-    their spec's price); fitted on out-of-fold residuals so they are honest.
+    their spec's price); fitted on out-of-fold residuals so they are honest. Mondrian: cars
+    whose variant the model never saw err more, so they get their own, wider bounds; one
+    pooled interval would be too wide for known variants and too narrow for new ones.
     """
 
     level: float
     log_low: float
     log_high: float
     n_residuals: int
+    unseen_log_low: float | None = None
+    unseen_log_high: float | None = None
+    n_unseen: int = 0
 
     @classmethod
-    def fit(cls, log_residuals: np.ndarray, level: float) -> IntervalCalibration:
-        """Residual = log(actual) − log(predicted); finite-sample conformal quantiles."""
-        r = np.sort(np.asarray(log_residuals, dtype=float))
-        n = len(r)
-        alpha = (1.0 - level) / 2.0
-        q_low = max(np.floor(alpha * (n + 1)) / n, 0.0)
-        q_high = min(np.ceil((1.0 - alpha) * (n + 1)) / n, 1.0)
-        return cls(
-            level=level,
-            log_low=float(np.quantile(r, q_low)),
-            log_high=float(np.quantile(r, q_high)),
-            n_residuals=n,
-        )
+    def fit(
+        cls, log_residuals: np.ndarray, unseen: np.ndarray, level: float
+    ) -> IntervalCalibration:
+        """Residual = log(actual) − log(predicted); finite-sample conformal quantiles, for
+        seen and unseen variants apart (unseen falls back to seen when too few to tell)."""
+        residuals = np.asarray(log_residuals, dtype=float)
+        unseen = np.asarray(unseen, dtype=bool)
+        seen_low, seen_high = _conformal(residuals[~unseen], level)
+        out = cls(level, seen_low, seen_high, int((~unseen).sum()))
+        if unseen.sum() >= MIN_GROUP_RESIDUALS:
+            low, high = _conformal(residuals[unseen], level)
+            out = cls(level, seen_low, seen_high, out.n_residuals, low, high, int(unseen.sum()))
+        return out
 
-    def bounds(self, price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def bounds(
+        self, price: np.ndarray, unseen: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         price = np.asarray(price, dtype=float)
-        return price * np.exp(self.log_low), price * np.exp(self.log_high)
+        low = np.full(price.shape, self.log_low)
+        high = np.full(price.shape, self.log_high)
+        if unseen is not None and self.unseen_log_low is not None:
+            low = np.where(unseen, self.unseen_log_low, low)
+            high = np.where(unseen, self.unseen_log_high, high)
+        return price * np.exp(low), price * np.exp(high)
+
+
+MIN_GROUP_RESIDUALS = 50  # fewer and a group's quantiles are noise
+
+
+def _conformal(residuals: np.ndarray, level: float) -> tuple[float, float]:
+    r = np.sort(residuals)
+    n = len(r)
+    alpha = (1.0 - level) / 2.0
+    q_low = max(np.floor(alpha * (n + 1)) / n, 0.0)
+    q_high = min(np.ceil((1.0 - alpha) * (n + 1)) / n, 1.0)
+    return float(np.quantile(r, q_low)), float(np.quantile(r, q_high))
 
 
 def coverage(y_true: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:

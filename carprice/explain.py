@@ -12,8 +12,6 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from carprice.features import MODEL_FEATURES
-
 if TYPE_CHECKING:
     from carprice.model import PricingModel
 
@@ -48,7 +46,7 @@ def global_importance(model: PricingModel, frame: pd.DataFrame) -> dict[str, flo
     """Mean |SHAP| per feature in log-price units, largest first; computed once at training."""
     encoded = model.pipeline.encode(frame)
     contribs = log_contributions(model.booster, model.pipeline.dmatrix(encoded.matrix))
-    mean_abs = pd.Series(np.abs(contribs[:, :-1]).mean(axis=0), index=list(MODEL_FEATURES))
+    mean_abs = pd.Series(np.abs(contribs[:, :-1]).mean(axis=0), index=model.pipeline.features)
     return {k: round(float(v), 6) for k, v in mean_abs.sort_values(ascending=False).items()}
 
 

@@ -1,12 +1,15 @@
 """The single feature pipeline: fitted on training rows, saved with the model, applied at serving.
 
-It owns the vocabularies (which brands, models and variants the model knows), the feature
-ranges the API warns against, and the conversion of the internal frame into XGBoost's input
-with native categorical columns.
+It owns the vocabularies (which brands, fuels, … the model knows), the feature ranges the API
+warns against, the hierarchical target encoding of the car's name, and the conversion of the
+internal frame into the booster's input. The pipeline saves the list of features its booster
+was trained on, and `encode` builds exactly those, so a model trained before a feature change
+still prices correctly.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
@@ -14,22 +17,41 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from carprice.catalogue import frame_level_keys
 from carprice.clean import map_distinct
 from carprice.schema import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS
+from carprice.target_encoding import ENCODED, HierarchicalTargetEncoder, oof_encode
 
 # Variants seen once can't be learnt from; they'd only let the trees memorise one listing.
 MIN_VARIANT_COUNT = 2
-# Older is cheaper, more km is cheaper: enforced in the trees, not merely hoped for.
-MONOTONE: dict[str, int] = {"year": 1, "km_driven": -1}
+# Older is cheaper, more km is cheaper: enforced in the trees, not merely hoped for. The
+# encoder's own price estimate rises with its level value and with the year, like a price.
+MONOTONE: dict[str, int] = {"year": 1, "km_driven": -1, "te_price": 1}
 NAME_KEYS: tuple[str, ...] = ("brand", "model", "variant")
-MODEL_FEATURES: tuple[str, ...] = (*CATEGORICAL_COLUMNS, *NUMERIC_COLUMNS)
 # A value outside these vocabularies would be scored as "missing": refused, never guessed.
-# Model family and variant may be new (the brand still prices the car).
+# Model family and variant may be new: the name's hierarchy prices them.
 CHECKED_CATEGORIES: tuple[str, ...] = ("brand", "fuel", "seller_type", "transmission")
-
-
-FEATURE_TYPES: tuple[str, ...] = tuple(
-    "c" if col in CATEGORICAL_COLUMNS else "q" for col in MODEL_FEATURES
+# Ratios trees can't form by themselves (per 1,000 cc).
+DERIVED: tuple[str, ...] = ("power_per_cc", "torque_per_cc")
+# Trim words of a variant's name: gearbox, trim level, drive, emissions.
+TRIM_TOKENS: tuple[str, ...] = (
+    *("at", "amt", "cvt", "dct", "dsg", "automatic"),
+    *("std", "lxi", "ldi", "lx", "era", "e", "base"),
+    *("vxi", "vdi", "vx", "magna", "sportz", "s", "ex", "gls", "trend", "comfortline", "g"),
+    *("zxi", "zdi", "zx", "asta", "sx", "titanium", "highline", "alpha", "v", "xz"),
+    *("plus", "option", "top", "dual", "4x4", "4wd", "awd", "bsiii", "bsiv"),
+)
+TOKEN_FEATURES: tuple[str, ...] = tuple(f"tok_{t}" for t in TRIM_TOKENS)
+_TOKEN_RE = re.compile(r"[a-z0-9.+-]+")
+# Model v1 (before the name hierarchy): native categories for model family and variant.
+V1_FEATURES: tuple[str, ...] = (*CATEGORICAL_COLUMNS, *NUMERIC_COLUMNS)
+# Model v2: the name enters through its target encoding, not as raw high-cardinality codes.
+MODEL_FEATURES: tuple[str, ...] = (
+    *CHECKED_CATEGORIES,
+    *NUMERIC_COLUMNS,
+    *DERIVED,
+    *ENCODED,
+    *TOKEN_FEATURES,
 )
 
 
@@ -74,10 +96,12 @@ class FeaturePipeline:
     brand_display: dict[str, str] = field(default_factory=dict)
     ranges: dict[str, dict[str, float]] = field(default_factory=dict)
     medians: dict[str, float] = field(default_factory=dict)
+    features: list[str] = field(default_factory=lambda: list(V1_FEATURES))  # pre-v2 default
+    encoder: dict | None = None  # HierarchicalTargetEncoder data (v2)
 
     @classmethod
     def fit(cls, frame: pd.DataFrame) -> FeaturePipeline:
-        """Learn vocabularies and ranges from the training split only."""
+        """Learn vocabularies, ranges and the name encoding from the training split only."""
         vocab: dict[str, list[str]] = {}
         for col in CATEGORICAL_COLUMNS:
             counts = _keys(frame, col).dropna().value_counts()
@@ -96,7 +120,10 @@ class FeaturePipeline:
             if frame[col].notna().any()
         }
         medians = {col: float(frame[col].median()) for col in NUMERIC_COLUMNS}
-        return cls(vocab=vocab, brand_display=display, ranges=ranges, medians=medians)
+        encoder = HierarchicalTargetEncoder.fit(
+            frame, frame_level_keys(frame), reference_year=int(frame["year"].max()) + 1
+        )
+        return cls(vocab, display, ranges, medians, list(MODEL_FEATURES), encoder.to_dict())
 
     @cached_property
     def codes(self) -> dict[str, dict[str, float]]:
@@ -105,40 +132,91 @@ class FeaturePipeline:
             col: {key: float(i) for i, key in enumerate(keys)} for col, keys in self.vocab.items()
         }
 
-    def encode(self, frame: pd.DataFrame) -> Encoded:
-        """The one way a cleaned frame becomes model input, for training, evaluation, batches
-        and single quotes alike: a float32 matrix in MODEL_FEATURES order with categories as
-        their codes, and the rows refused because a checked category is unknown.
+    @cached_property
+    def feature_types(self) -> list[str]:
+        return ["c" if col in CATEGORICAL_COLUMNS else "q" for col in self.features]
 
-        A new model family or variant is scored as missing (the brand still prices the car); a
-        brand, fuel, seller type or transmission the model never saw is refused, naming the
-        allowed values, because the trees would silently score it as missing.
+    @cached_property
+    def _encoder(self) -> HierarchicalTargetEncoder | None:
+        return HierarchicalTargetEncoder.from_dict(self.encoder) if self.encoder else None
+
+    def encode(
+        self, frame: pd.DataFrame, oof_groups: np.ndarray | None = None, seed: int = 0
+    ) -> Encoded:
+        """The one way a cleaned frame becomes model input, for training, evaluation, batches
+        and single quotes alike: a float32 matrix of `features` (categories as their codes),
+        and the rows refused because a checked category is unknown.
+
+        A new model family or variant is priced from its name's hierarchy; a brand, fuel,
+        seller type or transmission the model never saw is refused, naming the allowed values,
+        because the trees would silently score it as missing. `oof_groups` is for training
+        rows only: their name encoding comes out of fold, grouped by these labels.
         """
-        out = np.empty((len(frame), len(MODEL_FEATURES)), dtype=np.float32)
+        columns: dict[str, np.ndarray] = {}
         refusals: dict[int, list[UnknownCategory]] = {}
-        for i, col in enumerate(CATEGORICAL_COLUMNS):
+        wanted = set(self.features)
+        for col in CATEGORICAL_COLUMNS:
+            if col not in wanted and col not in CHECKED_CATEGORIES:
+                continue
             codes = self.codes[col]
             values = frame[col].to_numpy(dtype=object)
             coded = map_distinct(values, lambda v, c=codes, col=col: c.get(_key(col, v)))
             known = pd.notna(coded)
-            out[:, i] = np.where(known, coded, np.nan).astype(np.float32)
+            columns[col] = np.where(known, coded, np.nan).astype(float)
             if col in CHECKED_CATEGORIES:
                 for row in np.flatnonzero(pd.notna(values) & ~known):
                     error = UnknownCategory(col, values[row], self.display_values(col))
                     refusals.setdefault(int(row), []).append(error)
-        for i, col in enumerate(NUMERIC_COLUMNS, start=len(CATEGORICAL_COLUMNS)):
-            out[:, i] = pd.to_numeric(frame[col], errors="coerce").to_numpy(float, na_value=np.nan)
+        for col in NUMERIC_COLUMNS:
+            columns[col] = pd.to_numeric(frame[col], errors="coerce").to_numpy(
+                float, na_value=np.nan
+            )
+        if wanted & set(DERIVED):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cc = columns["engine_cc"] / 1000
+                columns["power_per_cc"] = columns["max_power_bhp"] / cc
+                columns["torque_per_cc"] = columns["torque_nm"] / cc
+        if wanted & set(ENCODED):
+            encoded = self._name_encoding(frame, oof_groups, seed)
+            columns.update({col: encoded[:, i] for i, col in enumerate(ENCODED)})
+        if wanted & set(TOKEN_FEATURES):
+            codes, variants = pd.factorize(frame["variant"])  # -1 (no name) → the zero row
+            table = np.vstack([*(_trim_flags(v) for v in variants), _trim_flags(None)])
+            columns.update({col: table[codes, i] for i, col in enumerate(TOKEN_FEATURES)})
+        out = np.empty((len(frame), len(self.features)), dtype=np.float32)
+        for i, col in enumerate(self.features):
+            out[:, i] = columns[col]
         return Encoded(out, refusals)
+
+    def _name_encoding(
+        self, frame: pd.DataFrame, oof_groups: np.ndarray | None, seed: int
+    ) -> np.ndarray:
+        encoder = self._encoder
+        if encoder is None:
+            raise ValueError("this pipeline was fitted without a name encoding")
+        if oof_groups is not None:
+            return oof_encode(frame, encoder.reference_year, oof_groups, seed)
+        return encoder.transform(frame, frame_level_keys(frame))
 
     def dmatrix(self, matrix: np.ndarray, label: np.ndarray | None = None) -> xgb.DMatrix:
         """An encoded matrix as XGBoost's DMatrix, categories marked, for training and SHAP."""
         return xgb.DMatrix(
             matrix,
             label=label,
-            feature_names=list(MODEL_FEATURES),
-            feature_types=list(FEATURE_TYPES),
+            feature_names=list(self.features),
+            feature_types=self.feature_types,
             enable_categorical=True,
         )
+
+    def unseen_variant(self, matrix: np.ndarray) -> np.ndarray:
+        """Rows whose variant had no training listing (a pre-v2 pipeline doesn't tell)."""
+        if "n_variant" not in self.features:
+            return np.zeros(len(matrix), dtype=bool)
+        return matrix[:, self.features.index("n_variant")] == 0
+
+    def monotone(self) -> str:
+        """XGBoost's monotone_constraints for `features`."""
+        return "(" + ",".join(str(MONOTONE.get(c, 0)) for c in self.features) + ")"
 
     def display_values(self, col: str) -> list[str]:
         if col == "brand":
@@ -165,6 +243,15 @@ def _keys(frame: pd.DataFrame, col: str) -> pd.Series:
 def _key(col: str, value: object) -> object:
     """One cell's vocabulary key: the rule behind `_keys`, `encode` and `encode_row`."""
     return value.lower() if col in NAME_KEYS and isinstance(value, str) else value
+
+
+def _trim_flags(variant: object) -> np.ndarray:
+    """0/1 per TRIM_TOKENS word in a variant's name ('(o)' and 'optional' mean 'option')."""
+    if not isinstance(variant, str):
+        return np.zeros(len(TRIM_TOKENS))
+    text = variant.lower().replace("(o)", " option ").replace("optional", "option")
+    words = set(_TOKEN_RE.findall(text))
+    return np.array([t in words for t in TRIM_TOKENS], dtype=float)
 
 
 def _display_brand(frame: pd.DataFrame, brand: str) -> str:

@@ -22,7 +22,7 @@ from carprice.catalogue import Catalogue
 from carprice.clean import check_specs, to_frame
 from carprice.evaluate import IntervalCalibration
 from carprice.explain import ComparablesIndex, log_contributions, rupee_shares
-from carprice.features import MODEL_FEATURES, Encoded, FeaturePipeline
+from carprice.features import Encoded, FeaturePipeline
 
 PREDICTION_COLUMNS: tuple[str, ...] = (
     "predicted_price",
@@ -100,8 +100,9 @@ class PricingModel:
         ok = prepared.ok
         prices = np.full((3, len(ok)), np.nan)
         if ok.any():
-            log_price = self.booster.inplace_predict(prepared.encoded.matrix[ok])
-            prices[:, ok] = self.price_from_log(log_price)
+            matrix = prepared.encoded.matrix[ok]
+            log_price = self.booster.inplace_predict(matrix)
+            prices[:, ok] = self.price_from_log(log_price, self.pipeline.unseen_variant(matrix))
         columns = dict(zip(PRICE_COLUMNS, prices, strict=True))
         filled = _filled_text(prepared.filled_from.to_numpy(dtype=object))
         return pd.DataFrame(
@@ -113,10 +114,13 @@ class PricingModel:
         catalogue, and the error per row."""
         return self.price(self.prepare(rows.reset_index(drop=True)))
 
-    def price_from_log(self, log_price: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Log prices (booster output, or a SHAP row's sum) → price, low, high, rounded."""
+    def price_from_log(
+        self, log_price: np.ndarray, unseen: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Booster output → price, low, high in rupees, rounded to ₹100; `unseen` marks rows
+        whose variant is new to the model (their interval is wider)."""
         price = np.exp(np.asarray(log_price, dtype=np.float32)).astype(float)
-        low, high = self.calibration.bounds(price)
+        low, high = self.calibration.bounds(price, unseen)
         return np.round(price, -2), np.round(low, -2), np.round(high, -2)
 
     def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
@@ -143,18 +147,21 @@ class PricingModel:
         parts, base = contribs[:-1], float(contribs[-1])
         # The price itself comes from the same call as a batch row's, so the two agree to the
         # rupee; the contributions are then shared out so they add up to it exactly.
-        price, low, high = self.price_from_log(self._single.inplace_predict(row))
+        price, low, high = self.price_from_log(
+            self._single.inplace_predict(row), self.pipeline.unseen_variant(row)
+        )
         price_value = float(price[0])
         rupees = rupee_shares(parts, base, price_value)  # add up exactly to the shown price
         frame_row = _plain(prepared.frame.iloc[0].to_dict())
         items = [
             {
                 "feature": col,
-                "value": frame_row.get(col),
+                # what the car says (names as written); derived inputs as the model saw them
+                "value": frame_row[col] if col in frame_row else _number(row[0, i]),
                 "log": float(parts[i]),
                 "rupees": float(rupees[i]),
             }
-            for i, col in enumerate(MODEL_FEATURES)
+            for i, col in enumerate(self.pipeline.features)
         ]
         items.sort(key=lambda item: abs(item["rupees"]), reverse=True)
         return {
@@ -284,6 +291,10 @@ def _filled_text(filled_from: np.ndarray) -> np.ndarray:
             texts[key] = ", ".join(f"{col} from {level}" for col, level in parts.items())
         out[i] = texts[key]
     return out
+
+
+def _number(value: float) -> float | None:
+    return None if np.isnan(value) else round(float(value), 6)
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

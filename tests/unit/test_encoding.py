@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from carprice.clean import to_frame
-from carprice.features import MODEL_FEATURES, UnknownCategory
+from carprice.features import UnknownCategory
 from carprice.model import PricingModel, UnpriceableCar
 
 
@@ -38,9 +38,11 @@ def test_encoded_matrix_prices_like_the_booster_on_a_dmatrix(
     model, _, test = trained
     frame, _ = to_frame(test.drop(columns="selling_price"))
     encoded = model.pipeline.encode(frame)
-    assert encoded.matrix.shape == (len(test), len(MODEL_FEATURES)) and encoded.ok.all()
+    assert encoded.matrix.shape == (len(test), len(model.pipeline.features)) and encoded.ok.all()
     via_dmatrix = model.booster.predict(model.pipeline.dmatrix(encoded.matrix))
-    np.testing.assert_allclose(model.booster.inplace_predict(encoded.matrix), via_dmatrix, rtol=1e-6)
+    np.testing.assert_allclose(
+        model.booster.inplace_predict(encoded.matrix), via_dmatrix, rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize(
@@ -91,8 +93,40 @@ def test_other_unpriceable_rows_name_their_reason(model: PricingModel) -> None:
         model.quote(_car(year=1900))
 
 
-def test_new_model_family_is_missing_not_an_error(model: PricingModel) -> None:
-    frame, _ = to_frame(pd.DataFrame([_car(name="Maruti Zzyzx LXI")]))
+def test_a_new_model_family_is_priced_from_its_brand(model: PricingModel) -> None:
+    frame, _ = to_frame(pd.DataFrame([_car(name="Maruti Zzyzx LXI"), _car()]))
     encoded = model.pipeline.encode(frame)
     assert encoded.ok.all()
-    assert np.isnan(encoded.matrix[0, list(MODEL_FEATURES).index("model")])
+    row = dict(zip(model.pipeline.features, encoded.matrix[0], strict=True))
+    assert row["te_model"] == row["te_model_line"] == row["te_variant"] == row["te_brand"]
+    assert row["n_variant"] == 0 and row["tok_lxi"] == 1
+    assert model.pipeline.unseen_variant(encoded.matrix).tolist() == [True, False]
+
+
+def test_training_rows_are_encoded_out_of_fold(
+    trained: tuple[PricingModel, pd.DataFrame, pd.DataFrame],
+) -> None:
+    """A training row's name value must not contain its own price: out of fold, it differs
+    from the value the fitted encoder gives the same row."""
+    model, train, _ = trained
+    te = model.pipeline.features.index("te_variant")
+    groups = np.arange(len(train))
+    oof = model.pipeline.encode(train, oof_groups=groups).matrix[:, te]
+    full = model.pipeline.encode(train).matrix[:, te]
+    assert not np.allclose(oof, full)
+    again = model.pipeline.encode(train, oof_groups=groups).matrix[:, te]
+    np.testing.assert_array_equal(oof, again)  # seeded: training is reproducible
+
+
+def test_a_v1_pipeline_still_encodes_its_own_features(model: PricingModel) -> None:
+    """A model saved before v2 lists its features; encoding builds exactly those."""
+    from carprice.features import V1_FEATURES, FeaturePipeline
+
+    data = {**model.pipeline.to_dict(), "encoder": None}
+    data.pop("features")
+    old = FeaturePipeline.from_dict(data)
+    assert old.features == list(V1_FEATURES)
+    frame, _ = to_frame(pd.DataFrame([_car()]))
+    encoded = old.encode(frame)
+    assert encoded.matrix.shape == (1, len(V1_FEATURES))
+    assert encoded.matrix[0, list(V1_FEATURES).index("model")] == old.codes["model"]["swift"]

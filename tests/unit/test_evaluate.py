@@ -19,11 +19,29 @@ def test_metrics_in_rupees() -> None:
 
 def test_conformal_interval_covers_its_level_on_fresh_data() -> None:
     rng = np.random.default_rng(0)
-    calib = IntervalCalibration.fit(rng.normal(0, 0.2, 4000), level=0.8)
+    calib = IntervalCalibration.fit(rng.normal(0, 0.2, 4000), np.zeros(4000, bool), level=0.8)
     assert calib.log_low < 0 < calib.log_high
+    assert calib.unseen_log_low is None  # no unseen variants: one pooled interval
     truth = np.exp(rng.normal(0, 0.2, 20000)) * 1e5
     low, high = calib.bounds(np.full(truth.shape, 1e5))
     assert coverage(truth, low, high) == pytest.approx(0.8, abs=0.02)
+
+
+def test_unseen_variants_get_their_own_wider_interval() -> None:
+    """Mondrian calibration: each group covers its level, not just the pool."""
+    rng = np.random.default_rng(1)
+    unseen = rng.random(6000) < 0.2
+    residuals = np.where(unseen, rng.normal(0, 0.35, 6000), rng.normal(0, 0.15, 6000))
+    calib = IntervalCalibration.fit(residuals, unseen, level=0.8)
+    assert calib.unseen_log_high > calib.log_high and calib.n_unseen == unseen.sum()
+    fresh_unseen = rng.random(20000) < 0.2
+    truth = 1e5 * np.exp(
+        np.where(fresh_unseen, rng.normal(0, 0.35, 20000), rng.normal(0, 0.15, 20000))
+    )
+    low, high = calib.bounds(np.full(truth.shape, 1e5), fresh_unseen)
+    inside = (truth >= low) & (truth <= high)
+    assert inside[fresh_unseen].mean() == pytest.approx(0.8, abs=0.03)
+    assert inside[~fresh_unseen].mean() == pytest.approx(0.8, abs=0.03)
 
 
 ACTUAL = np.array([100_000.0, 200_000.0, 400_000.0, 800_000.0])

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carprice.features import MODEL_FEATURES
 from carprice.model import PREDICTION_COLUMNS, PricingModel
 
 
@@ -144,5 +143,5 @@ def test_training_metrics_recorded(trained) -> None:  # noqa: ANN001
         assert key in model.metrics
     assert model.metrics["r2"] > 0.8
     assert model.metrics["interval_coverage"] == pytest.approx(0.8, abs=0.1)
-    assert list(model.importance)[0] in MODEL_FEATURES
+    assert list(model.importance)[0] in model.pipeline.features
     assert model.metrics["refused_rows"] == 0 and model.metrics["priced_rows"] == len(test)

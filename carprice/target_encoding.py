@@ -1,0 +1,130 @@
+"""Hierarchical, smoothed target encoding of a car's name: what the model knows of its make.
+
+A variant seen twice says little on its own, and one never seen says nothing; its model line,
+model and brand say a lot. Each level (brand → model → model line → variant, keyed by
+`catalogue.level_keys`) gets the mean of an age-adjusted log price, shrunk toward its parent:
+
+    value[level][key] = (Σ t + m · value[parent]) / (n + m)
+
+so an unseen variant *is* its model line, and a rare one sits close to it. The target
+``t = log(price) − slope · age`` brings every listing to the same age first, with ``slope``
+the within-variant depreciation rate, so a variant's value doesn't depend on how old its
+listings happen to be.
+
+Training rows are encoded out of fold (`oof_encode`): K inner folds grouped so that
+near-duplicate listings (reposts of one car) never encode each other, which also shows the
+learner what an unseen variant looks like. Every other row (validation, test, serving) uses
+the encoder fitted on all training rows. Grouped CV on the real file chose this design:
+MAPE −0.4 to −0.5 points against raw name categories (see the README).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupKFold
+
+from carprice.catalogue import LEVELS, frame_level_keys
+from carprice.schema import TARGET
+
+SMOOTHING = 10.0  # pseudo-count toward the parent level (3 and 30 were no better)
+INNER_FOLDS = 5
+ENCODED: tuple[str, ...] = (
+    *(f"te_{level}" for level in LEVELS),
+    "n_model_line",
+    "n_variant",
+    "te_price",
+)
+
+
+def duplicate_groups(frame: pd.DataFrame) -> np.ndarray:
+    """Rows with the same name and year are likely one car listed twice: they share a group,
+    so no split ever puts one in training and its twin in validation."""
+    name = frame["name"].astype(object).map(lambda n: " ".join(str(n).lower().split()))
+    return pd.factorize(name + "|" + frame["year"].astype(str))[0]
+
+
+def _slope(log_price: np.ndarray, age: np.ndarray, variant: np.ndarray) -> float:
+    """Log-price change per year of age, estimated within variants (fixed effects)."""
+    df = pd.DataFrame({"y": log_price, "a": age, "g": variant})
+    dy = df["y"] - df.groupby("g", dropna=False)["y"].transform("mean")
+    da = df["a"] - df.groupby("g", dropna=False)["a"].transform("mean")
+    denom = float(np.sum(da**2))
+    if denom <= 0:  # every variant seen at one age only: the pooled slope
+        return float(np.polyfit(age, log_price, 1)[0]) if np.ptp(age) > 0 else 0.0
+    return float(np.sum(da * dy) / denom)
+
+
+@dataclass
+class HierarchicalTargetEncoder:
+    """Per-level smoothed values of the age-adjusted log price; plain JSON-ready data."""
+
+    reference_year: int = 2021
+    prior: float = 0.0
+    slope: float = 0.0
+    values: dict[str, dict[str, float]] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @classmethod
+    def fit(
+        cls, frame: pd.DataFrame, keys: pd.DataFrame, reference_year: int
+    ) -> HierarchicalTargetEncoder:
+        """From training rows (`year`, `selling_price`) and their `frame_level_keys`."""
+        log_price = np.log(frame[TARGET].to_numpy(float))
+        age = reference_year - frame["year"].to_numpy(float)
+        slope = _slope(log_price, age, keys["variant"].to_numpy(object))
+        target = pd.Series(log_price - slope * age, index=frame.index)
+        prior = float(target.mean())
+        values: dict[str, dict[str, float]] = {}
+        counts: dict[str, dict[str, int]] = {}
+        parent = pd.Series(prior, index=frame.index)  # each row's parent-level value
+        for level in LEVELS:
+            key = keys[level]
+            known = key.notna()
+            stats = target[known].groupby(key[known]).agg(["sum", "count"])
+            parents = parent[known].groupby(key[known]).first()
+            smoothed = (stats["sum"] + SMOOTHING * parents) / (stats["count"] + SMOOTHING)
+            values[level] = {str(k): float(v) for k, v in smoothed.items()}
+            counts[level] = {str(k): int(v) for k, v in stats["count"].items()}
+            parent = key.map(smoothed).where(known, parent).astype(float)
+        return cls(reference_year, prior, slope, values, counts)
+
+    def transform(self, frame: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
+        """Rows × ENCODED: each level's value (an unseen or missing key takes its parent's),
+        the training counts of the model line and variant, and the encoder's own estimate of
+        the log price at the row's age (`te_price`)."""
+        out = np.empty((len(frame), len(ENCODED)))
+        current = np.full(len(frame), self.prior)
+        for i, level in enumerate(LEVELS):
+            mapped = keys[level].map(self.values[level]).to_numpy(float)
+            current = np.where(np.isnan(mapped), current, mapped)
+            out[:, i] = current
+        for i, level in enumerate(("model_line", "variant"), start=len(LEVELS)):
+            out[:, i] = keys[level].map(self.counts[level]).fillna(0).to_numpy(float)
+        age = self.reference_year - frame["year"].to_numpy(float)
+        out[:, -1] = current + self.slope * age
+        return out
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> HierarchicalTargetEncoder:
+        return cls(**data)
+
+
+def oof_encode(frame: pd.DataFrame, encoder_year: int, groups: np.ndarray, seed: int) -> np.ndarray:
+    """Training rows × ENCODED, each row encoded by an encoder fitted on the other inner folds
+    (grouped), so a row never sees its own price. Counts are scaled to the full-data scale
+    that scoring sees."""
+    keys = frame_level_keys(frame)
+    out = np.empty((len(frame), len(ENCODED)))
+    splitter = GroupKFold(INNER_FOLDS, shuffle=True, random_state=seed)
+    for fit_idx, hold_idx in splitter.split(frame, groups=groups):
+        part = HierarchicalTargetEncoder.fit(frame.iloc[fit_idx], keys.iloc[fit_idx], encoder_year)
+        out[hold_idx] = part.transform(frame.iloc[hold_idx], keys.iloc[hold_idx])
+    counts = [ENCODED.index("n_model_line"), ENCODED.index("n_variant")]
+    out[:, counts] *= INNER_FOLDS / (INNER_FOLDS - 1)
+    return out
