@@ -1,5 +1,5 @@
 """Run a real Airflow 3 (api-server, scheduler, dag-processor, triggerer) for tests, and talk
-to it over its REST API (v2).
+to it over its REST API (v2) with apache-airflow-client.
 
 Plain helpers with no pytest dependency (the fixture is ``airflow_stack`` in
 ``tests/plugins/stack.py``). Airflow runs with the LocalExecutor on a fresh PostgreSQL
@@ -17,14 +17,13 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
-
+from stack.training import airflow_api, request_token
 from tests.servers import (
     ManagedProcess,
     ServerStartError,
@@ -65,95 +64,154 @@ _LOG_NOISE = frozenset(
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
+if TYPE_CHECKING:
+    from airflow_client.client import ApiClient
+
+T = TypeVar("T")
+
 
 class AirflowError(RuntimeError):
     """The Airflow REST API refused a call, or a run did not finish in time."""
 
 
 class AirflowClient:
-    """A minimal Airflow REST (v2) client: JWT login, trigger, poll, task logs."""
+    """A small Airflow REST (v2) client on apache-airflow-client: JWT login, trigger, poll,
+    task logs. Answers are the API's JSON as plain dicts (every field, None included)."""
 
     def __init__(self, url: str, user: str, password: str, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
         self.user = user
         self.password = password
-        self._http = httpx.Client(base_url=self.url, timeout=timeout, trust_env=False)
-        self._token: str | None = None
+        self._timeout = (timeout, timeout)
+        self._api = airflow_api(self.url)
 
     def token(self) -> str:
         """A bearer token from ``POST /auth/token`` (cached; fetched again after a 401)."""
-        if self._token is None:
-            resp = self._http.post(
-                "/auth/token", json={"username": self.user, "password": self.password}
-            )
-            if resp.status_code not in (200, 201):
-                raise AirflowError(f"login failed: HTTP {resp.status_code} {resp.text[:300]}")
-            self._token = str(resp.json()["access_token"])
-        return self._token
+        if self._api.configuration.access_token is None:
+            status, token = request_token(self._api, self.user, self.password, self._timeout[1])
+            if token is None:
+                raise AirflowError(f"login failed: HTTP {status}")
+            self._api.configuration.access_token = token
+        return self._api.configuration.access_token
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """An authenticated call; raises ``AirflowError`` with the body on HTTP >= 400."""
+    def call(self, what: str, call: Callable[[ApiClient], T]) -> T:
+        """``call(api)`` with a token; one retry with a fresh token after a 401. Raises
+        ``AirflowError`` with ``what`` and the answer's body on HTTP >= 400."""
+        from airflow_client.client.exceptions import ApiException
+
         for attempt in range(2):
-            headers = {"Authorization": f"Bearer {self.token()}", **kwargs.pop("headers", {})}
-            resp = self._http.request(method, path, headers=headers, **kwargs)
-            if resp.status_code == 401 and attempt == 0:
-                self._token = None
-                continue
-            break
-        if resp.status_code >= 400:
-            raise AirflowError(f"{method} {path}: HTTP {resp.status_code} {resp.text[:500]}")
-        return resp
+            self.token()
+            try:
+                return call(self._api)
+            except ApiException as err:
+                if err.status == 401 and attempt == 0:
+                    self._api.configuration.access_token = None
+                    continue
+                body = str(err.body or "")[:500]
+                raise AirflowError(f"{what}: HTTP {err.status} {body}") from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def get_dag(self, dag_id: str) -> dict[str, Any] | None:
         """The DAG's JSON, or None while the dag-processor has not serialised it yet."""
+        from airflow_client.client import DAGApi
+
         try:
-            return self.request("GET", f"/api/v2/dags/{dag_id}").json()
+            dag = self.call(
+                f"GET /api/v2/dags/{dag_id}",
+                lambda api: DAGApi(api).get_dag(dag_id, _request_timeout=self._timeout),
+            )
         except AirflowError as err:
             if "HTTP 404" in str(err):
                 return None
             raise
+        return _json(dag)
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120.0) -> dict[str, Any]:
         """Wait until ``dag_id`` is parsed (and unpause it); raise with import errors if not."""
+        from airflow_client.client import DAGApi, DAGPatchBody, ImportErrorApi
+
         deadline = time.monotonic() + timeout
         while (dag := self.get_dag(dag_id)) is None:
             if time.monotonic() > deadline:
-                errors = self.request("GET", "/api/v2/importErrors").json()
-                raise AirflowError(f"DAG {dag_id} not parsed within {timeout:.0f} s: {errors}")
+                errors = self.call(
+                    "GET /api/v2/importErrors",
+                    lambda api: ImportErrorApi(api).get_import_errors(
+                        _request_timeout=self._timeout
+                    ),
+                )
+                raise AirflowError(
+                    f"DAG {dag_id} not parsed within {timeout:.0f} s: {_json(errors)}"
+                )
             time.sleep(1.0)
         if dag.get("is_paused"):
-            self.request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+            self.call(
+                f"PATCH /api/v2/dags/{dag_id}",
+                lambda api: DAGApi(api).patch_dag(
+                    dag_id, DAGPatchBody(is_paused=False), _request_timeout=self._timeout
+                ),
+            )
         return dag
 
     def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
-        """Start a manual run now; return its run id."""
-        body = {"logical_date": None, "conf": dict(conf or {})}
-        resp = self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
-        return str(resp.json()["dag_run_id"])
+        """Start a manual run now; return its run id. (``TriggerDAGRunPostBody`` sends the
+        ``logical_date`` key Airflow 3 requires as null.)"""
+        from airflow_client.client import DagRunApi, TriggerDAGRunPostBody
+
+        body = TriggerDAGRunPostBody(logical_date=None, conf=dict(conf or {}))
+        run = self.call(
+            f"POST /api/v2/dags/{dag_id}/dagRuns",
+            lambda api: DagRunApi(api).trigger_dag_run(
+                dag_id, body, _request_timeout=self._timeout
+            ),
+        )
+        return run.dag_run_id
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         """The dag run's JSON."""
-        return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json()
+        from airflow_client.client import DagRunApi
+
+        run = self.call(
+            f"GET /api/v2/dags/{dag_id}/dagRuns/{run_id}",
+            lambda api: DagRunApi(api).get_dag_run(dag_id, run_id, _request_timeout=self._timeout),
+        )
+        return _json(run)
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         """Every task instance of the run (mapped ones once per map index)."""
-        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
-        return self.request("GET", path, params={"limit": 1000}).json()["task_instances"]
+        from airflow_client.client import TaskInstanceApi
+
+        instances = self.call(
+            f"GET /api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+            lambda api: TaskInstanceApi(api).get_task_instances(
+                dag_id, run_id, limit=1000, _request_timeout=self._timeout
+            ),
+        )
+        return [_json(ti) for ti in instances.task_instances]
 
     def task_log(
         self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1
     ) -> str:
         """The text of one task try's log (Airflow serves it as JSON events)."""
-        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
-        resp = self.request(
-            "GET",
-            path,
-            params={"map_index": map_index, "full_content": True},
-            headers={"Accept": "application/json"},
+        from airflow_client.client import TaskInstanceApi
+
+        log = self.call(
+            f"GET /api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
+            lambda api: TaskInstanceApi(api).get_log_with_http_info(
+                dag_id,
+                run_id,
+                task_id,
+                try_number,
+                full_content=True,
+                map_index=map_index,
+                accept="application/json",
+                _request_timeout=self._timeout,
+            ),
         )
-        content = resp.json().get("content", [])
+        # The body as sent: the generated `Content` model validates each event with pydantic
+        # and drops the fields it doesn't declare, such as `error_detail`, which holds the
+        # task's exception.
         lines = []
-        for event in content:
+        for event in json.loads(log.raw_data).get("content") or []:
             if isinstance(event, dict):
                 extra = {k: v for k, v in event.items() if k not in _LOG_NOISE}
                 lines.append(f"{event.get('event', '')} {extra if extra else ''}".rstrip())
@@ -200,7 +258,12 @@ class AirflowClient:
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
-        self._http.close()
+        self._api.rest_client.pool_manager.clear()
+
+
+def _json(model: Any) -> dict[str, Any]:
+    """A response model as the API's JSON: plain strings for dates and enums, None kept."""
+    return model.model_dump(mode="json", by_alias=True, exclude={"additional_properties"})
 
 
 def _task_states(instances: list[dict[str, Any]]) -> dict[str, str | None]:
@@ -302,8 +365,9 @@ def airflow_env(
             "AIRFLOW_HOME": str(home),
             "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
             # airflow/config holds airflow_local_settings.py: the scheduler pre-imports the
-            # training stack once, so forked task processes start with it loaded.
-            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "airflow" / "config")]),
+            # training stack once, so forked task processes start with it loaded. The repo
+            # root is not needed: carprice and friends are installed into the venv.
+            "PYTHONPATH": str(REPO_ROOT / "airflow" / "config"),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",

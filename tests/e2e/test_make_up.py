@@ -18,8 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from carprice.names import TRAINING_DAG
 from stack import control, envfile
 from stack.ports import is_free
+from stack.training import airflow_api, request_token
 from tests.servers import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -59,17 +61,15 @@ def _stack(command: str, env: dict[str, str], timeout: float) -> subprocess.Comp
 
 
 def _airflow_runs(values: dict[str, str]) -> int:
-    with httpx.Client(base_url=values["AIRFLOW_URL"], trust_env=False, timeout=30) as client:
-        token = client.post(
-            "/auth/token",
-            json={"username": values["AIRFLOW_USER"], "password": values["AIRFLOW_PASSWORD"]},
-        ).json()["access_token"]
-        resp = client.get(
-            "/api/v2/dags/car_price_pipeline/dagRuns",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        resp.raise_for_status()
-        return int(resp.json()["total_entries"])
+    """How many runs the training DAG has (apache-airflow-client, logged in from stack.env)."""
+    from airflow_client.client import DagRunApi
+
+    api = airflow_api(values["AIRFLOW_URL"])
+    status, token = request_token(api, values["AIRFLOW_USER"], values["AIRFLOW_PASSWORD"])
+    assert token, f"Airflow login with stack.env's credentials: HTTP {status}"
+    api.configuration.access_token = token
+    runs = DagRunApi(api).get_dag_runs(TRAINING_DAG, limit=1, _request_timeout=(30.0, 30.0))
+    return int(runs.total_entries or 0)
 
 
 def test_up_trains_once_serves_and_down_cleans_up(
