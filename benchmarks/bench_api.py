@@ -26,13 +26,14 @@ import numpy as np
 import pandas as pd
 
 from carprice import names
-from carprice.schema import FEATURE_REQUIRED
+from carprice.schema import FEATURE_REQUIRED, SPEC_COLUMNS
 from stack.health import wait_http
 from stack.ports import free_port
 from stack.process import ManagedProcess, find_executable
 
 REPO = Path(__file__).resolve().parent.parent
-FEATURE_COLUMNS = ["name", *FEATURE_REQUIRED, "torque_nm", "torque_rpm"]
+# A car with every spec given (the catalogue fills nothing): the heaviest usual request.
+FEATURE_COLUMNS = ["name", *FEATURE_REQUIRED, *SPEC_COLUMNS]
 CHAMPION_URI = f"models:/{names.MODEL_NAME}@{names.CHAMPION}"
 INTS = ("year", "km_driven", "owner_rank", "seats")
 
@@ -69,9 +70,7 @@ def feature_rows(n: int, seed: int) -> pd.DataFrame:
 
     raw = generate(rows=int(n * 1.3) + 50, seed=seed).drop_duplicates()
     frame, errors = to_frame(raw.drop(columns=["selling_price"]))
-    from carprice.schema import FEATURE_REQUIRED
-
-    frame = frame[errors == ""].dropna(subset=list(FEATURE_REQUIRED)).head(n)
+    frame = frame[errors == ""].dropna(subset=FEATURE_COLUMNS).head(n)
     frame = frame.reset_index(drop=True)
     if len(frame) < n:  # top up by cycling: still valid rows
         frame = pd.concat([frame] * (n // len(frame) + 1), ignore_index=True).head(n)
@@ -150,38 +149,27 @@ def single_row(api: str, peer: str, cars: pd.DataFrame, n: int) -> dict[str, lis
 def floor_single(uri: str, cars: pd.DataFrame, n: int) -> tuple[list[float], list[float], float]:
     """In-process booster on pre-encoded rows: predict, and predict with contributions."""
     import mlflow
-    import xgboost as xgb
 
-    from api.scoring import Scorer
     from carprice import registry
-    from carprice.schema import CarFeatures
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     model, _ = registry.load(names.MODEL_NAME, names.CHAMPION)
-    scorer = Scorer(model)
-    rows = []
-    for rec in cars.head(n).to_dict("records"):
-        clean = {k: v for k, v in rec.items() if not (isinstance(v, float) and np.isnan(v))}
-        rows.append(scorer.encode(CarFeatures.model_validate(clean)).row)
+    rows = model.prepare(cars.head(n)).encoded.matrix
+    single = model.booster.copy()
+    single.set_param({"nthread": 1})
     plain, contribs = [], []
     for row in rows:
         started = time.perf_counter()
-        dm = xgb.DMatrix(
-            row[None, :],
-            feature_names=scorer.feature_names,
-            feature_types=scorer.feature_types,
-            enable_categorical=True,
-            nthread=1,
-        )
-        scorer.single.predict(dm)
+        dm = model.pipeline.dmatrix(row[None, :])
+        single.predict(dm)
         plain.append(time.perf_counter() - started)
         started = time.perf_counter()
-        scorer.single.predict(dm, pred_contribs=True)
+        single.predict(dm, pred_contribs=True)
         contribs.append(time.perf_counter() - started)
-    bulk = np.vstack(rows * (10_000 // len(rows) + 1))[:10_000]
+    bulk = np.vstack([rows] * (10_000 // len(rows) + 1))[:10_000]
     started = time.perf_counter()
-    scorer.bulk.inplace_predict(bulk)
+    model.booster.inplace_predict(bulk)
     return plain, contribs, 10_000 / (time.perf_counter() - started)
 
 

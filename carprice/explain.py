@@ -44,8 +44,9 @@ def rupee_contributions(log_contribs: pd.Series) -> tuple[float, dict[str, float
 
 def global_importance(model: PricingModel, frame: pd.DataFrame) -> dict[str, float]:
     """Mean |SHAP| per feature in log-price units, largest first; computed once at training."""
-    encoded = model.pipeline.encode(frame)
-    contribs = log_contributions(model.booster, model.pipeline.dmatrix(encoded.matrix))
+    prepared = model.prepare(frame)  # specs filled as a quote's would be
+    matrix = prepared.encoded.matrix[prepared.ok]
+    contribs = log_contributions(model.booster, model.pipeline.dmatrix(matrix))
     mean_abs = pd.Series(np.abs(contribs[:, :-1]).mean(axis=0), index=model.pipeline.features)
     return {k: round(float(v), 6) for k, v in mean_abs.sort_values(ascending=False).items()}
 
