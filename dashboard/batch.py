@@ -18,7 +18,22 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 PRICE_COLUMNS = ("predicted_price", "price_low", "price_high")
-RESULT_COLUMNS = (*PRICE_COLUMNS, "model_version", "error")
+RESULT_COLUMNS = (*PRICE_COLUMNS, "model_version", "filled", "error")
+# The least a CSV needs: what a salesperson knows. Specs are filled from the model's catalogue.
+IDENTITY_COLUMNS = ("name", "year", "km_driven", "fuel", "seller_type", "transmission", "owner")
+TEMPLATE_ROWS = (
+    ("Maruti Swift Dzire VDI", 2014, 145500, "Diesel", "Individual", "Manual", "First Owner"),
+    ("Hyundai i20 Asta", 2016, 57622, "Petrol", "Dealer", "Manual", "Second Owner"),
+)
+# Short words for the spec columns in `filled` ("engine_cc from variant, …").
+SPEC_WORDS = {
+    "mileage_kmpl": "mileage",
+    "engine_cc": "engine",
+    "max_power_bhp": "power",
+    "torque_nm": "torque",
+    "torque_rpm": "torque rpm",
+    "seats": "seats",
+}
 
 
 class UploadError(ValueError):
@@ -99,7 +114,7 @@ def unpriced(chunk: Chunk, reason: str) -> pd.DataFrame:
     frame = parse_priced(chunk.content)
     for col in PRICE_COLUMNS:
         frame[col] = float("nan")
-    frame["model_version"] = ""
+    frame["model_version"] = frame["filled"] = ""
     frame["error"] = f"not priced: {reason}"
     return frame
 
@@ -138,8 +153,35 @@ def combine(chunks: list[Chunk], outcome: BatchOutcome) -> pd.DataFrame:
     ]  # fmt: skip
     frame = pd.concat(frames, ignore_index=True)
     frame.insert(0, "row", range(1, len(frame) + 1))
-    frame["error"] = frame["error"].fillna("")
+    for col in ("filled", "error"):  # `filled` is missing from an API that predates it
+        frame[col] = frame[col].fillna("") if col in frame else ""
     return frame
+
+
+def summarise_filled(text: str) -> str:
+    """The API's 'engine_cc from variant, seats from model' as 'variant: engine · model: seats',
+    and 'all specs from variant' when every spec came from one level."""
+    by_level: dict[str, list[str]] = {}
+    for part in filter(None, (p.strip() for p in str(text).split(","))):
+        col, _, level = part.partition(" from ")
+        by_level.setdefault(level.replace("_", " ") or "?", []).append(SPEC_WORDS.get(col, col))
+    if len(by_level) == 1 and len(next(iter(by_level.values()))) == len(SPEC_WORDS):
+        return f"all specs from {next(iter(by_level))}"
+    return " · ".join(f"{level}: {', '.join(cols)}" for level, cols in by_level.items())
+
+
+def summarise_filled_column(filled: pd.Series) -> pd.Series:
+    """`summarise_filled` per row, worked out once per distinct text."""
+    return filled.map({text: summarise_filled(text) for text in filled.unique()})
+
+
+def template_csv() -> bytes:
+    """A CSV with the identity columns only (specs are filled by the model), two example rows."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(IDENTITY_COLUMNS)
+    writer.writerows(TEMPLATE_ROWS)
+    return out.getvalue().encode()
 
 
 def to_excel(frame: pd.DataFrame) -> bytes:

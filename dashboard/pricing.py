@@ -2,17 +2,18 @@
 
 `st.cache_resource` holds one client per (URL, key, timeout); `st.cache_data` holds answers
 keyed on their inputs (the car, the chunk's bytes), so a Streamlit rerun never repeats a call.
-Model info is cached briefly and keyed on the served version, so a new champion shows up.
+Model info and the catalogue lists are keyed on the served version, so a new champion shows up.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
-from dashboard.clients.api_client import ApiClient
+from dashboard.clients.api_client import ApiClient, ApiError
 from dashboard.config import get_dashboard_settings
 
 
@@ -41,6 +42,33 @@ def model_info(url: str, version: str | None) -> dict[str, Any]:
 @st.cache_data(ttl=300, show_spinner=False)
 def importance(url: str, version: str | None) -> dict[str, Any]:
     return api_client().importance()
+
+
+# The catalogue travels with the model: its lists are cached per served version, so a new
+# champion's catalogue shows up as soon as the API serves it, and never before. A 404 (a
+# brand or model the catalogue doesn't list, or an API without a catalogue) is an empty list.
+def _listed(read: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    try:
+        return read()
+    except ApiError as exc:
+        if exc.status == 404:
+            return []
+        raise
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def catalogue_brands(url: str, version: str | None) -> list[dict[str, Any]]:
+    return _listed(api_client().catalogue_brands)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def catalogue_models(url: str, version: str | None, brand: str) -> list[dict[str, Any]]:
+    return _listed(lambda: api_client().catalogue_models(brand))
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def catalogue_variants(url: str, version: str | None, brand: str, model: str) -> list[dict]:
+    return _listed(lambda: api_client().catalogue_variants(brand, model))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

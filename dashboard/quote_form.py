@@ -1,15 +1,32 @@
-"""The Quote form, built from the API's /model/info: pickers from the model's vocabulary,
-accepted ranges as widget bounds, training medians and the API's example as defaults.
+"""The Quote form: brand → model → variant pickers fed by the served model's catalogue, then
+the car's use (year, km, fuel, transmission, owners, seller), then its specifications in a
+collapsed section, pre-filled with the picked car's typical values.
 
-Brand and model sit outside the `st.form` so choosing a brand filters the model list at
-once; everything else is submitted together, so typing doesn't re-price on every keystroke.
+The pickers sit outside the `st.form`, so each choice updates the next list and the specs at
+once; the rest is submitted together by *Get price*, so typing doesn't re-price every key.
+
+State rules (they fix "pick Alto after Swift Dzire VDI and the car is priced as an Alto with
+1,248 cc and 74 bhp"):
+
+* choosing a brand clears the model and the variant; choosing a model clears the variant;
+* whenever the picked car changes, its specs, fuel and transmission are filled again from its
+  catalogue entry (the variant's, else the model's), overwriting what the fields held;
+* a spec is sent to the API only if the user changed it from the value it was filled with.
+  An untouched spec is left out, so the API fills it from the closest catalogue level that
+  knows it and names it in `filled`, which the quote then shows. (Sending the pre-filled
+  values instead would make every quote look user-given and hide what was assumed.)
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
+
+from carprice.schema import SPEC_COLUMNS
+from dashboard import pricing
 
 OWNER_LABELS = {
     0: "Test-drive car",
@@ -26,11 +43,21 @@ NUMBER_FIELDS: dict[str, tuple[str, float, str, bool]] = {
     "engine_cc": ("Engine (cc)", 1, "%d", True),
     "max_power_bhp": ("Max power (bhp)", 0.5, "%.1f", False),
     "seats": ("Seats", 1, "%d", True),
-    "torque_nm": ("Torque (Nm, optional)", 1, "%.0f", False),
-    "torque_rpm": ("Torque peak at (rpm, optional)", 50, "%.0f", False),
+    "torque_nm": ("Torque (Nm)", 1, "%.0f", False),
+    "torque_rpm": ("Torque peak at (rpm)", 50, "%.0f", False),
 }
 CATEGORY_LABELS = {"fuel": "Fuel", "transmission": "Transmission", "seller_type": "Seller"}
-OPTIONAL = ("torque_nm", "torque_rpm")
+# How a spec reads in a sentence: "engine 1,248 cc".
+SPEC_TEXT = {
+    "mileage_kmpl": "mileage {} km/l",
+    "engine_cc": "engine {} cc",
+    "max_power_bhp": "power {} bhp",
+    "torque_nm": "torque {} Nm",
+    "torque_rpm": "torque peak at {} rpm",
+    "seats": "{} seats",
+}
+LEVEL_WORDS = {"variant": "variant", "model_line": "model line", "model": "model", "brand": "brand"}
+SPEC_KEYS = tuple(f"quote_{c}" for c in SPEC_COLUMNS)
 
 
 def specs(info: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -38,11 +65,89 @@ def specs(info: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {f["name"]: f for f in info["features"]}
 
 
-def model_families(info: dict[str, Any], brand: str) -> list[str]:
-    """Model families the model saw for `brand`, in display case ("swift" → "Swift")."""
-    by_brand = info.get("models_by_brand", {})
-    families = by_brand.get(brand) or by_brand.get(brand.lower()) or []
-    return [m if any(c.isupper() for c in m) else m.title() for m in families]
+def number(value: float | None, decimals: int = 1) -> str:
+    """1248.0 → '1,248', 81.83 → '81.8', 74.0 → '74'."""
+    text = f"{value:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return (a or "").strip().lower() == (b or "").strip().lower()
+
+
+# ----------------------------------------------------------------------------- the catalogue
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The served model's catalogue through the API, cached per model version."""
+
+    url: str
+    version: str | None
+
+    def brands(self, info: dict[str, Any]) -> list[str]:
+        """Catalogue brands; the model's brand vocabulary if the API has no catalogue."""
+        listed = [b["brand"] for b in pricing.catalogue_brands(self.url, self.version)]
+        return listed or list(info["brands"])
+
+    def models(self, brand: str) -> list[dict[str, Any]]:
+        return pricing.catalogue_models(self.url, self.version, brand)
+
+    def variants(self, brand: str, model: str) -> list[dict[str, Any]]:
+        """The model's variants, most listed first (what a search should offer first)."""
+        rows = pricing.catalogue_variants(self.url, self.version, brand, model)
+        return sorted(rows, key=lambda v: (-v["listings"], v["variant"].lower()))
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The car picked so far; `variant_entry` is None for "any variant" or a typed one."""
+
+    brand: str
+    model: str | None
+    variant: str | None
+    model_entry: dict[str, Any] | None
+    variant_entry: dict[str, Any] | None
+    has_models: bool
+
+    @property
+    def entry(self) -> dict[str, Any] | None:
+        """The catalogue entry the specs come from: the variant's, else the model's."""
+        return self.variant_entry or self.model_entry
+
+    @property
+    def ready(self) -> bool:
+        """Enough to price: a model, unless the catalogue lists none for the brand."""
+        return self.model is not None or not self.has_models
+
+
+def find_variant(variants: list[dict[str, Any]], text: str | None) -> dict[str, Any] | None:
+    """The listed variant `text` names, in any case, as a trim ('Dzire VDI') or a full name."""
+    return next((v for v in variants if _same(text, v["variant"]) or _same(text, v["name"])), None)
+
+
+def example_pick(info: dict[str, Any], catalogue: Catalogue) -> tuple[str, str | None, str | None]:
+    """(brand, model, variant) of the API's example car, as far as the catalogue lists it;
+    else the first brand and its most listed model."""
+    brands = catalogue.brands(info)
+    name = " ".join(str((info.get("example") or {}).get("name") or "").lower().split())
+    named = [b for b in brands if f"{name} ".startswith(f"{b.lower()} ")]
+    brand = max(named, key=len, default=None)
+    rest = name[len(brand) :].strip() if brand else ""
+    brand = brand or brands[0]
+    models = catalogue.models(brand)
+    found = [m["model"] for m in models if f"{rest} ".startswith(f"{m['model'].lower()} ")]
+    if found:
+        model = max(found, key=len)
+        rest = rest[len(model) :].strip()
+    else:
+        model = max(models, key=lambda m: m["listings"])["model"] if models else None
+        rest = ""
+    entry = find_variant(catalogue.variants(brand, model), rest) if model and rest else None
+    return brand, model, entry["variant"] if entry else None
+
+
+# ----------------------------------------------------------------------------- state
 
 
 def default_value(name: str, spec: dict[str, Any], example: dict[str, Any]) -> Any:
@@ -51,61 +156,144 @@ def default_value(name: str, spec: dict[str, Any], example: dict[str, Any]) -> A
     allowed = spec.get("allowed")
     if allowed:
         return value if value in allowed else allowed[0]
-    if value is None and name not in OPTIONAL:
-        value = spec.get("train_median") or spec.get("min") or 0
     if value is None:
-        return None
-    integer = NUMBER_FIELDS.get(name, ("", 1, "", False))[3]
-    return int(round(value)) if integer else float(value)
+        value = spec.get("train_median") or spec.get("min") or 0
+    return int(round(value)) if NUMBER_FIELDS.get(name, ("", 1, "", True))[3] else float(value)
 
 
-def defaults(info: dict[str, Any]) -> dict[str, Any]:
+def defaults(info: dict[str, Any], catalogue: Catalogue) -> dict[str, Any]:
     """Widget key → starting value: the API's example car where valid, else medians."""
     example, by_name = info.get("example", {}), specs(info)
-    brands = info["brands"]
-    brand = example.get("brand") if example.get("brand") in brands else brands[0]
-    families = model_families(info, brand)
-    guess = (example.get("name") or "").split()
-    out: dict[str, Any] = {
-        "quote_brand": brand,
-        "quote_model": next(
-            (m for m in families if len(guess) > 1 and m.lower() == guess[1].lower()),
-            families[0] if families else None,
-        ),
-        "quote_variant": " ".join(guess[2:]),
-    }
-    for name, spec in by_name.items():
-        if name in NUMBER_FIELDS or name in CATEGORY_LABELS or name == "owner_rank":
-            out[f"quote_{name}"] = default_value(name, spec, example)
+    brand, model, variant = example_pick(info, catalogue)
+    out: dict[str, Any] = {"quote_brand": brand, "quote_model": model, "quote_variant": variant}
+    for name in ("year", "km_driven", "owner_rank", *CATEGORY_LABELS):
+        out[f"quote_{name}"] = default_value(name, by_name[name], example)
     return out
 
 
-def init_state(info: dict[str, Any]) -> None:
+def init_state(info: dict[str, Any], catalogue: Catalogue) -> None:
     """Seed widget state: all of it for a new model version, else only what is missing
     (Streamlit forgets a widget's value while its page is not shown)."""
-    fresh = st.session_state.get("quote_defaults_for") != info["version"]
-    for key, value in defaults(info).items():
-        if fresh or key not in st.session_state:
-            st.session_state[key] = value
-    st.session_state["quote_defaults_for"] = info["version"]
+    s = st.session_state
+    fresh = s.get("quote_defaults_for") != info["version"]
+    for key, value in defaults(info, catalogue).items():
+        if fresh or key not in s:
+            s[key] = value
+    s["quote_defaults_for"] = info["version"]
 
 
-def _on_brand_change() -> None:
-    st.session_state.pop("quote_model", None)
+def _clear(*keys: str) -> None:
+    """on_change of a picker: the pickers below it start empty again."""
+    for key in keys:
+        st.session_state[key] = None
 
 
-def vehicle_pickers(info: dict[str, Any]) -> tuple[str, str | None]:
-    """Brand and model selectboxes (outside the form, so the model list follows the brand)."""
-    brand = st.selectbox("Brand", info["brands"], key="quote_brand", on_change=_on_brand_change)
-    families = model_families(info, brand)
-    if families:
-        if st.session_state.get("quote_model") not in families:
-            st.session_state["quote_model"] = families[0]
-        model = st.selectbox("Model", families, key="quote_model")
+def typical_specs(pick: Pick, info: dict[str, Any]) -> dict[str, Any]:
+    """The picked car's typical spec values, rounded as their fields show them: the
+    variant's, else the model's; None where neither knows (or the value is off the form)."""
+    by_name, out = specs(info), {}
+    for col in SPEC_COLUMNS:
+        value = next(
+            (e[col] for e in (pick.variant_entry, pick.model_entry) if e and e.get(col)), None
+        )
+        _, _, fmt, integer = NUMBER_FIELDS[col]
+        lo, hi = by_name[col].get("min"), by_name[col].get("max")
+        if value is None or math.isnan(value) or not (lo or 0) <= value <= (hi or math.inf):
+            out[col] = None
+        else:  # "%.1f" → 1 decimal: an untouched field then equals its typical value exactly
+            out[col] = int(round(value)) if integer else round(float(value), int(fmt[2]))
+    return out
+
+
+def refill(pick: Pick, info: dict[str, Any]) -> None:
+    """Fill specs, fuel and transmission from the picked car when it changed (or when the
+    fields were forgotten); the user's edits to the previous car's values are overwritten."""
+    s = st.session_state
+    picked = (info["version"], pick.brand, pick.model, (pick.variant or "").lower())
+    if s.get("quote_specs_for") == picked and all(k in s for k in SPEC_KEYS):
+        return
+    typical = typical_specs(pick, info)
+    for col, value in typical.items():
+        s[f"quote_{col}"] = value
+    by_name = specs(info)
+    for name in ("fuel", "transmission"):
+        value = (pick.entry or {}).get(name)
+        if value in (by_name[name].get("allowed") or ()):
+            s[f"quote_{name}"] = value
+    s["quote_typical"] = typical
+    s["quote_specs_for"] = picked
+
+
+# ----------------------------------------------------------------------------- widgets
+
+
+def vehicle_pickers(info: dict[str, Any], catalogue: Catalogue) -> Pick:
+    """Brand, model and variant selectboxes (outside the form: each list follows the one
+    above it). The variant is searchable and takes free text for an unlisted variant."""
+    s = st.session_state
+    brands = catalogue.brands(info)
+    if s.get("quote_brand") not in brands:
+        s["quote_brand"] = brands[0]
+    left, right = st.columns(2)
+    brand = left.selectbox(
+        "Brand", brands, key="quote_brand", on_change=_clear, args=("quote_model", "quote_variant")
+    )
+    models = catalogue.models(brand)
+    names = [m["model"] for m in models]
+    if s.get("quote_model") not in names:
+        s["quote_model"] = None
+    model = right.selectbox(
+        "Model", names, index=None, key="quote_model", on_change=_clear, args=("quote_variant",),
+        placeholder="Choose a model" if names else "None on record: priced by brand",
+    )  # fmt: skip
+    model_entry = next((m for m in models if m["model"] == model), None)
+    variants = catalogue.variants(brand, model) if model else []
+    entry = find_variant(variants, s.get("quote_variant"))
+    if entry is not None and s["quote_variant"] != entry["variant"]:
+        s["quote_variant"] = entry["variant"]  # typed in another case or in full: the listed one
+    variant = st.selectbox(
+        "Variant",
+        [v["variant"] for v in variants],
+        index=None,
+        key="quote_variant",
+        accept_new_options=True,
+        disabled=model is None,
+        placeholder="Any variant: type to search, or type one that isn't listed"
+        if model
+        else "Choose the model first",
+        help="Search the variants the model knows (most listed first). A variant that isn't "
+        "listed can be typed in: it is priced from its model line or model.",
+    )
+    variant = (variant or "").strip() or None
+    pick = Pick(brand, model, variant, model_entry, entry, bool(names))
+    _describe(pick)
+    return pick
+
+
+def _describe(pick: Pick) -> None:
+    """One line under the pickers: what the quote will be based on."""
+    entry = pick.entry
+    if entry is None:
+        if not pick.has_models:
+            st.caption(f"The catalogue lists no models for {pick.brand}: priced from the brand.")
+        return
+    seen = f"{entry['listings']:,} listing{'s' if entry['listings'] != 1 else ''}"
+    if entry.get("year_min"):
+        seen += f", {entry['year_min']}–{entry['year_max']}"
+    usual = " ".join(v for v in (entry.get("fuel"), entry.get("transmission")) if v)
+    seen += f", mostly {usual}" if usual else ""
+    if pick.variant_entry:
+        st.caption(f"**{entry['name']}**: {seen}.")
+    elif pick.variant:
+        st.caption(
+            f"“{pick.variant}” isn't in the catalogue: it is priced from its closest known "
+            f"level (model line, else model). Specs below: a typical {entry['name']}."
+        )
     else:
-        st.caption("No model families on record for this brand; the brand alone is used.")
-        model = None
-    return brand, model
+        st.caption(
+            f"No variant chosen: priced as a typical **{entry['name']}** ({seen}). "
+            "Pick the variant for a closer price."
+        )
 
 
 def _number(name: str, spec: dict[str, Any], container: Any) -> Any:
@@ -130,42 +318,112 @@ def _range_help(spec: dict[str, Any]) -> str | None:
     return f"{spec.get('description') or ''} Cars in training: {lo:,.0f} – {hi:,.0f}.".strip()
 
 
-def details_form(info: dict[str, Any]) -> bool:
+def specs_label() -> str:
+    """'Specifications (typical: 1,248 cc · 74 bhp · 23.4 km/l)', from the values filled in."""
+    typical = st.session_state.get("quote_typical") or {}
+    shown = [
+        f"{number(typical[c])} {unit}"
+        for c, unit in (("engine_cc", "cc"), ("max_power_bhp", "bhp"), ("mileage_kmpl", "km/l"))
+        if typical.get(c) is not None
+    ]
+    return f"Specifications (typical: {' · '.join(shown)})" if shown else "Specifications"
+
+
+def details_form(info: dict[str, Any], pick: Pick) -> bool:
     """The rest of the car in one form; True when the user pressed *Get price*."""
     by_name = specs(info)
+    refill(pick, info)
     with st.form("quote_form", border=False):
-        st.text_input(
-            "Variant (optional)",
-            key="quote_variant",
-            placeholder="e.g. VDI, 1.2 Sportz",
-            help="The rest of the listing name; makes comparables more specific.",
-        )
         a, b = st.columns(2)
         _number("year", by_name["year"], a)
         _number("km_driven", by_name["km_driven"], b)
-        a, b, c = st.columns(3)
-        for col, name in zip((a, b, c), ("fuel", "transmission", "seller_type"), strict=True):
+        a, b = st.columns(2)
+        for col, name in zip((a, b), ("fuel", "transmission"), strict=True):
             col.selectbox(CATEGORY_LABELS[name], by_name[name]["allowed"], key=f"quote_{name}")
         a, b = st.columns(2)
         a.selectbox(
             "Owners", list(OWNER_LABELS), format_func=OWNER_LABELS.get, key="quote_owner_rank"
         )
-        _number("seats", by_name["seats"], b)
-        a, b, c = st.columns(3)
-        _number("mileage_kmpl", by_name["mileage_kmpl"], a)
-        _number("engine_cc", by_name["engine_cc"], b)
-        _number("max_power_bhp", by_name["max_power_bhp"], c)
-        a, b = st.columns(2)
-        _number("torque_nm", by_name["torque_nm"], a)
-        _number("torque_rpm", by_name["torque_rpm"], b)
-        return st.form_submit_button("Get price", type="primary", key="quote_submit")
+        b.selectbox("Seller", by_name["seller_type"]["allowed"], key="quote_seller_type")
+        with st.container(key="quote_specs"), st.expander(specs_label(), expanded=False):
+            level = "variant" if pick.variant_entry else "model"
+            st.caption(
+                f"Filled with the {level}'s typical values from the model's catalogue. Change "
+                "one only if this car differs: changed values are used as given, the rest are "
+                "filled by the model and named with the price."
+            )
+            for row in (("engine_cc", "max_power_bhp"), ("mileage_kmpl", "seats"),
+                        ("torque_nm", "torque_rpm")):  # fmt: skip
+                for col, name in zip(st.columns(2), row, strict=True):
+                    _number(name, by_name[name], col)
+        if not pick.ready:
+            st.caption("Choose the model above to get a price.")
+        return st.form_submit_button(
+            "Get price", type="primary", key="quote_submit", disabled=not pick.ready
+        )
 
 
-def car_from_state(brand: str, model: str | None) -> dict[str, Any]:
-    """The CarFeatures JSON for the current widget values."""
+# ----------------------------------------------------------------------------- the request
+
+
+def edited_specs() -> dict[str, Any]:
+    """Specs the user changed from the picked car's typical values (only these are sent)."""
     s = st.session_state
-    name = " ".join(p for p in (brand, model or "", s.get("quote_variant", "").strip()) if p)
-    car: dict[str, Any] = {"name": name, "brand": brand, "owner_rank": s["quote_owner_rank"]}
-    for field in (*NUMBER_FIELDS, *CATEGORY_LABELS):
-        car[field] = s.get(f"quote_{field}")
+    typical = s.get("quote_typical") or {}
+    out = {}
+    for col in SPEC_COLUMNS:
+        value, was = s.get(f"quote_{col}"), typical.get(col)
+        if value is not None and (was is None or abs(value - was) > 1e-9):
+            out[col] = value
+    return out
+
+
+def car_from_state(pick: Pick) -> dict[str, Any]:
+    """The CarFeatures JSON for the current widget values: the car's identity, its use, and
+    only the specs the user changed."""
+    s = st.session_state
+    car: dict[str, Any] = {"brand": pick.brand, "model": pick.model, "variant": pick.variant}
+    for name in ("year", "km_driven", "owner_rank", *CATEGORY_LABELS):
+        car[name] = s.get(f"quote_{name}")
+    car |= edited_specs()
     return {k: v for k, v in car.items() if v is not None}
+
+
+def display_name(car: dict[str, Any]) -> str:
+    """'Maruti Swift Dzire VDI' from the car's name, or brand + model + variant."""
+    if car.get("name"):
+        return car["name"]
+    brand, variant = car.get("brand") or "", car.get("variant") or ""
+    if variant.lower().startswith(f"{brand.lower()} "):  # typed as the full name
+        return variant
+    return " ".join(p for p in (brand, car.get("model"), variant) if p)
+
+
+# ----------------------------------------------------------------------------- the answer
+
+
+def assumed(result: dict[str, Any]) -> list[str]:
+    """One line per catalogue level the API filled specs from, with the values it used:
+    'Assumed from the variant's typical specs: engine 1,248 cc, power 74 bhp, …'."""
+    filled = result.get("filled") or {}
+    used = {f["feature"]: f.get("value") for f in result["contributions"]["features"]}
+    by_level: dict[str, list[str]] = {}
+    for col in (c for c in SPEC_COLUMNS if c in filled):
+        value = used.get(col)
+        known = isinstance(value, int | float) and not math.isnan(value)
+        text = SPEC_TEXT[col].format(number(value)) if known else col.replace("_", " ")
+        by_level.setdefault(filled[col], []).append(text)
+    order = [*LEVEL_WORDS, *(level for level in by_level if level not in LEVEL_WORDS)]
+    return [
+        f"**Assumed from the {LEVEL_WORDS.get(level, level.replace('_', ' '))}'s typical "
+        f"specs:** {', '.join(by_level[level])}."
+        for level in order
+        if level in by_level
+    ]
+
+
+def warning_text(warning: dict[str, Any]) -> str:
+    """A range warning, or a placeholder spec (≤ 0) the API replaced (no training range)."""
+    if warning.get("train_min") is None and warning.get("train_max") is None:
+        return f"**Not a possible value, replaced:** {warning['message']}"
+    return f"**Outside the training range:** {warning['message']}"

@@ -8,6 +8,7 @@ down" (banner) from "the service refused this input" (a reason next to the form)
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -37,6 +38,11 @@ def _detail(response: httpx.Response) -> str:
             if isinstance(e, dict)
         )
     return str(detail or body)[:500]
+
+
+def _segment(value: str) -> str:
+    """One URL path segment: 'Land Rover' → 'Land%20Rover' (nothing left to split on)."""
+    return quote(value, safe="")
 
 
 class ApiClient:
@@ -92,8 +98,22 @@ class ApiClient:
         """GET /model/importance: mean |SHAP| per feature (log-price units)."""
         return self._request("GET", "/model/importance").json()
 
+    def catalogue_brands(self) -> list[dict[str, Any]]:
+        """GET /catalogue/brands: every brand the served model knows, with counts."""
+        return self._request("GET", "/catalogue/brands").json()
+
+    def catalogue_models(self, brand: str) -> list[dict[str, Any]]:
+        """GET /catalogue/{brand}/models: the brand's models with typical specs (404: unknown)."""
+        return self._request("GET", f"/catalogue/{_segment(brand)}/models").json()
+
+    def catalogue_variants(self, brand: str, model: str) -> list[dict[str, Any]]:
+        """GET /catalogue/{brand}/{model}/variants: variants with typical specs (404: unknown)."""
+        path = f"/catalogue/{_segment(brand)}/{_segment(model)}/variants"
+        return self._request("GET", path).json()
+
     def predict(self, car: dict[str, Any]) -> dict[str, Any]:
-        """POST /predict: price, range, contributions, comparables and range warnings."""
+        """POST /predict: price, range, contributions, comparables, the specs filled from the
+        catalogue (`filled`) and warnings."""
         return self._request("POST", "/predict", json=car).json()
 
     def predict_batch(self, cars: list[dict[str, Any]]) -> dict[str, Any]:

@@ -38,17 +38,23 @@ def first_columns(frame: pd.DataFrame, first: list[str]) -> list[str]:
 
 st.title("Batch quotes")
 st.caption(
-    "Upload a CSV of cars in either shape: the clean columns (`brand, year, km_driven, fuel, "
-    "…, max_power_bhp`) or raw CarDekho listings (`name, year, …, mileage, engine, max_power, "
-    "torque`). Every row comes back priced or with the reason it could not be."
+    f"Upload a CSV of cars. The name and use are enough (`{', '.join(batch.IDENTITY_COLUMNS)}`): "
+    "specs left out are filled from the model's catalogue and named in *Specs assumed*. Clean "
+    "columns (`brand, …, max_power_bhp`) and raw CarDekho listings (`…, mileage, engine, "
+    "max_power, torque`) work too. Every row comes back priced or with the reason it could not be."
 )
 health = banners.require_api()
 upload = st.file_uploader("CSV file", type=["csv"], key="batch_upload")
 if upload is None:
     st.info(
-        "Try one of the files in `data_samples/`, e.g. `raw_listings.csv`.",
+        "Start from the template below, or try a file in `data_samples/`, e.g. "
+        "`identity_only_cars.csv` (names only) or `raw_listings.csv`.",
         icon=":material/upload_file:",
     )
+    st.download_button(
+        "Download a template CSV", batch.template_csv(), "cars_template.csv", "text/csv",
+        key="batch_template", on_click="ignore", icon=":material/download:",
+    )  # fmt: skip
     st.stop()
 
 content = upload.getvalue()
@@ -116,18 +122,32 @@ cols[1].metric("Priced", f"{int(priced.sum()):,}")
 cols[2].metric("With errors", f"{len(errors):,}")
 cols[3].metric("Median price", charts.rupees(table.loc[priced, "predicted_price"].median()))
 table.insert(1, "status", ["error" if e else "priced" for e in table["error"]])
+assumed = int((priced & (table["filled"] != "")).sum())
+if assumed:
+    st.caption(
+        f"{assumed:,} of {int(priced.sum()):,} priced cars had specs filled from the model's "
+        "catalogue (the closest of variant, model line, model, brand): see *Specs assumed*."
+    )
+shown = table.assign(filled=batch.summarise_filled_column(table["filled"]))  # downloads: as is
 with st.container(key="batch_result"):
     st.dataframe(
-        highlight_errors(table),
+        highlight_errors(shown),
         hide_index=True,
         key="batch_table",
         height=420 if len(table) > 12 else "auto",
-        column_order=first_columns(table, ["row", "status", *batch.PRICE_COLUMNS, "error"]),
+        column_order=first_columns(
+            shown, ["row", "status", *batch.PRICE_COLUMNS, "filled", "error"]
+        ),
         column_config={
             "predicted_price": st.column_config.NumberColumn("Price (₹)", format="%,d"),
             "price_low": st.column_config.NumberColumn("Low (₹)", format="%,d"),
             "price_high": st.column_config.NumberColumn("High (₹)", format="%,d"),
-            "error": st.column_config.TextColumn("Reason not priced", width="large"),
+            "filled": st.column_config.TextColumn(
+                "Specs assumed", help="Specs the file left out, filled from this catalogue level."
+            ),
+            "error": st.column_config.TextColumn(
+                "Reason not priced", width="large" if len(errors) else "small"
+            ),
         },
     )
 a, b, _ = st.columns([1, 1, 3])
@@ -144,12 +164,13 @@ b.download_button(
 
 if not errors.empty:
     st.subheader(f"Rows that could not be priced ({len(errors):,})")
-    shown = errors.drop(columns=["status", *batch.PRICE_COLUMNS], errors="ignore").head(500)
+    failed = errors.drop(columns=["status", *batch.PRICE_COLUMNS, "filled"], errors="ignore")
+    failed = failed.head(500)
     st.dataframe(
-        shown.style.apply(lambda r: ["background-color: #fdecea"] * len(r), axis=1),
+        failed.style.apply(lambda r: ["background-color: #fdecea"] * len(r), axis=1),
         hide_index=True,
         key="batch_errors",
-        column_order=first_columns(shown, ["row", "error"]),
+        column_order=first_columns(failed, ["row", "error"]),
         column_config={"error": st.column_config.TextColumn("Reason", width="large")},
     )
 

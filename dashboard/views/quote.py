@@ -23,21 +23,26 @@ st.caption(
     f"Prices from model **v{info['version']}** · {info['interval_level']:.0%} of real prices "
     "fall inside the range shown."
 )
-form.init_state(info)
+catalogue = form.Catalogue(URL, version)
 
 left, right = st.columns([2, 3], gap="large")
 with left:
     st.subheader("The car")
-    brand, model = form.vehicle_pickers(info)
-    if form.details_form(info):
-        st.session_state["quote_car"] = form.car_from_state(brand, model)
+    try:
+        form.init_state(info, catalogue)
+        pick = form.vehicle_pickers(info, catalogue)
+    except ApiError as exc:
+        banners.api_down(exc)
+    if form.details_form(info, pick):
+        st.session_state["quote_car"] = form.car_from_state(pick)
         st.session_state.pop("quote_whatif_for", None)
 
 car = st.session_state.get("quote_car")
 with right:
     if car is None:
         st.info(
-            "Fill in the car on the left and press **Get price**.", icon=":material/arrow_back:"
+            "Fill in the car on the left (its name and use are enough) and press **Get price**.",
+            icon=":material/arrow_back:",
         )
         # How far to trust a quote, and what moves prices in general, while the form is
         # filled in. Drawing a metric and a chart now also makes the browser load their code
@@ -61,7 +66,7 @@ with right:
             banners.api_down(exc)
         st.error(f"**This car can't be priced:** {exc}", icon=":material/warning:")
         st.stop()
-    st.subheader(car.get("name") or car["brand"])
+    st.subheader(form.display_name(car))
     price_col, range_col = st.columns([1, 2])
     with price_col.container(key="quote_price"):
         st.metric("Estimated price", charts.rupees(result["price"]))
@@ -71,10 +76,15 @@ with right:
             f"{charts.rupees(result['price_low'])} – {charts.rupees(result['price_high'])}",
         )
     st.caption(f"Model version {result['model_version']} · ₹{result['price']:,.0f}")
+    if assumed := form.assumed(result):
+        with st.container(key="quote_filled"):
+            st.info(
+                "  \n".join(assumed) + "  \nIf this car differs, change the value under "
+                "*Specifications* and press *Get price* again.",
+                icon=":material/info:",
+            )
     for warning in result["warnings"]:
-        st.warning(
-            f"**Outside the training range:** {warning['message']}", icon=":material/warning:"
-        )
+        st.warning(form.warning_text(warning), icon=":material/warning:")
     st.plotly_chart(
         charts.waterfall(result["contributions"], result["price"]), key="quote_waterfall"
     )

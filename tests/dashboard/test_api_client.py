@@ -50,3 +50,42 @@ def test_closed_port_is_unreachable() -> None:
     with pytest.raises(ApiError, match="not reachable") as info:
         ApiClient(url, timeout=2).health()
     assert info.value.unreachable and url in str(info.value)
+
+
+def test_catalogue_paths_are_encoded_and_unknown_names_explained() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.raw_path.decode())
+        if "Marutti" in request.url.path:
+            detail = "brand 'Marutti' is not in the catalogue; did you mean: Maruti"
+            return httpx.Response(404, json={"detail": detail})
+        return httpx.Response(200, json=[{"model": "Discovery Sport"}])
+
+    api = client(handler)
+    assert api.catalogue_models("Land Rover") == [{"model": "Discovery Sport"}]
+    api.catalogue_variants("Land Rover", "Range Rover/Evoque")
+    api.catalogue_brands()
+    assert seen == [
+        "/catalogue/Land%20Rover/models",
+        "/catalogue/Land%20Rover/Range%20Rover%2FEvoque/variants",
+        "/catalogue/brands",
+    ]
+    with pytest.raises(ApiError, match="did you mean: Maruti") as info:
+        api.catalogue_models("Marutti")
+    assert info.value.status == 404 and not info.value.unreachable
+
+
+def test_catalogue_lists_treat_404_as_empty_and_raise_the_rest() -> None:
+    from dashboard.pricing import _listed
+
+    def fail(status: int):  # noqa: ANN202
+        def read() -> list:
+            raise ApiError("x", status=status)
+
+        return read
+
+    assert _listed(fail(404)) == []
+    assert _listed(lambda: [{"brand": "Maruti"}]) == [{"brand": "Maruti"}]
+    with pytest.raises(ApiError):
+        _listed(fail(503))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import httpx
 import pandas as pd
 
+from dashboard import batch
 from tests.dashboard.conftest import SAMPLES, app_env
 from tests.plugins.api_stack import ApiServer, start_api
 
@@ -78,6 +80,43 @@ def test_features_shape_is_accepted(apptest, live_env) -> None:
     priced = table["predicted_price"].notna()
     assert len(table) == 10 and priced.sum() >= 5
     assert (priced ^ (table["error"] != "")).all()
+
+
+def test_a_csv_of_names_alone_is_priced_and_says_what_was_assumed(
+    apptest, live_env, api_server: ApiServer
+) -> None:
+    """name, year, km_driven, fuel, seller_type, transmission, owner: no specs at all."""
+    sample = pd.read_csv(SAMPLES / "identity_only_cars.csv", dtype=str)
+    assert list(sample.columns) == list(batch.IDENTITY_COLUMNS) and len(sample) == 20
+    at = upload(apptest("batch_quotes").run(), "identity_only_cars.csv")
+    at.button(key="batch_price").click().run()
+    assert not at.exception and not at.error
+    table = result_frame(at)
+    assert len(table) == 20 and table["name"].tolist() == sample["name"].tolist()
+    assert table["predicted_price"].notna().all(), table.loc[table["error"] != "", "error"]
+    # Every spec was assumed: the table says from which catalogue level.
+    assert (table["filled"] != "").all()
+    assert table["filled"].str.match(r"^(all specs from|variant|model|brand)").all()
+    assert "20 of 20 priced cars had specs filled" in " ".join(c.value for c in at.caption)
+    # The prices are the API's for the same rows.
+    direct = pd.read_csv(
+        io.BytesIO(
+            httpx.post(
+                api_server.url + "/predict/csv",
+                files={"file": ("cars.csv", (SAMPLES / "identity_only_cars.csv").read_bytes())},
+            ).content
+        )
+    )
+    assert table["predicted_price"].tolist() == direct["predicted_price"].tolist()
+    assert direct["filled"].str.contains("engine_cc from").all()
+
+
+def test_a_template_is_offered_before_an_upload(apptest, live_env) -> None:
+    at = apptest("batch_quotes").run()
+    assert not at.exception
+    template = at.get("download_button")[0]
+    assert template.proto.label == "Download a template CSV"
+    assert "identity_only_cars.csv" in at.info[0].value
 
 
 def test_unreadable_files_get_a_reason(apptest, live_env) -> None:

@@ -20,8 +20,30 @@ def _priced(chunk: batch.Chunk) -> bytes:
     frame = pd.read_csv(io.BytesIO(chunk.content), dtype=str, header=0, names=["name", "year"],
                         on_bad_lines="skip", engine="python")  # fmt: skip
     frame["predicted_price"], frame["price_low"], frame["price_high"] = 100.0, 90.0, 110.0
-    frame["model_version"], frame["error"] = "1", ""
+    frame["model_version"], frame["filled"], frame["error"] = "1", "seats from variant", ""
     return frame.to_csv(index=False).encode()
+
+
+def test_template_has_the_identity_columns_only() -> None:
+    frame = pd.read_csv(io.BytesIO(batch.template_csv()))
+    assert tuple(frame.columns) == batch.IDENTITY_COLUMNS and len(frame) >= 1
+    assert not {"mileage", "engine", "max_power_bhp"} & set(frame.columns)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("", ""),
+        (", ".join(f"{c} from variant" for c in batch.SPEC_WORDS), "all specs from variant"),
+        (
+            "engine_cc from variant, seats from model_line, torque_nm from variant",
+            "variant: engine, torque · model line: seats",
+        ),  # fmt: skip
+    ],
+)
+def test_filled_is_summarised_per_level(text: str, shown: str) -> None:
+    assert batch.summarise_filled(text) == shown
+    assert batch.summarise_filled_column(pd.Series([text, text])).tolist() == [shown, shown]
 
 
 def test_split_keeps_records_whole_and_counts_rows() -> None:
@@ -59,7 +81,8 @@ def test_failed_chunk_rows_are_kept_and_retry_fills_them() -> None:
     assert len(table) == 25 and table["row"].tolist() == list(range(1, 26))
     lost = table[table["error"] != ""]
     assert len(lost) == 10 and lost["error"].str.contains("rows 11–20").all()
-    assert lost["predicted_price"].isna().all()
+    assert lost["predicted_price"].isna().all() and (lost["filled"] == "").all()
+    assert (table.loc[table["error"] == "", "filled"] == "seats from variant").all()
     batch.run(chunks, flaky, outcome)  # retry: only the failed chunk is sent again
     assert calls == [0, 1, 2, 1]
     assert not outcome.failures

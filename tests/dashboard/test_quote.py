@@ -1,4 +1,5 @@
-"""Quote page against the real API: form from /model/info, price, explanation, what-if."""
+"""Quote page against the real API: catalogue pickers, identity-only quotes, explanation,
+what-if. The pickers' rules in detail, against a fake API: test_quote_form.py."""
 
 from __future__ import annotations
 
@@ -6,42 +7,45 @@ import json
 
 import httpx
 
+from dashboard.charts import rupees
 from tests.plugins.api_stack import ApiServer
 
+SPECS = ("mileage_kmpl", "engine_cc", "max_power_bhp", "torque_nm", "torque_rpm", "seats")
 
-def _car_from_form(at) -> dict:  # noqa: ANN001
-    from dashboard import quote_form
 
-    keys = ["quote_brand", "quote_model", "quote_variant", "quote_owner_rank"]
-    keys += [f"quote_{f}" for f in (*quote_form.NUMBER_FIELDS, *quote_form.CATEGORY_LABELS)]
-    state = {k: at.session_state[k] for k in keys if k in at.session_state}
-    brand, model = state["quote_brand"], state.get("quote_model")
-    name = " ".join(p for p in (brand, model or "", state.get("quote_variant", "")) if p)
-    car = {"name": name, "brand": brand, "owner_rank": state["quote_owner_rank"]}
-    for field in (*quote_form.NUMBER_FIELDS, *quote_form.CATEGORY_LABELS):
-        if state.get(f"quote_{field}") is not None:
-            car[field] = state[f"quote_{field}"]
-    return car
+def sent(at) -> dict:  # noqa: ANN001
+    """The car the page priced (what it posted to /predict)."""
+    return at.session_state["quote_car"]
 
 
 def submit(at) -> None:  # noqa: ANN001
     at.form_submit_button(key="quote_submit").click().run()
+    assert not at.exception, [e.message for e in at.exception]
 
 
-def test_form_is_built_from_model_info(apptest, live_env, api_server: ApiServer) -> None:
+def test_form_is_built_from_the_catalogue(apptest, live_env, api_server: ApiServer) -> None:
     info = httpx.get(api_server.url + "/model/info").json()
+    brands = httpx.get(api_server.url + "/catalogue/brands").json()
     at = apptest("quote").run()
     assert not at.exception
     brand = at.selectbox(key="quote_brand")
-    assert brand.options == info["brands"]
+    assert brand.options == [b["brand"] for b in brands]
     fuel = at.selectbox(key="quote_fuel")
     assert fuel.options == next(f["allowed"] for f in info["features"] if f["name"] == "fuel")
     assert "(km)" in at.number_input(key="quote_km_driven").label
-    # The model list follows the brand.
-    other = next(b for b in info["brands"] if b != brand.value and info["models_by_brand"].get(b))
+    models = httpx.get(f"{api_server.url}/catalogue/{brand.value}/models").json()
+    assert at.selectbox(key="quote_model").options == [m["model"] for m in models]
+    # The model list follows the brand; the variant list follows the model.
+    other = next(b["brand"] for b in brands if b["brand"] != brand.value)
     at.selectbox(key="quote_brand").set_value(other).run()
-    models = at.selectbox(key="quote_model").options
-    assert [m.lower() for m in models] == [m.lower() for m in info["models_by_brand"][other]]
+    models = httpx.get(f"{api_server.url}/catalogue/{other}/models").json()
+    assert at.selectbox(key="quote_model").options == [m["model"] for m in models]
+    assert at.selectbox(key="quote_model").value is None
+    at.selectbox(key="quote_model").set_value(models[0]["model"]).run()
+    variants = httpx.get(f"{api_server.url}/catalogue/{other}/{models[0]['model']}/variants")
+    assert sorted(at.selectbox(key="quote_variant").options) == sorted(
+        v["variant"] for v in variants.json()
+    )
     assert at.info[0].value.startswith("Fill in the car")
 
 
@@ -49,9 +53,9 @@ def test_price_matches_the_api_and_explains_it(apptest, live_env, api_server: Ap
     at = apptest("quote").run()
     at.number_input(key="quote_km_driven").set_value(42000)
     submit(at)
-    assert not at.exception and not at.error
-    car = _car_from_form(at)
-    assert car["km_driven"] == 42000
+    assert not at.error
+    car = sent(at)
+    assert car["km_driven"] == 42000 and not set(SPECS) & set(car)
     expected = httpx.post(api_server.url + "/predict", json=car).json()
     metric = at.metric[0]
     assert metric.label == "Estimated price"
@@ -70,10 +74,63 @@ def test_price_matches_the_api_and_explains_it(apptest, live_env, api_server: Ap
     assert len(at.dataframe[0].value) == len(expected["comparables"]) > 0
 
 
+def test_a_car_by_name_alone_is_priced_with_its_variants_specs(
+    apptest, live_env, api_server: ApiServer
+) -> None:
+    """Brand → model → variant only: no specs sent, the API fills them from the variant and
+    the quote names each with the value used; then the Alto is priced as an Alto."""
+    at = apptest("quote").run()
+    at.selectbox(key="quote_brand").set_value("Maruti").run()
+    at.selectbox(key="quote_model").set_value("Swift").run()
+    at.selectbox(key="quote_variant").set_value("VDI").run()
+    vdi = next(
+        v for v in httpx.get(api_server.url + "/catalogue/Maruti/Swift/variants").json()
+        if v["variant"] == "VDI"
+    )  # fmt: skip
+    assert at.number_input(key="quote_engine_cc").value == round(vdi["engine_cc"])
+    assert at.selectbox(key="quote_fuel").value == vdi["fuel"]
+    submit(at)
+    car = sent(at)
+    assert (car["brand"], car["model"], car["variant"]) == ("Maruti", "Swift", "VDI")
+    assert not set(SPECS) & set(car)
+    expected = httpx.post(api_server.url + "/predict", json=car).json()
+    assert expected["filled"] and set(expected["filled"].values()) == {"variant"}
+    assert at.metric[0].value == rupees(expected["price"])
+    text = " ".join(i.value for i in at.info if "Assumed from" in i.value)
+    assert text.startswith("**Assumed from the variant's typical specs:**")
+    assert f"engine {vdi['engine_cc']:,.0f} cc" in text
+
+    at.selectbox(key="quote_model").set_value("Alto").run()
+    at.selectbox(key="quote_variant").set_value("LXI").run()
+    lxi = next(
+        v for v in httpx.get(api_server.url + "/catalogue/Maruti/Alto/variants").json()
+        if v["variant"] == "LXI"
+    )  # fmt: skip
+    assert at.number_input(key="quote_engine_cc").value == round(lxi["engine_cc"])
+    submit(at)
+    car = sent(at)
+    assert (car["model"], car["variant"]) == ("Alto", "LXI") and not set(SPECS) & set(car)
+    expected = httpx.post(api_server.url + "/predict", json=car).json()
+    assert at.metric[0].value == rupees(expected["price"])
+    assert f"engine {lxi['engine_cc']:,.0f} cc" in " ".join(i.value for i in at.info)
+
+
+def test_an_edited_spec_is_sent_and_wins(apptest, live_env, api_server: ApiServer) -> None:
+    at = apptest("quote").run()
+    power = at.number_input(key="quote_max_power_bhp").value
+    at.number_input(key="quote_max_power_bhp").set_value(power + 40)
+    submit(at)
+    car = sent(at)
+    assert set(SPECS) & set(car) == {"max_power_bhp"} and car["max_power_bhp"] == power + 40
+    expected = httpx.post(api_server.url + "/predict", json=car).json()
+    assert "max_power_bhp" not in expected["filled"]
+    assert at.metric[0].value == rupees(expected["price"])
+
+
 def test_what_if_reprices_without_the_form(apptest, live_env, api_server: ApiServer) -> None:
     at = apptest("quote").run()
     submit(at)
-    car = _car_from_form(at)
+    car = sent(at)
     slider = at.slider(key="quote_whatif_km")
     assert slider.value == car["km_driven"]
     new_km = int(slider.max)
@@ -81,8 +138,6 @@ def test_what_if_reprices_without_the_form(apptest, live_env, api_server: ApiSer
     assert not at.exception
     expected = httpx.post(api_server.url + "/predict", json={**car, "km_driven": new_km}).json()
     whatif = next(m for m in at.metric if m.label == "What-if price")
-    from dashboard.charts import rupees
-
     assert whatif.value == rupees(expected["price"])
     # The headline quote is unchanged.
     assert at.metric[0].value == rupees(

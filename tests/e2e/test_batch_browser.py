@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import wait_idle
 
@@ -39,7 +40,12 @@ def download(page, label: str) -> bytes:  # noqa: ANN001
     return Path(info.value.path()).read_bytes()
 
 
-@pytest.mark.parametrize("name", ["raw_listings.csv", "quote_cars.csv", "bad_rows.csv", BIG])
+NAMES_ONLY = "identity_only_cars.csv"  # name, year, km, fuel, seller, transmission, owner
+
+
+@pytest.mark.parametrize(
+    "name", ["raw_listings.csv", "quote_cars.csv", "bad_rows.csv", NAMES_ONLY, BIG]
+)
 def test_every_row_comes_back(page, dashboard_url: str, name: str, shoot, record) -> None:
     open_batch_page(page, dashboard_url)
     elapsed = price_file(page, name)
@@ -61,7 +67,20 @@ def test_every_row_comes_back(page, dashboard_url: str, name: str, shoot, record
         page.get_by_text("Rows that could not be priced").wait_for()
     elif name == BIG:
         assert priced.mean() > 0.95  # a few generated rows are blank or impossible on purpose
+    elif name == NAMES_ONLY:  # no specs at all: every row priced, every spec named as assumed
+        assert priced.all() and back["filled"].str.contains("engine_cc from").all()
+        expect(page.get_by_text("20 of 20 priced cars had specs filled")).to_be_visible()
     workbook = openpyxl.load_workbook(io.BytesIO(download(page, "Download Excel")), read_only=True)
     assert workbook["quotes"].max_row == len(sent) + 1
-    if name in ("bad_rows.csv", BIG):
+    if name in ("bad_rows.csv", NAMES_ONLY, BIG):
         shoot(page, f"batch_{Path(name).stem}")
+
+
+def test_template_download(page, dashboard_url: str) -> None:  # noqa: ANN001
+    """Before an upload, a template with the identity columns only is offered."""
+    open_batch_page(page, dashboard_url)
+    template = pd.read_csv(io.BytesIO(download(page, "Download a template CSV")))
+    assert list(template.columns) == [
+        "name", "year", "km_driven", "fuel", "seller_type", "transmission", "owner",
+    ]  # fmt: skip
+    assert len(template) >= 1
