@@ -42,6 +42,7 @@ TRIM_TOKENS: tuple[str, ...] = (
     *("plus", "option", "top", "dual", "4x4", "4wd", "awd", "bsiii", "bsiv"),
 )
 TOKEN_FEATURES: tuple[str, ...] = tuple(f"tok_{t}" for t in TRIM_TOKENS)
+SMALL_MATRIX_ROWS = 1000
 _TOKEN_RE = re.compile(r"[a-z0-9.+-]+")
 # Model v1 (before the name hierarchy): native categories for model family and variant.
 V1_FEATURES: tuple[str, ...] = (*CATEGORICAL_COLUMNS, *NUMERIC_COLUMNS)
@@ -199,13 +200,18 @@ class FeaturePipeline:
         return encoder.transform(frame, frame_level_keys(frame))
 
     def dmatrix(self, matrix: np.ndarray, label: np.ndarray | None = None) -> xgb.DMatrix:
-        """An encoded matrix as XGBoost's DMatrix, categories marked, for training and SHAP."""
+        """An encoded matrix as XGBoost's DMatrix, categories marked, for training and SHAP.
+
+        A few rows (a single quote) are built on one thread: waking OpenMP's pool costs more
+        than the work, and on a loaded machine it cost 10+ ms.
+        """
         return xgb.DMatrix(
             matrix,
             label=label,
             feature_names=list(self.features),
             feature_types=self.feature_types,
             enable_categorical=True,
+            nthread=1 if len(matrix) < SMALL_MATRIX_ROWS else -1,
         )
 
     def unseen_variant(self, matrix: np.ndarray) -> np.ndarray:

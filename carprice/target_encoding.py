@@ -27,6 +27,7 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold
 
 from carprice.catalogue import LEVELS, frame_level_keys
+from carprice.clean import map_distinct
 from carprice.schema import TARGET
 
 SMOOTHING = 10.0  # pseudo-count toward the parent level (3 and 30 were no better)
@@ -101,11 +102,11 @@ class HierarchicalTargetEncoder:
         out = np.empty((len(frame), len(ENCODED)))
         current = np.full(len(frame), self.prior)
         for i, level in enumerate(LEVELS):
-            mapped = keys[level].map(self.values[level]).to_numpy(float)
+            mapped = _lookup(keys[level], self.values[level])
             current = np.where(np.isnan(mapped), current, mapped)
             out[:, i] = current
         for i, level in enumerate(("model_line", "variant"), start=len(LEVELS)):
-            out[:, i] = keys[level].map(self.counts[level]).fillna(0).to_numpy(float)
+            out[:, i] = np.nan_to_num(_lookup(keys[level], self.counts[level]))
         age = self.reference_year - frame["year"].to_numpy(float)
         out[:, -1] = current + self.slope * age
         return out
@@ -116,6 +117,12 @@ class HierarchicalTargetEncoder:
     @classmethod
     def from_dict(cls, data: dict) -> HierarchicalTargetEncoder:
         return cls(**data)
+
+
+def _lookup(keys: pd.Series, table: dict[str, float]) -> np.ndarray:
+    """Each key's value (NaN when absent), one dict look-up per distinct key."""
+    values = map_distinct(keys.to_numpy(dtype=object), table.get)
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
 def oof_encode(frame: pd.DataFrame, encoder_year: int, groups: np.ndarray, seed: int) -> np.ndarray:
