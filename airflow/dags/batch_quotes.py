@@ -3,7 +3,8 @@
 
 Prices a large CSV from the data lake with the current champion, for files too big for the
 browser. Upload it to `{lake_root}/batch/in/<name>.csv` (either the raw car_details_v3
-columns or the feature columns), then trigger with `input_uri`.
+columns, the feature columns, or just name, year, km_driven, fuel, seller_type,
+transmission and owner), then trigger with `input_uri`.
 
 **plan → quote_chunk × N → combine**
 
@@ -12,8 +13,8 @@ columns or the feature columns), then trigger with `input_uri`.
 - **quote_chunk** is mapped over the chunks, so they spread over the Airflow workers.
 - **combine** writes one CSV to `output_uri` (default `{lake_root}/batch/out/<name>.csv`), in
   input order, every row kept: `predicted_price`, `price_low`, `price_high`,
-  `model_version` and `error` (why a row could not be priced). Text cells that a
-  spreadsheet would run as formulas are prefixed with `'`.
+  `model_version`, `filled` (specs taken from the catalogue) and `error` (why a row could
+  not be priced). Text cells that a spreadsheet would run as formulas are prefixed with `'`.
 """
 
 from __future__ import annotations
