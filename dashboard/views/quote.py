@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import banners, charts, pricing, whatif
+from dashboard import quote_answer as answer
 from dashboard import quote_form as form
 from dashboard.clients.api_client import ApiError
 from dashboard.config import get_dashboard_settings
@@ -66,7 +67,7 @@ with right:
             banners.api_down(exc)
         st.error(f"**This car can't be priced:** {exc}", icon=":material/warning:")
         st.stop()
-    st.subheader(form.display_name(car))
+    st.subheader(answer.display_name(car))
     price_col, range_col = st.columns([1, 2])
     with price_col.container(key="quote_price"):
         st.metric("Estimated price", charts.rupees(result["price"]))
@@ -76,7 +77,7 @@ with right:
             f"{charts.rupees(result['price_low'])} – {charts.rupees(result['price_high'])}",
         )
     st.caption(f"Model version {result['model_version']} · ₹{result['price']:,.0f}")
-    if assumed := form.assumed(result):
+    if assumed := answer.assumed(result):
         with st.container(key="quote_filled"):
             st.info(
                 "  \n".join(assumed) + "  \nIf this car differs, change the value under "
@@ -84,7 +85,7 @@ with right:
                 icon=":material/info:",
             )
     for warning in result["warnings"]:
-        st.warning(form.warning_text(warning), icon=":material/warning:")
+        st.warning(answer.warning_text(warning), icon=":material/warning:")
     st.plotly_chart(
         charts.waterfall(result["contributions"], result["price"]), key="quote_waterfall"
     )

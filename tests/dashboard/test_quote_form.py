@@ -16,7 +16,7 @@ import httpx
 import pytest
 from streamlit.testing.v1.element_tree import Selectbox, WidgetState
 
-from dashboard import pricing, quote_form
+from dashboard import pricing, quote_answer, quote_form
 from tests.dashboard import fake_http
 from tests.dashboard.conftest import app_env
 
@@ -385,4 +385,4 @@ def test_assumed_lines_name_level_and_value(filled: dict, expected: list[str]) -
         "filled": filled,
         "contributions": {"features": [{"feature": k, "value": v} for k, v in values.items()]},
     }
-    assert quote_form.assumed(result) == expected
+    assert quote_answer.assumed(result) == expected
