@@ -92,7 +92,9 @@ def test_predict_one_car(client) -> None:  # noqa: ANN001
     contrib = body["contributions"]
     total = contrib["base_price"] + sum(f["rupees"] for f in contrib["features"])
     assert total == pytest.approx(body["price"], abs=0.01)
-    assert len(contrib["features"]) == 15
+    features = {f["feature"] for f in contrib["features"]}
+    assert features == set(client.get("/model/importance").json()["importance"])
+    assert {"year", "km_driven", "engine_cc", "te_variant", "tok_vdi"} <= features
     assert body["comparables"] and body["comparables"][0]["selling_price"] > 0
     assert body["warnings"] == []
     assert body["filled"] == {}  # every spec was given
