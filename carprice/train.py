@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -225,7 +226,7 @@ def tune(
     study.optimize(objective, n_trials=trials)
     best = history[study.best_trial.number]
     # CV fits saw (k-1)/k of the rows; the refit on all of them earns proportionally more rounds.
-    full_rounds = round(best.rounds * CV_FOLDS / (CV_FOLDS - 1))
+    full_rounds = min(max_rounds, round(best.rounds * CV_FOLDS / (CV_FOLDS - 1)))
     return best.params, full_rounds, history
 
 
@@ -336,7 +337,13 @@ def run(
     trials = trials or settings.trials
     started = time.monotonic()
     label = f"cli-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    run_uri = runlake.run_uri(settings.lake_root, label)
+    # A local lake is recorded absolute (MLflow tags it), so the run can be found from anywhere.
+    root = (
+        settings.lake_root
+        if "://" in settings.lake_root
+        else str(Path(settings.lake_root).resolve())
+    )
+    run_uri = runlake.run_uri(root, label)
 
     progress(f"[1/5] reading {data} into {run_uri}")
     pipeline.ingest(data, run_uri)
