@@ -224,3 +224,31 @@ def price_by_brand(frame: pd.DataFrame, top: int = 15) -> go.Figure:
         margin={"l": 10, "r": 20, "t": 50, "b": 40},
     )
     return fig
+
+
+def error_by_group(
+    groups: Sequence[str], mape_pct: Sequence[float], rows: Sequence[int], title: str
+) -> go.Figure:
+    """MAPE (in %) per group of an evaluation report, first group at the top; rows on hover."""
+    groups, mape_pct, rows = list(groups)[::-1], list(mape_pct)[::-1], list(rows)[::-1]
+    fig = go.Figure(
+        go.Bar(
+            x=mape_pct,
+            y=groups,
+            orientation="h",
+            marker_color=ACCENT,
+            text=[f"{v:.1f}%" for v in mape_pct],
+            textposition="outside",
+            cliponaxis=False,
+            customdata=rows,
+            hovertemplate="%{y}: MAPE %{x:.1f}% (%{customdata:,} test cars)<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        xaxis={"title": "MAPE (%)", "ticksuffix": "%", "rangemode": "tozero"},
+        yaxis={"automargin": True},
+        height=max(220, 90 + 26 * len(groups)),
+        margin={"l": 10, "r": 40, "t": 50, "b": 40},
+    )
+    return fig

@@ -13,6 +13,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from carprice.names import CHAMPION
+from dashboard import model_card
 from dashboard.clients.mlflow_client import ModelVersion, Run
 
 PARAM_PREFIX = "param."
@@ -187,6 +188,63 @@ def metrics_side_by_side(runs: Sequence[Run]) -> pd.DataFrame:
         for r in runs
     }
     return pd.DataFrame(table, index=pd.Index(keys, name="metric"))
+
+
+def run_tags(count: int) -> list[str]:
+    """Short column tags for compared runs: A, B, C, …"""
+    return [chr(ord("A") + i) for i in range(count)]
+
+
+def report_side_by_side(reports: Sequence[list[dict] | None], dimension: str) -> pd.DataFrame:
+    """One dimension of several runs' evaluation reports: groups as rows; per run (tagged A,
+    B, …) its rows, MAPE (%) and MAE (₹); for each later run, its MAPE (percentage points) and
+    MAE minus the first run's. Runs without a report (None or empty) get no columns."""
+    tags = run_tags(len(reports))
+    frames = {
+        tag: model_card.report_frame(rows, dimension).set_index("Group")
+        for tag, rows in zip(tags, reports, strict=True)
+        if rows
+    }
+    if not frames:
+        return pd.DataFrame()
+    order: dict[str, tuple] = {}
+    for frame in frames.values():
+        for group, n in frame["Rows"].items():
+            order.setdefault(group, model_card.group_order(dimension, group, int(n)))
+    groups = sorted(order, key=order.__getitem__)
+    table = pd.DataFrame(index=pd.Index(groups, name="group"))
+    for tag, frame in frames.items():
+        frame = frame.reindex(groups)
+        table[f"{tag} rows"] = frame["Rows"].astype("Int64")
+        table[f"{tag} MAPE"] = frame["MAPE"]
+        table[f"{tag} MAE"] = frame["MAE"]
+    first, *others = frames
+    for tag in others:
+        table[f"Δ MAPE {tag}−{first}"] = table[f"{tag} MAPE"] - table[f"{first} MAPE"]
+        table[f"Δ MAE {tag}−{first}"] = table[f"{tag} MAE"] - table[f"{first} MAE"]
+    return table
+
+
+def report_formats(columns: Iterable[str]) -> dict[str, str]:
+    """Number formats for `report_side_by_side` columns (the values stay numbers)."""
+    formats = {}
+    for c in columns:
+        if c.startswith("Δ MAPE"):
+            formats[c] = "%+.1f pp"
+        elif c.startswith("Δ MAE"):
+            formats[c] = "₹%+,.0f"
+        elif c.endswith(" MAPE"):
+            formats[c] = model_card.PCT_FORMAT
+        elif c.endswith(" MAE"):
+            formats[c] = model_card.MAE_FORMAT
+        elif c.endswith(" rows"):
+            formats[c] = "%,d"
+    return formats
+
+
+def report_dimensions(reports: Iterable[list[dict] | None]) -> list[str]:
+    """Dimensions found in any of the reports, in the Model page's order."""
+    return model_card.report_dimensions([row for rows in reports if rows for row in rows])
 
 
 @dataclass(frozen=True)

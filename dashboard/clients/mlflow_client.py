@@ -1,20 +1,25 @@
 """MLflow for the dashboard: tracking reads over REST (httpx), the registry through MlflowClient.
 
-The dashboard reads experiments, runs and registry aliases. Alias lookups go through MLflow's
-own `MlflowClient` (`get_model_version_by_alias`), imported on first use: `mlflow` takes
-seconds to import, and the Quote pages never need it. Experiments and runs are read with
-three plain REST calls (`experiments/search`, `runs/search` paged, `runs/get`): MLflow's
-client retries a 5xx answer and then reports only "too many 500 error responses", while
+The dashboard reads experiments, runs, registry aliases and runs' table artifacts (the
+evaluation report). Alias lookups and artifact reads go through MLflow's own `MlflowClient`
+(`get_model_version_by_alias`, `list_artifacts`, `download_artifacts`), imported on first use:
+`mlflow` takes seconds to import, and the Quote pages never need it. Experiments and runs
+are read with three plain REST calls (`experiments/search`, `runs/search` paged, `runs/get`):
+MLflow's client retries a 5xx answer and then reports only "too many 500 error responses", while
 these pages must show MLflow's own reason ("database is locked") at once.
 Every failure becomes an `MlflowError` whose message can be shown to a user as is.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import posixpath
+import tempfile
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -223,6 +228,39 @@ class MlflowClient:
             aliases=tuple(mv.aliases or ()),
         )
 
+    def load_table(self, run_id: str, path: str) -> list[dict[str, Any]] | None:
+        """A run's table artifact (`mlflow.log_table` JSON: `columns` + `data`) as one dict per
+        row, or None when the run has no artifact at `path`.
+
+        The folder is listed first: `download_artifacts` reports any failure of the artifact
+        store (a 503, a bucket that can't be reached) as "no such artifact", and a report
+        that exists but can't be read must not be shown as missing.
+        """
+        from mlflow.exceptions import MlflowException
+
+        client = self._registry()
+        try:
+            listed = client.list_artifacts(run_id, posixpath.dirname(path) or None)
+        except MlflowException as exc:
+            raise _library_error(exc, self.base_url) from exc
+        except OSError as exc:  # requests' errors are OSErrors
+            raise MlflowUnavailable(
+                f"The artifacts of run {run_id[:8]} could not be listed at {self.base_url} "
+                f"({type(exc).__name__})."
+            ) from exc
+        if path not in {f.path for f in listed}:
+            return None
+        try:
+            with tempfile.TemporaryDirectory(prefix="carprice-dash-") as tmp:
+                local = client.download_artifacts(run_id, path, tmp)
+                text = Path(local).read_text(encoding="utf-8")
+        except (MlflowException, OSError) as exc:
+            raise MlflowUnavailable(
+                f"Run {run_id[:8]} has {path}, but MLflow at {self.base_url} did not hand it "
+                f"over ({type(exc).__name__}): check MLflow's artifact store."
+            ) from exc
+        return _table_rows(text, path)
+
 
 def _library_error(exc: MlflowException, base_url: str) -> MlflowError:
     """An MlflowClient failure in the same terms as the REST calls' failures."""
@@ -267,3 +305,15 @@ def _error_message(resp: httpx.Response) -> str:
         return str(body.get("message") or body)[:300]
     except (ValueError, AttributeError):
         return (resp.text or f"HTTP {resp.status_code}")[:300]
+
+
+def _table_rows(text: str, path: str) -> list[dict[str, Any]]:
+    """`{"columns": [...], "data": [[...], ...]}` (what `mlflow.log_table` writes) as dicts."""
+    try:
+        table = json.loads(text)
+        columns, data = table["columns"], table["data"]
+        return [dict(zip(columns, row, strict=True)) for row in data]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MlflowError(
+            f"The artifact {path} is not an MLflow table (expected `columns` and `data`)."
+        ) from exc

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from carprice.names import ALIASES, EXPERIMENT
-from dashboard import banners, connections
+from carprice.names import ALIASES, EXPERIMENT, REPORT_ARTIFACT
+from dashboard import banners, connections, model_card
 from dashboard import experiments_view as view
 from dashboard.clients.mlflow_client import Experiment, MlflowError, MlflowUnavailable, Run
 from dashboard.config import get_dashboard_settings
@@ -35,6 +35,11 @@ def load_aliases(url: str, model: str) -> list[view.AliasedModel]:
                 view.AliasedModel(alias, mv, client.get_run(mv.run_id) if mv.run_id else None)
             )
     return out
+
+
+@st.cache_data(ttl=TTL, show_spinner="Reading evaluation reports from MLflow…")
+def load_report(url: str, run_id: str) -> list[dict] | None:
+    return connections.mlflow_client().load_table(run_id, REPORT_ARTIFACT)
 
 
 def mlflow_down(exc: MlflowError) -> None:
@@ -154,4 +159,54 @@ st.markdown(
         f"[{view.run_label(r)}]({view.run_link(link_base, r.experiment_id, r.run_id)})"
         for r in chosen
     )
+)
+
+st.markdown("**Evaluation report** (held-out test error by group)")
+tags = view.run_tags(len(chosen))
+reports: list[list[dict] | None] = []
+legend = []
+for tag, run in zip(tags, chosen, strict=True):
+    try:
+        reports.append(load_report(settings.mlflow_url, run.run_id))
+    except MlflowError as exc:
+        reports.append(None)
+        legend.append(f"- **{tag}** = {view.run_label(run)}: *the report could not be read*")
+        st.error(
+            f"**The report of {view.run_label(run)} could not be read.** {exc}\n\nCheck that "
+            "MLflow and its artifact store are up, then reload the page."
+        )
+        continue
+    note = "" if reports[-1] else ": *no report for this run*"
+    legend.append(f"- **{tag}** = {view.run_label(run)}{note}")
+st.container(key="exp_report_legend").markdown("\n".join(legend))
+dimensions = view.report_dimensions(reports)
+if not dimensions:
+    st.info(
+        "None of the picked runs has an evaluation report: training runs log one "
+        f"(`{REPORT_ARTIFACT}`), tuning trials and runs from before reports don't."
+    )
+    st.stop()
+dimension = st.radio(
+    "Report by",
+    dimensions,
+    index=dimensions.index("variant") if "variant" in dimensions else 0,
+    format_func=lambda d: model_card.DIMENSION_LABELS.get(d, d),
+    horizontal=True,
+    key="exp_report_dimension",
+)
+side = view.report_side_by_side(reports, dimension)
+st.container(key="exp_report_box").dataframe(
+    side,
+    key="exp_report_table",
+    column_config={
+        "_index": st.column_config.TextColumn("group", width="medium"),
+        **{
+            c: st.column_config.NumberColumn(c, format=f)
+            for c, f in view.report_formats(side.columns).items()
+        },
+    },
+)
+st.caption(
+    "MAPE in %, MAE in rupees, each on the run's own held-out test rows. Δ columns: that run "
+    "minus the first run with a report (negative: smaller error)."
 )

@@ -41,6 +41,21 @@ with st.container(border=True, key="model_card"):
     if gate:
         st.caption(f"Promotion gate: **{gate.get('verdict', '?')}** — {gate.get('reason', '')}")
 
+st.subheader("Where it errs: the evaluation report")
+try:
+    report = model_card.evaluation_report(URL, version)
+except ApiError as exc:
+    if exc.unreachable:
+        banners.api_down(exc)
+    st.error(
+        f"**The evaluation report could not be read:** {exc}\n\nReload the page; if it keeps "
+        "failing, check the pricing API's log.",
+        icon=":material/warning:",
+    )
+else:
+    model_card.show_report(report, version)
+
+st.subheader("What it learned")
 left, right = st.columns(2, gap="large")
 with left:
     st.plotly_chart(charts.importance_bar(importance), key="model_importance")

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from carprice.names import CHALLENGER, CHAMPION
+from carprice.names import CHALLENGER, CHAMPION, REPORT_ARTIFACT
 from carprice.names import EXPERIMENT as CAR_PRICE_EXPERIMENT
 from dashboard import connections
 from dashboard.clients.mlflow_client import MlflowClient as DashboardMlflow
@@ -29,6 +29,35 @@ _SUFFIX = uuid.uuid4().hex[:8]  # the MLflow server may be shared with other tes
 EXPERIMENT = f"dash_experiments_{_SUFFIX}"
 MODEL = f"dash_experiments_model_{_SUFFIX}"
 SOLO_MODEL = f"dash_experiments_solo_{_SUFFIX}"  # a champion and no challenger
+
+
+def _report(scale: float, electric: bool = False) -> list[dict]:
+    """An evaluation report as carprice.report builds it (groups in its sorted order)."""
+    rows = [
+        ("brand", "Hyundai", 30, 60_000.0, 0.14, 0.10),
+        ("brand", "Maruti", 90, 40_000.0, 0.11, 0.08),
+        ("price decile", "D01 ₹50,000–₹1,50,000", 12, 20_000.0, 0.22, 0.15),
+        ("price decile", "D02 ₹1,50,000–₹2,00,000", 12, 25_000.0, 0.15, 0.12),
+        ("price decile", "D10 ₹9,00,000–₹40,00,000", 12, 250_000.0, 0.12, 0.09),
+        ("fuel", "Diesel", 70, 55_000.0, 0.12, 0.09),
+        ("fuel", "Petrol", 50, 45_000.0, 0.13, 0.10),
+        ("age band", "0–3 years", 20, 90_000.0, 0.09, 0.07),
+        ("age band", "11–15 years", 30, 30_000.0, 0.18, 0.13),
+        ("age band", "4–6 years", 70, 50_000.0, 0.12, 0.09),
+        ("variant", "seen in training", 100, 50_000.0, 0.12, 0.09),
+        ("variant", "unseen in training", 20, 90_000.0, 0.20, 0.15),
+    ]
+    if electric:
+        rows.append(("fuel", "Electric", 3, 120_000.0, 0.30, 0.28))
+    return [
+        {"dimension": d, "group": g, "rows": n, "mae": mae * scale, "mape": mape * scale,
+         "median_ape": med * scale}
+        for d, g, n, mae, mape, med in rows
+    ]  # fmt: skip
+
+
+#: What the two seeded training runs logged as their evaluation report.
+REPORTS = {"train-0": _report(1.0), "train-1": _report(1.25, electric=True)}
 
 
 @dataclass
@@ -62,7 +91,9 @@ def mlflow_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 @pytest.fixture(scope="module")
 def seeded(mlflow_url: str) -> Seeded:
-    """Two training runs with three trials each; v1 champion, v2 challenger."""
+    """Two training runs with three trials each; v1 champion, v2 challenger. Each training
+    run logs an evaluation report table (REPORTS) as the pipeline does; trials have none."""
+    import pandas as pd
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param, RunTag
 
@@ -97,6 +128,7 @@ def seeded(mlflow_url: str) -> Seeded:
             )
             client.set_terminated(child.info.run_id)
             trials.append(child.info.run_id)
+        client.log_table(pid, pd.DataFrame(REPORTS[f"train-{i}"]), REPORT_ARTIFACT)
         client.set_terminated(pid)
         parents.append(pid)
     client.create_registered_model(MODEL)
@@ -137,6 +169,11 @@ def frame(at: AppTest, key: str):  # noqa: ANN201 - a DataFrame
         wanted = "param" if key == "exp_param_diff" else "metric"
         return next(t for t in tables if t.index.name == wanted)
     return next(t for t in tables if marks[key] in t.columns)
+
+
+def report_table(at: AppTest):  # noqa: ANN201 - a DataFrame
+    """The side-by-side evaluation report (groups as the index)."""
+    return next(d.value for d in at.dataframe if d.value.index.name == "group")
 
 
 def texts(at: AppTest) -> str:
@@ -223,6 +260,73 @@ def test_compare_two_trials(seeded: Seeded, page_env) -> None:
 
     metrics = frame(at, "exp_metric_table")
     assert metrics.shape == (1, 2)
+
+    # trials log no evaluation report: said per run, and no report table
+    page = texts(at)
+    assert page.count("no report for this run") == 2
+    assert "None of the picked runs has an evaluation report" in page
+    assert not any(d.value.index.name == "group" for d in at.dataframe)
+    assert not at.error
+
+
+@pytest.mark.integration
+def test_compare_two_training_runs_shows_their_reports_side_by_side(
+    seeded: Seeded, page_env
+) -> None:
+    page_env.setenv("CARPRICE_DASHBOARD_MLFLOW_URL", seeded.url)
+    at = run_page(exp_experiment=EXPERIMENT, exp_kind="training runs")
+    picker = at.multiselect(key="exp_compare")
+    assert [o.split(" · ")[0] for o in picker.options] == ["train-1", "train-0"]
+    at = picker.set_value(picker.options).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    page = texts(at)
+    assert "**A** = train-1 · " in page and "**B** = train-0 · " in page
+    assert "no report for this run" not in page
+
+    dimension = at.radio(key="exp_report_dimension")
+    assert dimension.value == "variant"
+    assert dimension.options == ["Seen vs unseen variant", "Price decile", "Brand", "Fuel",
+                                 "Age band"]  # fmt: skip
+    table = report_table(at)
+    assert list(table.index) == ["seen in training", "unseen in training"]
+    assert list(table.columns) == [
+        "A rows", "A MAPE", "A MAE", "B rows", "B MAPE", "B MAE", "Δ MAPE B−A", "Δ MAE B−A",
+    ]  # fmt: skip
+    unseen = table.loc["unseen in training"]
+    assert unseen["A rows"] == unseen["B rows"] == 20
+    assert unseen["A MAPE"] == pytest.approx(25.0)  # train-1 logged 0.25: shown in %
+    assert unseen["B MAPE"] == pytest.approx(20.0)
+    assert unseen["Δ MAPE B−A"] == pytest.approx(-5.0)
+    assert unseen["A MAE"] == pytest.approx(112_500.0)
+    assert unseen["Δ MAE B−A"] == pytest.approx(90_000.0 - 112_500.0)
+
+    at = at.radio(key="exp_report_dimension").set_value("price decile").run()
+    assert [g[:3] for g in report_table(at).index] == ["D01", "D02", "D10"]  # not D01, D10, D02
+    at = at.radio(key="exp_report_dimension").set_value("age band").run()
+    assert list(report_table(at).index) == ["0–3 years", "4–6 years", "11–15 years"]
+    at = at.radio(key="exp_report_dimension").set_value("fuel").run()
+    fuel = report_table(at)
+    assert list(fuel.index) == ["Diesel", "Petrol", "Electric"]  # biggest group first
+    assert fuel.loc["Electric", "A rows"] == 3  # only train-1 has electric cars
+    assert fuel.loc["Electric", ["B rows", "B MAPE", "Δ MAPE B−A"]].isna().all()
+    assert not at.exception and not at.error
+
+
+@pytest.mark.integration
+def test_training_run_against_a_trial(seeded: Seeded, page_env) -> None:
+    page_env.setenv("CARPRICE_DASHBOARD_MLFLOW_URL", seeded.url)
+    at = run_page(exp_experiment=EXPERIMENT)
+    picker = at.multiselect(key="exp_compare")
+    picked = [picker.options[0], picker.options[1]]  # train-1 and its first trial
+    assert picked[0].startswith("train-1") and picked[1].startswith("trial-000")
+    at = picker.set_value(picked).run()
+    assert not at.exception and not at.error
+    page = texts(at)
+    assert "**B** = trial-000 · " in page and page.count("no report for this run") == 1
+    table = report_table(at)
+    assert list(table.columns) == ["A rows", "A MAPE", "A MAE"]
+    assert table.loc["seen in training", "A MAPE"] == pytest.approx(15.0)
 
 
 @pytest.mark.integration
@@ -314,7 +418,9 @@ def test_a_thousand_runs_page_through_and_render_quickly(page_env) -> None:
             return httpx.Response(
                 404, json={"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no such model"}
             )
-        return httpx.Response(404, json={"message": f"unexpected {path}"})
+        return _artifacts(request, {}) or httpx.Response(
+            404, json={"message": f"unexpected {path}"}
+        )
 
     seen = _use_transport(page_env, server)
     started = time.perf_counter()
@@ -334,7 +440,78 @@ def test_a_thousand_runs_page_through_and_render_quickly(page_env) -> None:
     compare = time.perf_counter() - started
     assert not at.exception, at.exception
     assert len(at.get("plotly_chart")) == 2
+    assert not at.error, [e.value for e in at.error]
+    assert texts(at).count("no report for this run") == 5  # trials: no report artifacts
     # cached: the rerun did not go back to MLflow
     assert len([r for r in seen if r.url.path.endswith("/runs/search")]) == 4
     print(f"\n1,000 runs: first render {first:.2f} s, compare rerun {compare:.2f} s")
     assert first < 20 and compare < 10
+
+
+def _artifacts(request: httpx.Request, files: dict[str, httpx.Response]) -> httpx.Response | None:
+    """MLflow's answers for `download_artifacts`/`list_artifacts` of runs in experiment 7
+    (proxied `mlflow-artifacts:` store): `files` maps "<run_id>/<path>" to the file's answer,
+    and a listing shows those files; None for any other request."""
+    path = request.url.path
+    if path.endswith("/runs/get"):
+        run_id = request.url.params["run_id"]
+        info = {"run_id": run_id, "experiment_id": "7", "status": "FINISHED",
+                "artifact_uri": f"mlflow-artifacts:/7/{run_id}/artifacts"}  # fmt: skip
+        return httpx.Response(200, json={"run": {"info": info, "data": {}}})
+    if path.endswith("/logged-models/search"):  # MLflow 3 also looks for logged models
+        return httpx.Response(200, json={"models": []})
+    prefix = "/api/2.0/mlflow-artifacts/artifacts"
+    if path == prefix:  # a listing: ?path=7/<run_id>/artifacts/<folder>
+        run_id, _, folder = request.url.params["path"].split("/", 3)[1:]
+        listed = [k.split("/", 1)[1] for k in files if k.startswith(run_id + "/")]
+        return httpx.Response(200, json={"files": [
+            {"path": p.rsplit("/", 1)[-1], "is_dir": False, "file_size": 100}
+            for p in listed if p.rsplit("/", 1)[0] == folder
+        ]})  # fmt: skip
+    if path.startswith(prefix + "/7/"):
+        run_id, _, rest = path.removeprefix(prefix + "/7/").split("/", 2)
+        return files.get(f"{run_id}/{rest}", httpx.Response(404, json={"message": "no file"}))
+    return None
+
+
+def test_a_report_that_cannot_be_read_is_an_error_not_missing(page_env) -> None:
+    """A report listed for the run but refused by the artifact store (503) is an st.error for
+    that run; the other run's report is still shown, and nothing says "no report"."""
+    good, bad = "a" * 32, "b" * 32
+    table = {"columns": ["dimension", "group", "rows", "mae", "mape", "median_ape"],
+             "data": [["variant", "seen in training", 40, 50_000.0, 0.125, 0.09]]}  # fmt: skip
+    files = {
+        f"{good}/{REPORT_ARTIFACT}": httpx.Response(200, json=table),
+        f"{bad}/{REPORT_ARTIFACT}": httpx.Response(503, json={"message": "bucket unavailable"}),
+    }
+    runs = [_run_json(good, "train-good", 1_700_000_002_000, {}, {"test_mae": 1.0}, {}),
+            _run_json(bad, "train-bad", 1_700_000_001_000, {}, {"test_mae": 2.0}, {})]  # fmt: skip
+
+    def server(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/experiments/search"):
+            return httpx.Response(
+                200, json={"experiments": [{"experiment_id": "7", "name": CAR_PRICE_EXPERIMENT}]}
+            )
+        if path.endswith("/runs/search"):
+            return httpx.Response(200, json={"runs": runs})
+        if path.endswith("/registered-models/alias"):
+            return httpx.Response(
+                404, json={"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no such model"}
+            )
+        return _artifacts(request, files) or httpx.Response(404, json={"message": path})
+
+    _use_transport(page_env, server)
+    at = run_page()
+    picker = at.multiselect(key="exp_compare")
+    at = picker.set_value(picker.options).run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "The report of train-bad" in errors[0]
+    assert "artifact store" in errors[0]
+    page = texts(at)
+    assert "**B** = train-bad · bbbbbbbb: *the report could not be read*" in page
+    assert "no report for this run" not in page
+    shown = report_table(at)
+    assert list(shown.columns) == ["A rows", "A MAPE", "A MAE"]
+    assert shown.loc["seen in training", "A MAPE"] == pytest.approx(12.5)

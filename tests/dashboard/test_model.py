@@ -1,11 +1,15 @@
-"""Model page against the real API: champion card, importance, dependence curve."""
+"""Model page against the real API: champion card, importance, dependence curve, and the
+evaluation report (the real one, and its edge cases through an httpx.MockTransport)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import httpx
+import pytest
 
+from dashboard.model_card import REPORT_COLUMNS
 from tests.plugins.api_stack import ApiServer
 
 
@@ -44,3 +48,150 @@ def test_app_shell_lists_the_pages_and_service_status(apptest, down_env: str) ->
     for service in ("Pricing API", "MLflow", "Airflow"):
         assert f":red[●] {service} — **down**" in status
     assert "pricing API is down" in at.error[0].value  # the default page is Quote
+
+
+# --------------------------------------------------------------------------- evaluation report
+
+
+def report_table(at):  # noqa: ANN001, ANN201 - AppTest → DataFrame
+    """The report table (AppTest keeps no keys of read-only dataframes: found by columns)."""
+    return next(d.value for d in at.dataframe if list(d.value.columns) == REPORT_COLUMNS)
+
+
+def test_evaluation_report_of_the_served_model(apptest, live_env, api_server: ApiServer) -> None:
+    """The session champion's report, as /model/report serves it, one dimension at a time."""
+    served = httpx.get(api_server.url + "/model/report").json()
+    rows = served["rows"]
+    assert rows, "the session champion was trained with an evaluation report"
+    at = apptest("model").run()
+    assert not at.exception and not at.error
+    assert any(s.value.startswith("Where it errs") for s in at.subheader)
+
+    dimension = at.radio(key="model_report_dimension")
+    assert dimension.value == "variant"
+    variant = {r["group"]: r for r in rows if r["dimension"] == "variant"}
+    table = report_table(at)
+    assert list(table["Group"]) == sorted(variant)
+    for _, shown in table.iterrows():
+        row = variant[shown["Group"]]
+        assert shown["Rows"] == row["rows"]
+        assert shown["MAE"] == pytest.approx(row["mae"])
+        assert shown["MAPE"] == pytest.approx(100 * row["mape"])
+        assert shown["Median APE"] == pytest.approx(100 * row["median_ape"])
+    tiles = {m.label: m.value for m in at.metric}
+    for group, row in variant.items():
+        assert tiles[f"MAPE, variants {group}"] == f"{row['mape']:.1%}"
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    chart = next(s for s in specs if s["layout"]["title"]["text"].startswith("MAPE by"))
+    assert chart["layout"]["title"]["text"] == "MAPE by seen vs unseen variant"
+    assert chart["data"][0]["x"] == pytest.approx(list(table["MAPE"])[::-1])  # first on top
+
+    at = dimension.set_value("price decile").run()
+    assert not at.exception
+    deciles = report_table(at)
+    assert list(deciles["Group"]) == sorted(
+        r["group"] for r in rows if r["dimension"] == "price decile"
+    )
+    assert deciles["Group"].iloc[0].startswith("D01")
+    assert deciles["Rows"].sum() == table["Rows"].sum()  # every priced test car, once
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        (lambda v: httpx.Response(200, json={"model_version": v, "rows": []}),
+         "has no evaluation report"),
+        (lambda v: httpx.Response(404, json={"detail": "Not Found"}),
+         "does not serve evaluation reports"),
+    ],
+    ids=["trained-before-reports", "api-without-reports"],
+)  # fmt: skip
+def test_no_report_is_said_plainly(
+    apptest, live_env, api_server: ApiServer, monkeypatch: pytest.MonkeyPatch, answer, shown
+) -> None:
+    version = httpx.get(api_server.url + "/health").json()["model_version"]
+    calls = _report_answered_by(monkeypatch, api_server.url, lambda _: answer(version))
+    at = apptest("model").run()
+    assert not at.exception and not at.error
+    assert calls, "the page asked for the report"
+    info = " ".join(i.value for i in at.info)
+    assert shown in info
+    if "trained before" in shown:
+        assert f"Version {version} has no evaluation report" in info
+    assert not any(list(d.value.columns) == REPORT_COLUMNS for d in at.dataframe)
+    assert not [r for r in at.radio if r.key == "model_report_dimension"]
+    assert any(s.value == "How price follows one input" for s in at.subheader)  # page goes on
+
+
+def test_report_failure_is_an_error_and_the_page_goes_on(
+    apptest, live_env, api_server: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _report_answered_by(
+        monkeypatch,
+        api_server.url,
+        lambda _: httpx.Response(500, json={"detail": "report store corrupted"}),
+    )
+    at = apptest("model").run()
+    assert not at.exception
+    assert len(at.error) == 1
+    error = at.error[0].value
+    assert "evaluation report could not be read" in error and "report store corrupted" in error
+    assert "Reload the page" in error
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert any(t.startswith("Price vs") for t in titles)
+
+
+def test_report_frame_orders_groups_as_people_read_them() -> None:
+    from dashboard.model_card import report_dimensions, report_frame
+
+    rows = [  # carprice.report's order: groups sorted as text
+        {"dimension": d, "group": g, "rows": n, "mae": 1000.0 * n, "mape": n / 100,
+         "median_ape": n / 200}
+        for d, g, n in [
+            ("age band", "0–3 years", 5), ("age band", "11–15 years", 7),
+            ("age band", "16+ years", 2), ("age band", "4–6 years", 9),
+            ("brand", "Audi", 3), ("brand", "Maruti", 40), ("brand", "Tata", 12),
+            ("price decile", "D01 ₹1–₹2", 4), ("price decile", "D10 ₹9–₹10", 4),
+            ("price decile", "D02 ₹2–₹3", 4),
+            ("variant", "unseen in training", 6), ("variant", "seen in training", 30),
+        ]
+    ]  # fmt: skip
+    assert report_dimensions(rows) == ["variant", "price decile", "brand", "age band"]
+    assert list(report_frame(rows, "age band")["Group"]) == [
+        "0–3 years", "4–6 years", "11–15 years", "16+ years",
+    ]  # fmt: skip
+    assert list(report_frame(rows, "brand")["Group"]) == ["Maruti", "Tata", "Audi"]
+    assert [g[:3] for g in report_frame(rows, "price decile")["Group"]] == ["D01", "D02", "D10"]
+    variant = report_frame(rows, "variant")
+    assert list(variant["Group"]) == ["seen in training", "unseen in training"]
+    assert variant.iloc[1].tolist() == ["unseen in training", 6, 6000.0, 6.0, 3.0]
+
+
+def _report_answered_by(
+    monkeypatch: pytest.MonkeyPatch, api_url: str, answer: Callable[[httpx.Request], httpx.Response]
+) -> list[httpx.Request]:
+    """The page's API client on an httpx.MockTransport: GET /model/report is answered by
+    `answer`; every other call is passed on to the real API, so the rest of the page works."""
+    from dashboard import pricing
+    from dashboard.clients.api_client import ApiClient
+
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/model/report":
+            calls.append(request)
+            return answer(request)
+        passed = httpx.request(
+            request.method, api_url + request.url.raw_path.decode(), content=request.content,
+            timeout=60,
+            headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+        )  # fmt: skip
+        return httpx.Response(
+            passed.status_code,
+            content=passed.content,
+            headers={"content-type": passed.headers.get("content-type", "application/json")},
+        )
+
+    client = ApiClient(api_url, transport=httpx.MockTransport(handler))
+    monkeypatch.setattr(pricing, "api_client", lambda: client)
+    return calls
