@@ -26,8 +26,28 @@ def rupees(value: float | None) -> str:
     return f"{sign}₹{v:,.0f}"
 
 
+# The model's name features (carprice.target_encoding) in a salesperson's words: their values
+# are log prices and counts, meaningless on their own, so the label says what they stand for.
+_NAME_FEATURES = {
+    "te_brand": "what the brand fetches",
+    "te_model": "what the model fetches",
+    "te_model_line": "what the model line fetches",
+    "te_variant": "what the variant fetches",
+    "te_price": "name and age together",
+}
+_COUNTS = {"n_variant": "listings of this variant", "n_model_line": "listings of this model line"}
+_PER_LITRE = {"power_per_cc": "power per litre (bhp)", "torque_per_cc": "torque per litre (Nm)"}
+
+
 def _label(feature: str, value: Any) -> str:
-    name = feature.replace("_", " ")
+    if feature in _NAME_FEATURES:
+        return _NAME_FEATURES[feature]
+    if feature in _COUNTS and isinstance(value, int | float) and not pd.isna(value):
+        return f"{_COUNTS[feature]} = {value:,.0f}"
+    if feature.startswith("tok_"):
+        word = feature.removeprefix("tok_").upper()
+        return f"'{word}' in the name" if value else f"no '{word}' in the name"
+    name = _PER_LITRE.get(feature, feature.replace("_", " "))
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return f"{name} (missing)"
     if feature == "year" and isinstance(value, int | float):

@@ -103,8 +103,7 @@ def evaluation_report(url: str, version: str | None) -> list[dict[str, Any]] | N
     Read through the page's API client, so failures are the same `ApiError`s as elsewhere.
     """
     try:
-        # ApiClient has no method for this endpoint yet: its request helper does the rest.
-        return pricing.api_client()._request("GET", "/model/report").json()["rows"]
+        return pricing.api_client().model_report()["rows"]
     except ApiError as exc:
         if exc.status == 404:
             return None

@@ -98,6 +98,10 @@ class ApiClient:
         """GET /model/importance: mean |SHAP| per feature (log-price units)."""
         return self._request("GET", "/model/importance").json()
 
+    def model_report(self) -> dict[str, Any]:
+        """GET /model/report: the served model's test error by group."""
+        return self._request("GET", "/model/report").json()
+
     def catalogue_brands(self) -> list[dict[str, Any]]:
         """GET /catalogue/brands: every brand the served model knows, with counts."""
         return self._request("GET", "/catalogue/brands").json()

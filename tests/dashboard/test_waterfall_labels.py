@@ -1,0 +1,32 @@
+"""The SHAP waterfall speaks a salesperson's words for model v2's name features."""
+
+from __future__ import annotations
+
+from dashboard.charts import _label, waterfall
+
+
+def test_name_features_read_as_what_they_stand_for() -> None:
+    assert _label("te_variant", 13.05) == "what the variant fetches"
+    assert _label("te_price", 12.4) == "name and age together"
+    assert _label("n_variant", 12.0) == "listings of this variant = 12"
+    assert _label("tok_vdi", 1.0) == "'VDI' in the name"
+    assert _label("tok_at", 0.0) == "no 'AT' in the name"
+    assert _label("power_per_cc", 61.7) == "power per litre (bhp) = 61.7"
+    assert _label("km_driven", 63000) == "km driven = 63,000"
+
+
+def test_waterfall_labels_v2_features() -> None:
+    contributions = {
+        "base_price": 400_000.0,
+        "features": [
+            {"feature": "te_variant", "value": 13.1, "rupees": 90_000.0},
+            {"feature": "tok_vdi", "value": 1.0, "rupees": 5_000.0},
+        ],
+    }
+    figure = waterfall(contributions, 495_000.0)
+    assert list(figure.data[0].y) == [
+        "Typical car",
+        "what the variant fetches",
+        "'VDI' in the name",
+        "This car",
+    ]
