@@ -39,6 +39,15 @@ _COUNTS = {"n_variant": "listings of this variant", "n_model_line": "listings of
 _PER_LITRE = {"power_per_cc": "power per litre (bhp)", "torque_per_cc": "torque per litre (Nm)"}
 
 
+def feature_name(feature: str) -> str:
+    """A model input as a salesperson would name it."""
+    if feature in _NAME_FEATURES:
+        return _NAME_FEATURES[feature]
+    if feature.startswith("tok_"):
+        return f"'{feature.removeprefix('tok_').upper()}' in the name"
+    return _COUNTS.get(feature) or _PER_LITRE.get(feature) or feature.replace("_", " ")
+
+
 def _label(feature: str, value: Any) -> str:
     if feature in _NAME_FEATURES:
         return _NAME_FEATURES[feature]
@@ -47,7 +56,7 @@ def _label(feature: str, value: Any) -> str:
     if feature.startswith("tok_"):
         word = feature.removeprefix("tok_").upper()
         return f"'{word}' in the name" if value else f"no '{word}' in the name"
-    name = _PER_LITRE.get(feature, feature.replace("_", " "))
+    name = feature_name(feature)
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return f"{name} (missing)"
     if feature == "year" and isinstance(value, int | float):
@@ -112,13 +121,19 @@ def waterfall(contributions: dict[str, Any], price: float, top: int = 10) -> go.
     return fig
 
 
-def importance_bar(importance: dict[str, float]) -> go.Figure:
-    """Global importance (mean |SHAP|), largest at the top."""
-    items = sorted(importance.items(), key=lambda kv: kv[1])
+def importance_bar(importance: dict[str, float], top: int = 12) -> go.Figure:
+    """Global importance (mean |SHAP|), largest at the top; the long tail (most trim words
+    matter for a few cars only) is one bar."""
+    ranked = sorted(importance.items(), key=lambda kv: kv[1], reverse=True)
+    shown, rest = ranked[:top], ranked[top:]
+    items = [(feature_name(k), v) for k, v in shown]
+    if rest:
+        items.append((f"{len(rest)} other inputs together", sum(v for _, v in rest)))
+    items.reverse()
     fig = go.Figure(
         go.Bar(
             x=[v for _, v in items],
-            y=[k.replace("_", " ") for k, _ in items],
+            y=[k for k, _ in items],
             orientation="h",
             marker_color=ACCENT,
             hovertemplate="%{y}: %{x:.3f}<extra></extra>",

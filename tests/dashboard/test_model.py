@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from dashboard import charts as charts_mod
 from dashboard.model_card import REPORT_COLUMNS
 from tests.plugins.api_stack import ApiServer
 
@@ -25,7 +26,13 @@ def test_champion_card_importance_and_dependence(apptest, live_env, api_server: 
               for c in at.get("plotly_chart")}  # fmt: skip
     importance = next(v for k, v in charts.items() if k.startswith("What moves prices"))
     served = httpx.get(api_server.url + "/model/importance").json()["importance"]
-    assert len(importance["data"][0]["y"]) == len(served)
+    bars = importance["data"][0]
+    top = sorted(served, key=served.get, reverse=True)[:12]  # the top inputs, then the rest
+    assert list(bars["y"])[::-1] == [
+        *(charts_mod.feature_name(f) for f in top),
+        f"{len(served) - 12} other inputs together",
+    ]
+    assert sum(bars["x"]) == pytest.approx(sum(served.values()))
     dependence = next(v for k, v in charts.items() if k.startswith("Price vs"))
     prices = dependence["data"][2]["y"]
     assert len(prices) > 5 and all(p and p > 0 for p in prices)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dashboard.charts import _label, waterfall
 
 
@@ -30,3 +32,13 @@ def test_waterfall_labels_v2_features() -> None:
         "'VDI' in the name",
         "This car",
     ]
+
+
+def test_importance_shows_the_top_inputs_and_groups_the_tail() -> None:
+    from dashboard.charts import importance_bar
+
+    importance = {f"tok_w{i}": 0.001 for i in range(40)} | {"te_variant": 0.5, "year": 0.3}
+    bars = importance_bar(importance, top=5).data[0]
+    assert list(bars.y)[-2:] == ["year", "what the variant fetches"]  # largest at the top
+    assert list(bars.y)[0] == "37 other inputs together"
+    assert bars.x[0] == pytest.approx(37 * 0.001)
