@@ -130,8 +130,9 @@ def _map_unique(text: Column, parse: Callable[[str], object]) -> tuple[Column, C
 class _Errors:
     """Collects per-row reasons; a row is bad when it has at least one."""
 
-    def __init__(self, rows: int) -> None:
-        self.messages = np.full(rows, "", dtype=object)
+    def __init__(self, rows: int, messages: np.ndarray | None = None) -> None:
+        """`messages` carries on from reasons found earlier (one per row, '' when none)."""
+        self.messages = np.full(rows, "", dtype=object) if messages is None else messages
 
     def add(self, mask: np.ndarray, message: str | Callable[[np.ndarray], Any]) -> None:
         """`message` may be a function of the bad rows' mask, so reasons cost nothing when
@@ -407,8 +408,7 @@ def clean_training(raw: pd.DataFrame) -> CleanReport:
     frame, messages = to_frame(deduped)
     if TARGET not in frame:
         raise ShapeError(f"training data needs a {TARGET} column")
-    errors = _Errors(len(frame))
-    errors.messages = messages.to_numpy(dtype=object, copy=True)
+    errors = _Errors(len(frame), messages.to_numpy(dtype=object, copy=True))
     _check_choices(frame, errors)
     errors.add(frame[TARGET].isna().to_numpy() & (errors.messages == ""), f"{TARGET} is missing")
     errors = pd.Series(errors.messages, index=frame.index)
