@@ -35,10 +35,19 @@ def choose(page, key: str, text: str, *, typed: bool = False) -> None:  # noqa: 
     expect(box).to_have_value(text)
 
 
+def price_button(page):  # noqa: ANN001, ANN201
+    """The Get price button once the page has settled: while Streamlit swaps a rerun's
+    elements in, the old button can still be on the page beside the new one."""
+    button = page.get_by_role("button", name="Get price")
+    expect(button).to_have_count(1, timeout=30_000)
+    return button
+
+
 def get_price(page, old: str | None = None) -> float:  # noqa: ANN001
     """Press Get price; wait for a (new) price; seconds from click to price shown."""
+    button = price_button(page)
     t0 = time.perf_counter()
-    page.get_by_role("button", name="Get price").click()
+    button.click()
     if old is None:
         page.locator(PRICE).wait_for(state="visible")
     else:
@@ -56,7 +65,7 @@ def test_price_a_car_by_its_name(
     """Brand → model → variant, km, Get price: no spec typed, every assumed spec named."""
     api = api_server.url
     page.goto(dashboard_url)
-    page.get_by_role("button", name="Get price").wait_for()
+    price_button(page).wait_for()
     wait_idle(page)
     # Before a quote: the model's error and what moves prices, drawn while the form is filled.
     expect(page.locator("[data-testid='stPlotlyChart']")).to_have_count(1)
@@ -66,7 +75,7 @@ def test_price_a_car_by_its_name(
     # A new brand clears the model: no price until one is chosen.
     choose(page, "quote_brand", "Hyundai")
     expect(page.locator(".st-key-quote_model input")).to_have_value("")
-    expect(page.get_by_role("button", name="Get price")).to_be_disabled()
+    expect(price_button(page)).to_be_disabled()
     choose(page, "quote_model", "i20")
     choose(page, "quote_variant", "Asta")
     asta = next(v for v in httpx.get(f"{api}/catalogue/Hyundai/i20/variants").json()
@@ -118,7 +127,7 @@ def test_price_a_car_by_its_name(
     expect(page.get_by_text("isn't in the catalogue")).to_be_visible()
     # Its price may equal the listed variant's (it is priced from the model line "Hyundai i20
     # Asta" with the same specs), so wait for the new car's heading, not for a new price.
-    page.get_by_role("button", name="Get price").click()
+    price_button(page).click()
     expect(page.locator("h3").filter(has_text="Hyundai i20 Asta Special Edition")).to_have_count(1)
     wait_idle(page)
     expect(page.locator(FILLED)).not_to_contain_text("the variant's typical specs")
