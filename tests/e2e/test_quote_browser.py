@@ -8,8 +8,9 @@ import time
 import httpx
 from playwright.sync_api import expect
 
+from carprice import names
 from tests.e2e.conftest import wait_idle
-from tests.plugins.api_stack import ApiServer
+from tests.plugins.api_stack import ApiServer, served_version, wait_for
 from tests.servers import free_port
 
 PRICE = ".st-key-quote_price [data-testid='stMetricValue']"
@@ -64,6 +65,13 @@ def test_price_a_car_by_its_name(
 ) -> None:
     """Brand → model → variant, km, Get price: no spec typed, every assumed spec named."""
     api = api_server.url
+    # Earlier tests move the session registry's champion; the price compared below must come
+    # from the version the page quoted with, so start once the API serves the current one.
+    from mlflow import MlflowClient
+
+    registry = MlflowClient(api_server.mlflow_url, registry_uri=api_server.mlflow_url)
+    champion = registry.get_model_version_by_alias(names.MODEL_NAME, names.CHAMPION).version
+    wait_for(lambda: served_version(api) == str(champion), timeout=90)
     page.goto(dashboard_url)
     price_button(page).wait_for()
     wait_idle(page)
@@ -101,7 +109,9 @@ def test_price_a_car_by_its_name(
         "transmission": asta["transmission"],
     }  # fmt: skip
     expected = httpx.post(f"{api}/predict", json=car).json()
-    assert page.get_by_text(f"₹{expected['price']:,.0f}").count() == 1
+    caption = page.get_by_text("Model version").first.inner_text()
+    assert f"Model version {expected['model_version']} " in caption, caption
+    assert page.get_by_text(f"₹{expected['price']:,.0f}").count() == 1, (caption, car)
     expect(page.locator("h3").filter(has_text="Hyundai i20 Asta")).to_have_count(1)
     # The quote names every spec it assumed, with the value used.
     assert set(expected["filled"].values()) == {"variant"}
