@@ -37,7 +37,17 @@ _CHECKED = (*NUMERIC_COLUMNS, TARGET)
 _CHECKED_BEFORE_FILL = tuple(c for c in _CHECKED if c not in SPEC_COLUMNS)
 _ROW_REQUIRED = ("year", "km_driven", "fuel", "seller_type", "transmission", "owner_rank")
 _RAW_REQUIRED = ("name", "year", "km_driven", "fuel", "seller_type", "transmission", "owner")
-_OWNER_LOOKUP = {label.lower(): rank for label, rank in OWNER_LABELS.items()}
+# CarDekho's labels, and what a dealer's sheet writes instead: a count ("2") or "2nd owner".
+_OWNER_WORDS = ("test drive", "first", "second", "third", "fourth")
+_OWNER_LOOKUP = {
+    **{label.lower(): rank for label, rank in OWNER_LABELS.items()},
+    **{str(rank): rank for rank in range(5)},
+    **{f"{rank}+": min(rank, 4) for rank in range(1, 6)},
+    **{word: rank for rank, word in enumerate(_OWNER_WORDS)},
+    **{f"{word} owner": rank for rank, word in enumerate(_OWNER_WORDS)},
+    **{f"{n}{s} owner": n for n, s in ((1, "st"), (2, "nd"), (3, "rd"), (4, "th"))},
+    **{f"{n}{s}": n for n, s in ((1, "st"), (2, "nd"), (3, "rd"), (4, "th"))},
+}
 _TWO_WORD = {b.lower() for b in TWO_WORD_BRANDS}
 _CHOICE_LOOKUP = {col: {c.lower(): c for c in choices} for col, choices in CATEGORY_CHOICES.items()}
 
@@ -279,7 +289,9 @@ def _from_raw(df: pd.DataFrame, errors: _Errors) -> dict[str, Column]:
         "torque": ("torque", units.parse_torque),
     }
     for raw_col, (col, parse) in parsers.items():
-        text = _text(df[raw_col]) if raw_col in df else _missing_text(rows)
+        # A sheet may name a spec the clean way ("engine_cc") beside raw listing columns.
+        alias = raw_col if raw_col in df else _SPEC_ALIASES.get(raw_col)
+        text = _text(df[alias]) if alias in df else _missing_text(rows)
         values, messages = _map_unique(text, parse)
         errors.add(pd.notna(messages), lambda bad, m=messages: m[bad])
         out[col] = values if col == "torque" else _floats(values)
@@ -288,9 +300,25 @@ def _from_raw(df: pd.DataFrame, errors: _Errors) -> dict[str, Column]:
     out["torque_rpm"] = np.array(
         [p[1] if p is not None and p[1] is not None else np.nan for p in pairs], dtype=float
     )
+    if "torque_rpm" in df and "torque" not in df:
+        out["torque_rpm"] = _numeric(df["torque_rpm"], "torque_rpm", errors)
     for col in ("year", "km_driven", "seats"):
         out[col] = _numeric(df[col], col, errors) if col in df else np.full(rows, np.nan)
     return out
+
+
+# Raw listing spec column → its clean-number name; either is read in either shape.
+_SPEC_ALIASES = {
+    "mileage": "mileage_kmpl",
+    "engine": "engine_cc",
+    "max_power": "max_power_bhp",
+    "torque": "torque_nm",
+}
+_RAW_SPEC_PARSERS = {
+    "mileage_kmpl": ("mileage", units.parse_mileage),
+    "engine_cc": ("engine", units.parse_engine),
+    "max_power_bhp": ("max_power", units.parse_power),
+}
 
 
 def _owner_rank(labels: pd.Series, errors: _Errors) -> Column:
@@ -333,7 +361,15 @@ def _from_features(df: pd.DataFrame, errors: _Errors) -> dict[str, Column]:
     out: dict[str, Column] = {"name": names}
     out |= _name_columns(names, brands)
     for col in NUMERIC_COLUMNS:
-        out[col] = _numeric(df[col], col, errors) if col in df else np.full(rows, np.nan)
+        raw_col, parse = _RAW_SPEC_PARSERS.get(col, (None, None))
+        if col in df:
+            out[col] = _numeric(df[col], col, errors)
+        elif raw_col in df and parse is not None:  # "1248 CC" beside clean columns
+            values, messages = _map_unique(_text(df[raw_col]), parse)
+            errors.add(pd.notna(messages), lambda bad, m=messages: m[bad])
+            out[col] = _floats(values)
+        else:
+            out[col] = np.full(rows, np.nan)
     if "owner" in df:  # a label instead of a rank
         unranked = np.isnan(out["owner_rank"])
         if unranked.any():
