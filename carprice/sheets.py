@@ -242,9 +242,7 @@ def _table(records: list[list[str]], header_at: int, dialect: Dialect) -> Table:
         raise TableError("The header row is blank. The first line must name the columns.")
     body = records[header_at + 1 :]
     if not body:
-        raise TableError(
-            "The file has a header but no cars. Add one car per row under the header."
-        )
+        raise TableError("The file has a header but no cars. Add one car per row under the header.")
     width = len(headers)
     problems: dict[int, str] = {}
     rows: list[list[str]] = []
@@ -280,8 +278,10 @@ def _read_xlsx(content: bytes) -> Table:
             "again as *Excel Workbook (.xlsx)* or *CSV UTF-8*."
         ) from exc
     try:
-        sheets = [(ws.title, [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)])
-                  for ws in book.worksheets]  # fmt: skip
+        sheets = [
+            (ws.title, [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)])
+            for ws in book.worksheets
+        ]
     finally:
         book.close()
     sheets = [(title, [r for r in rows if any(c.strip() for c in r)]) for title, rows in sheets]
