@@ -110,6 +110,13 @@ def airflow_env(settings: StackSettings, creds: Credentials) -> dict[str, str]:
     }
 
 
+def rclone_auth_env(key: str, secret: str) -> dict[str, str]:
+    """rclone's key pair as an environment variable, never a flag (`ps` shows every flag to
+    every local user). rclone reads a list flag's variable as CSV, so the pair, which holds a
+    comma itself, is one quoted CSV field."""
+    return {"RCLONE_AUTH_KEY": '"' + f"{key},{secret}".replace('"', '""') + '"'}
+
+
 def build(settings: StackSettings, creds: Credentials) -> list[Service]:
     """The services in start order."""
     state, host = settings.state, settings.host
@@ -125,10 +132,6 @@ def build(settings: StackSettings, creds: Credentials) -> list[Service]:
                 "s3",
                 "--addr",
                 f"{host}:{settings.s3_port}",
-                # rclone takes the key pair only as a flag (RCLONE_AUTH_KEY is not split
-                # into a pair), so it is visible in `ps` to local users.
-                "--auth-key",
-                f"{creds.s3_key},{creds.s3_secret}",
                 "--dir-cache-time",
                 "1s",  # 0s makes rclone 1.75 busy-loop
                 "--config",
@@ -138,7 +141,7 @@ def build(settings: StackSettings, creds: Credentials) -> list[Service]:
                 str(state / "s3"),
             ],
             s3_url + "/",
-            base,
+            {**base, **rclone_auth_env(creds.s3_key, creds.s3_secret)},
         ),
         Service(
             "mlflow",

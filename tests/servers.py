@@ -173,8 +173,6 @@ def start_s3_server(
         "s3",
         "--addr",
         f"127.0.0.1:{port}",
-        "--auth-key",
-        f"{key},{secret}",
         # Not 0s: rclone 1.75 then busy-loops (a full core) once the VFS has been used.
         "--dir-cache-time",
         "1s",
@@ -184,7 +182,10 @@ def start_s3_server(
         "INFO",
         str(data_dir),
     ]
-    proc = ManagedProcess(f"rclone-s3:{port}", cmd, log_path)
+    from stack.services import rclone_auth_env  # the key pair in the environment, not in `ps`
+
+    env = {**os.environ, **rclone_auth_env(key, secret)}
+    proc = ManagedProcess(f"rclone-s3:{port}", cmd, log_path, env=env)
     endpoint = f"http://127.0.0.1:{port}"
     # Unauthenticated GET / answers 400 (no signature): good enough as a liveness probe.
     seconds = _start_and_wait(proc, endpoint + "/", timeout)

@@ -98,6 +98,14 @@ def test_up_trains_once_serves_and_down_cleans_up(
     for secret in (state / "secrets").iterdir():
         assert secret.stat().st_mode & 0o777 == 0o600, secret
     assert _airflow_runs(values) == 1
+    # No secret on a command line: `ps` shows every process's arguments to every local user.
+    listing = subprocess.run(
+        ["ps", "-eww", "-o", "args="], capture_output=True, text=True, check=True
+    ).stdout
+    secrets = {values[k] for k in ("AIRFLOW_PASSWORD", "S3_KEY", "S3_SECRET")}
+    secrets |= {f.read_text().strip() for f in (state / "secrets").iterdir() if f.is_file()}
+    leaked = sorted(s[:4] + "…" for s in secrets if len(s) >= 8 and s in listing)
+    assert not leaked, f"secrets visible in `ps`: {leaked}"
 
     import boto3
     from botocore.config import Config

@@ -127,8 +127,11 @@ def test_services_carry_marker_and_secrets_stay_out_of_argv(settings: StackSetti
         assert service.env[services.MARKER] == str(settings.state)
         argv = " ".join(service.argv)
         for secret in (creds.airflow_admin_password, creds.airflow_jwt_secret,
+                       creds.airflow_api_secret_key, creds.s3_key, creds.s3_secret,
                        creds.dashboard_operator_password):  # fmt: skip
             assert secret not in argv, service.name
+    s3 = next(s for s in built if s.name == "s3").env
+    assert s3["RCLONE_AUTH_KEY"] == f'"{creds.s3_key},{creds.s3_secret}"'  # one CSV field
     airflow = next(s for s in built if s.name == "airflow-scheduler").env
     assert airflow["AIRFLOW__API_AUTH__JWT_SECRET"] == creds.airflow_jwt_secret
     assert airflow["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"].startswith(
