@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pandas as pd
@@ -13,17 +15,91 @@ UP = "#2e7d32"
 DOWN = "#c62828"
 
 
-def rupees(value: float | None) -> str:
-    """₹ with Indian lakh/crore words for big sums: ₹4.85 lakh, ₹1.20 crore, ₹85,000."""
-    if value is None or pd.isna(value):
+# ----------------------------------------------------------------------------- rupees
+# One place for money as people in India write it: digits grouped 10,06,500 (the last three,
+# then pairs), and lakh (1,00,000) / crore (1,00,00,000) words for headline figures.
+
+_LAKH, _CRORE = 100_000, 10_000_000
+
+
+def _half_up(value: float, decimals: int = 0) -> Decimal:
+    """Rounded half away from zero, on the decimal value as written (10.065 → 10.07)."""
+    return Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)
+
+
+def indian(value: float, decimals: int = 0) -> str:
+    """A number with Indian digit grouping: 1006500 → '10,06,500', 12345.6 (1) → '12,345.6'."""
+    rounded = _half_up(value, decimals)
+    sign = "−" if rounded < 0 else ""
+    whole, _, fraction = f"{abs(rounded):.{decimals}f}".partition(".")
+    head, tail = whole[:-3], whole[-3:]
+    pairs = [head[max(0, i - 2) : i] for i in range(len(head), 0, -2)][::-1]
+    grouped = ",".join([*pairs, tail]) if head else tail
+    return sign + grouped + (f".{fraction}" if fraction else "")
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or pd.isna(value)
+
+
+def rupees(value: float | None, exact: bool = False) -> str:
+    """Money for a person: '₹85,000', '₹10.07 lakh', '₹1.25 crore' (headline figures), or
+    with `exact` every rupee in Indian grouping: '₹10,06,500'. Negative: '−₹39,200'."""
+    if _missing(value):
         return "—"
-    sign = "−" if value < 0 else ""
-    v = abs(float(value))
-    if v >= 1e7:
-        return f"{sign}₹{v / 1e7:.2f} crore"
-    if v >= 1e5:
-        return f"{sign}₹{v / 1e5:.2f} lakh"
-    return f"{sign}₹{v:,.0f}"
+    whole = _half_up(value)
+    sign, v = ("−" if whole < 0 else ""), abs(whole)
+    if exact or v < _LAKH:
+        return f"{sign}₹{indian(v)}"
+    lakh = _half_up(v / _LAKH, 2)
+    if lakh < 100:
+        return f"{sign}₹{lakh:.2f} lakh"
+    return f"{sign}₹{indian(v / _CRORE, 2)} crore"
+
+
+def signed_rupees(value: float | None, exact: bool = False) -> str:
+    """A change in price: '+₹12,000', '−₹39,200', '+₹1.20 lakh'; '₹0' for no change."""
+    if _missing(value):
+        return "—"
+    text = rupees(value, exact)
+    return text if text.startswith(("−", "₹0")) else f"+{text}"
+
+
+def rupee_range(low: float | None, high: float | None) -> str:
+    """'₹8.05 – ₹12.58 lakh' (one unit said once), '₹95,000 – ₹1.20 lakh'."""
+    a, b = rupees(low), rupees(high)
+    for unit in (" lakh", " crore"):
+        if a.endswith(unit) and b.endswith(unit):
+            return f"{a.removesuffix(unit)} – {b}"
+    return f"{a} – {b}"
+
+
+def _short(value: float) -> str:
+    """An axis tick: '₹0', '₹50,000', '₹2.5 lakh', '₹1.2 crore' (no trailing zeros)."""
+    if abs(value) < _LAKH:
+        return rupees(value)
+    unit, size = ("crore", _CRORE) if abs(value) >= _CRORE else ("lakh", _LAKH)
+    number = f"{_half_up(value / size, 2):f}".rstrip("0").rstrip(".")
+    return f"₹{number} {unit}"
+
+
+def ticks(low: float, high: float, count: int = 5, text: Any = None) -> dict[str, Any]:
+    """Plotly axis settings with about `count` round ticks over low..high, written by `text`
+    (default: Indian grouping; Plotly itself can only group digits in threes)."""
+    text = text or indian
+    low, high = min(low, high), max(low, high)
+    span = (high - low) or max(abs(high), 1.0)
+    raw = span / max(count - 1, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = math.floor(low / step) * step
+    values = [first + i * step for i in range(int(math.ceil((high - first) / step)) + 1)]
+    return {"tickmode": "array", "tickvals": values, "ticktext": [text(v) for v in values]}
+
+
+def rupee_ticks(low: float, high: float, count: int = 5) -> dict[str, Any]:
+    """`ticks` written as short rupees: '₹0', '₹50,000', '₹2.5 lakh', '₹1.2 crore'."""
+    return ticks(low, high, count, _short)
 
 
 # The model's name features (carprice.target_encoding) in a salesperson's words: their values
@@ -52,7 +128,7 @@ def _label(feature: str, value: Any) -> str:
     if feature in _NAME_FEATURES:
         return _NAME_FEATURES[feature]
     if feature in _COUNTS and isinstance(value, int | float) and not pd.isna(value):
-        return f"{_COUNTS[feature]} = {value:,.0f}"
+        return f"{_COUNTS[feature]} = {indian(value)}"
     if feature.startswith("tok_"):
         word = feature.removeprefix("tok_").upper()
         return f"'{word}' in the name" if value else f"no '{word}' in the name"
@@ -62,9 +138,9 @@ def _label(feature: str, value: Any) -> str:
     if feature == "year" and isinstance(value, int | float):
         value = str(int(value))
     elif isinstance(value, float):
-        value = f"{value:,.1f}".rstrip("0").rstrip(".")
+        value = indian(value, 1).removesuffix(".0")
     elif isinstance(value, int) and feature != "year":
-        value = f"{value:,}"
+        value = indian(value)
     return f"{name} = {value}"
 
 
@@ -78,14 +154,15 @@ def _span(values: list[float]) -> float:
 
 
 def waterfall(contributions: dict[str, Any], price: float, top: int = 10) -> go.Figure:
-    """SHAP waterfall in rupees: base price, the largest contributions, the rest, the price."""
+    """How each detail moved the price, in rupees: the typical car's price, the largest
+    effects, the rest together, this car's price (SHAP contributions, summed exactly)."""
     features = contributions["features"]
     shown, rest = features[:top], features[top:]
     labels = ["Typical car"] + [_label(f["feature"], f["value"]) for f in shown]
     values = [contributions["base_price"]] + [f["rupees"] for f in shown]
     measures = ["absolute"] + ["relative"] * len(shown)
     if rest:
-        labels.append(f"{len(rest)} other features")
+        labels.append(f"{len(rest)} other details together")
         values.append(sum(f["rupees"] for f in rest))
         measures.append("relative")
     labels.append("This car")
@@ -98,7 +175,7 @@ def waterfall(contributions: dict[str, Any], price: float, top: int = 10) -> go.
             y=labels,
             x=values,
             text=[
-                rupees(v) if m != "relative" else ("+" if v >= 0 else "") + rupees(v)
+                rupees(v) if m != "relative" else signed_rupees(v)
                 for v, m in zip(values, measures, strict=True)
             ],
             textposition="outside",
@@ -111,9 +188,13 @@ def waterfall(contributions: dict[str, Any], price: float, top: int = 10) -> go.
         )
     )
     fig.update_layout(
-        title="Why this price: each feature's effect in rupees",
+        title="Why this price: how each detail moved it",
         yaxis={"autorange": "reversed", "automargin": True},
-        xaxis={"title": "Price (₹)", "tickformat": ",.0f", "range": [0, _span(values) * 1.25]},
+        xaxis={
+            "title": "Price",
+            "range": [0, _span(values) * 1.25],
+            **rupee_ticks(0, _span(values) * 1.25),
+        },  # fmt: skip
         height=120 + 32 * len(labels),
         margin={"l": 10, "r": 70, "t": 50, "b": 40},
         showlegend=False,
@@ -122,8 +203,9 @@ def waterfall(contributions: dict[str, Any], price: float, top: int = 10) -> go.
 
 
 def importance_bar(importance: dict[str, float], top: int = 12) -> go.Figure:
-    """Global importance (mean |SHAP|), largest at the top; the long tail (most trim words
-    matter for a few cars only) is one bar."""
+    """How much each detail moves prices in general, largest at the top; the long tail (most
+    trim words matter for a few cars only) is one bar. The bars are mean |SHAP| in log-price
+    units (kept as the API gives them); the hover says it as a typical share of the price."""
     ranked = sorted(importance.items(), key=lambda kv: kv[1], reverse=True)
     shown, rest = ranked[:top], ranked[top:]
     items = [(feature_name(k), v) for k, v in shown]
@@ -136,12 +218,13 @@ def importance_bar(importance: dict[str, float], top: int = 12) -> go.Figure:
             y=[k for k, _ in items],
             orientation="h",
             marker_color=ACCENT,
-            hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+            customdata=[f"{math.expm1(v):.0%}" for _, v in items],
+            hovertemplate="%{y}: moves a price by about %{customdata} on average<extra></extra>",
         )
     )
     fig.update_layout(
-        title="What moves prices overall (mean |SHAP|, log-price units)",
-        xaxis_title="mean |SHAP| (≈ typical relative price change)",
+        title="What moves prices overall: how much each detail moves a price",
+        xaxis={"title": "Bigger bar = moves the price more", "showticklabels": False},
         height=120 + 28 * len(items),
         margin={"l": 10, "r": 20, "t": 50, "b": 40},
     )
@@ -159,6 +242,8 @@ def curve(
 ) -> go.Figure:
     """Price against one input with its range band; `marker` highlights the current car."""
     fig = go.Figure()
+    known = [p for p in (*prices, *lows, *highs) if not _missing(p)]
+    x_text = [str(int(x)) if x_title == "Year" else indian(x) for x in xs]
     fig.add_trace(
         go.Scatter(
             x=list(xs),
@@ -188,7 +273,8 @@ def curve(
             mode="lines+markers",
             name="price",
             line={"color": ACCENT},
-            hovertemplate=f"{x_title}: %{{x:,}}<br>₹%{{y:,.0f}}<extra></extra>",
+            customdata=[[t, rupees(p, exact=True)] for t, p in zip(x_text, prices, strict=True)],
+            hovertemplate=f"{x_title}: %{{customdata[0]}}<br>%{{customdata[1]}}<extra></extra>",
         )
     )
     if marker is not None:
@@ -199,12 +285,16 @@ def curve(
                 mode="markers",
                 name="this car",
                 marker={"size": 13, "color": DOWN, "symbol": "diamond"},
+                hovertemplate=f"this car: {rupees(marker[1], exact=True)}<extra></extra>",
             )
         )
     fig.update_layout(
         title=title,
-        xaxis_title=x_title,
-        yaxis={"title": "Price (₹)", "tickformat": ",.0f"},
+        xaxis={
+            "title": x_title,
+            **({} if x_title == "Year" or not len(xs) else ticks(min(xs), max(xs))),
+        },  # fmt: skip
+        yaxis={"title": "Price", **(rupee_ticks(min(known), max(known)) if known else {})},
         height=360,
         margin={"l": 10, "r": 20, "t": 50, "b": 40},
         legend={"orientation": "h", "y": -0.25},
@@ -219,12 +309,15 @@ def price_histogram(prices: pd.Series) -> go.Figure:
             x=prices,
             nbinsx=40,
             marker_color=ACCENT,
-            hovertemplate="₹%{x}<br>%{y} cars<extra></extra>",
+            hovertemplate="%{y} cars<extra></extra>",
         )
     )
     fig.update_layout(
         title="Price distribution",
-        xaxis={"title": "Predicted price (₹)", "tickformat": ",.0f"},
+        xaxis={
+            "title": "Predicted price",
+            **(rupee_ticks(prices.min(), prices.max()) if prices.notna().any() else {}),
+        },
         yaxis_title="Cars",
         height=360,
         margin={"l": 10, "r": 20, "t": 50, "b": 40},
@@ -248,13 +341,19 @@ def price_by_brand(frame: pd.DataFrame, top: int = 15) -> go.Figure:
             y=stats.index.astype(str),
             orientation="h",
             marker_color=ACCENT,
-            customdata=stats["count"],
-            hovertemplate="%{y}: median ₹%{x:,.0f} (%{customdata} cars)<extra></extra>",
+            customdata=[
+                [rupees(m, exact=True), indian(n)]
+                for m, n in zip(stats["median"], stats["count"], strict=True)
+            ],  # fmt: skip
+            hovertemplate="%{y}: median %{customdata[0]} (%{customdata[1]} cars)<extra></extra>",
         )
     )
     fig.update_layout(
         title=f"Median price by brand (top {min(top, len(stats))} by count)",
-        xaxis={"title": "Median predicted price (₹)", "tickformat": ",.0f"},
+        xaxis={
+            "title": "Median predicted price",
+            **(rupee_ticks(0, stats["median"].max()) if len(stats) else {}),
+        },
         height=max(360, 80 + 26 * len(stats)),
         margin={"l": 10, "r": 20, "t": 50, "b": 40},
     )
