@@ -265,3 +265,45 @@ def safe_snapshot(client: MlflowClient, model: str) -> tuple[ChampionSnapshot | 
         return snapshot(client, model), ""
     except MlflowError as exc:
         return None, str(exc)
+
+
+#: The training DAG's last task: it returns the gate's outcome (carprice.pipeline.promote).
+OUTCOME_TASK = "promote"
+
+
+def outcome_change(outcome: dict[str, Any] | None) -> ChampionChange | None:
+    """What a finished run decided, from the outcome its `promote` task recorded in Airflow
+    (any session can read it, not only the one that pressed *Retrain*); None if none."""
+    if not isinstance(outcome, dict) or "version" not in outcome:
+        return None
+    version, previous = outcome["version"], outcome.get("previous_champion")
+    was = f"v{previous}" if previous else "none"
+    reason = outcome.get("reason") or ""
+    gate = f" Gate: {reason}." if reason else ""
+    if outcome.get("promoted"):
+        head = f"New champion v{version} (was {was}).{gate}"
+    elif outcome.get("awaiting_approval"):
+        head = f"v{version} waits as challenger for an operator's approval.{gate}"
+    else:
+        live = f"v{previous} stays live" if previous else "no champion is live"
+        head = f"Champion unchanged: {live}. The new model is challenger v{version}.{gate}"
+    rows = []
+    for metric in ("mae", "mape"):
+        before, after = outcome.get(f"champion_{metric}"), outcome.get(f"candidate_{metric}")
+        if before is None and after is None:
+            continue
+        change = after - before if before is not None and after is not None else None
+        rows.append({"metric": f"gate_{metric}", "before": before, "after": after,
+                     "change": change})  # fmt: skip
+    deltas = pd.DataFrame(rows, columns=["metric", "before", "after", "change"])
+    return ChampionChange(bool(outcome.get("promoted")), head, deltas)
+
+
+def watch_for(run: DagRun, before: ChampionSnapshot | None = None, problem: str = "") -> dict:
+    """Session state for following `run`; `before` only in the session that triggered it."""
+    import time
+
+    return {
+        "dag_id": run.dag_id, "run_id": run.run_id, "started": time.time(),
+        "before": before, "mlflow_problem": problem, "final": None, "change": None,
+    }  # fmt: skip

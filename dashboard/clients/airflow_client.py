@@ -301,6 +301,31 @@ class AirflowClient:
         )
         return DagRun.from_model(run)
 
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any | None:
+        """A task's XCom value (e.g. what the `promote` task returned), or None when the task
+        pushed none (it has not run, or failed): how a page reads a run's recorded outcome."""
+        from airflow_client.client import XComApi
+
+        try:
+            entry = self._call(
+                f"GET /api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries",
+                lambda api: XComApi(api).get_xcom_entry(
+                    dag_id, task_id, run_id, key, _request_timeout=self._timeout
+                ),
+            )
+        except AirflowError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        value = getattr(entry, "actual_instance", entry)
+        value = getattr(value, "value", None)
+        if isinstance(value, str):  # stringified by an older server: JSON or Python repr
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+
     def task_states(self, dag_id: str, run_id: str) -> list[TaskState]:
         from airflow_client.client import TaskInstanceApi
 

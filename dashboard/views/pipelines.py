@@ -60,7 +60,7 @@ def on_retrain(fields: list[dict[str, Any]]) -> None:
     """Submit callback: consumes (and clears) the typed password before the page re-renders."""
     state = st.session_state
     typed = state.get("pipe_operator_password") or ""
-    state["pipe_operator_password"] = ""
+    state["pipe_operator_password"] = ""  # cleared on every submit, right or wrong
     if not pw.operator_ok(typed, settings.operator_password):
         state["pipe_notice"] = "Wrong operator password: nothing was triggered."
         return
@@ -72,10 +72,7 @@ def on_retrain(fields: list[dict[str, Any]]) -> None:
         state["pipe_notice"] = f"Airflow refused the run: {exc}"
         return
     load_overview.clear()
-    state["pipe_watch"] = {
-        "dag_id": run.dag_id, "run_id": run.run_id, "started": time.time(),
-        "before": before, "mlflow_problem": problem, "final": None, "change": None,
-    }  # fmt: skip
+    state["pipe_watch"] = pw.watch_for(run, before, problem)
 
 
 def retrain_form(fields: list[dict[str, Any]]) -> None:
@@ -128,6 +125,14 @@ def follow(watch: dict[str, Any]) -> None:
             after, problem = pw.safe_snapshot(connections.mlflow_client(), settings.model_name)
             watch["change"] = pw.compare(watch["before"], after) if after else None
             watch["mlflow_problem"] = problem
+        elif run.state == "success":  # a run this session did not start: read its outcome
+            try:
+                outcome = client.xcom(run.dag_id, run.run_id, pw.OUTCOME_TASK)
+            except AirflowError as exc:
+                outcome, watch["mlflow_problem"] = None, f"Airflow: {exc}"
+            watch["change"] = pw.outcome_change(outcome)
+            if watch["change"] is None and not watch["mlflow_problem"]:
+                watch["mlflow_problem"] = "the run's promote task recorded no outcome"
         load_overview.clear()
         st.rerun()  # once more from the top: the DAG table then shows the finished run
     run, tasks, order = watch["final"]
@@ -210,6 +215,22 @@ else:
     except AirflowError as exc:
         st.error(f"Airflow could not describe `{DAG_ID}`: {exc}")
 
-if st.session_state.get("pipe_watch"):
+
+def current_watch() -> dict[str, Any] | None:
+    """The retrain to show: the training DAG's latest run in Airflow, whoever started it (this
+    session keeps its own before/after snapshot when it pressed *Retrain* for that run)."""
+    watch = st.session_state.get("pipe_watch")
+    try:
+        runs = airflow.latest_runs(DAG_ID, limit=1)
+    except AirflowError as exc:
+        st.warning(f"Could not read the latest run of `{DAG_ID}`: {exc}")
+        return watch
+    if runs and (watch is None or watch["run_id"] != runs[0].run_id):
+        watch = pw.watch_for(runs[0])
+        st.session_state["pipe_watch"] = watch
+    return watch
+
+
+if DAG_ID in {d["dag_id"] for d in dags} and (watch := current_watch()):
     st.subheader("Latest retrain")
-    follow(st.session_state["pipe_watch"])
+    follow(watch)

@@ -33,6 +33,7 @@ TOKEN = "jwt-token-abc123"
 TASKS = ["ingest", "clean", "split", "tune", "evaluate", "register"]
 DAG = TRAINING_DAG
 STARTED = "2026-11-26T10:00:00Z"
+RUN_PATH = f"/api/v2/dags/{DAG}/dagRuns/manual__1"
 HEALTH = {
     "metadatabase": {"status": "healthy"},
     "scheduler": {"status": "healthy", "latest_scheduler_heartbeat": STARTED},
@@ -76,6 +77,7 @@ class FakeAirflow:
     polls: int = 0
     requests: list[httpx.Request] = field(default_factory=list)
     on_success: list = field(default_factory=list)
+    outcome: dict | None = None  # what the run's promote task returned (its XCom)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -126,6 +128,13 @@ class FakeAirflow:
             if state == "success" and self.on_success:
                 self.on_success.pop()()
             return httpx.Response(200, json=self._run(state))
+        if path == f"{RUN_PATH}/taskInstances/promote/xcomEntries/return_value":
+            if self.outcome is None or self._state() != "success":
+                return httpx.Response(404, json={"detail": "XCom entry not found"})
+            return httpx.Response(200, json={"key": "return_value", "task_id": "promote",
+                "dag_id": DAG, "dag_display_name": DAG, "run_id": "manual__1", "map_index": -1,
+                "task_display_name": "promote", "logical_date": None, "run_after": STARTED,
+                "timestamp": STARTED, "value": self.outcome})  # fmt: skip
         if path == f"/api/v2/dags/{DAG}/dagRuns/manual__1/taskInstances":
             return httpx.Response(200, json={"task_instances": self._tasks(),
                                              "total_entries": len(TASKS)})  # fmt: skip
@@ -290,6 +299,52 @@ def test_retrain_follows_the_run_and_reports_a_new_champion(env) -> None:
     at = at.run()
     assert airflow.polls == polls
     assert any("New champion v2" in s.value for s in at.success)
+
+
+def test_password_field_is_empty_after_every_submit(env) -> None:
+    airflow = FakeAirflow()
+    wire(env, airflow)
+    at = retrain(AppTest.from_file(PAGE, default_timeout=60).run(), "a-wrong-guess")
+    assert at.text_input(key="pipe_operator_password").value == ""
+    at = retrain(at, OPERATOR_PASSWORD)
+    assert not at.exception, at.exception
+    assert airflow.triggered == [{}]
+    assert at.text_input(key="pipe_operator_password").value == ""
+
+
+OUTCOME = {"model": MODEL_NAME, "version": "2", "promoted": False, "awaiting_approval": False,
+           "previous_champion": "1", "candidate_mae": 69_382.0, "champion_mae": 70_000.0,
+           "candidate_mape": 0.14, "champion_mape": 0.141,
+           "reason": "gain ₹618 (0.9%) is within noise: 95% interval [−₹410, ₹1,650]"}  # fmt: skip
+
+
+def test_another_session_sees_the_latest_run_and_its_outcome(env) -> None:
+    """Operator A retrains; B opens Pipelines in its own session and sees the same run,
+    followed to its end, with the outcome the run's promote task recorded in Airflow."""
+    airflow = FakeAirflow(outcome=OUTCOME)
+    wire(env, airflow)
+    retrain(AppTest.from_file(PAGE, default_timeout=60).run(), OPERATOR_PASSWORD)
+    other = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not other.exception, other.exception
+    page = all_text(other)
+    assert "Latest retrain" in page and "Run `manual__1` is success" in page
+    infos = " ".join(i.value for i in other.info)
+    assert "Champion unchanged: v1 stays live. The new model is challenger v2." in infos
+    assert "within noise" in infos
+    deltas = other.dataframe[-1].value.set_index("metric")
+    assert list(deltas.loc["gate_mae"]) == ["₹70,000", "₹69,382", "−₹618"]
+
+
+def test_a_session_that_opens_during_a_run_follows_it(env) -> None:
+    airflow = FakeAirflow()
+    airflow.triggered.append({"trials": 3})  # started elsewhere (another session, the CLI)
+    wire(env, airflow)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert airflow.polls >= len(TASKS)  # followed live to the end
+    page = all_text(at)
+    assert "With trials=3" in page and "is success" in page
+    assert any("promote task recorded no outcome" in w.value for w in at.warning)
 
 
 def test_rejected_model_keeps_the_champion(env) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.airflow_server import AirflowStack
 from tests.e2e.conftest import DASHBOARD_LOGS
@@ -54,6 +54,7 @@ def _champion(mlflow_url: str) -> str | None:
 
 def test_retrain_and_follow_the_run(
     page: Page,
+    browser: Browser,
     airflow_stack: AirflowStack,
     api_server: ApiServer,
     dashboard_factory: Callable[..., str],
@@ -81,6 +82,7 @@ def test_retrain_and_follow_the_run(
     page.locator(".st-key-pipe_operator_password input").fill("not-the-password")
     page.locator(".st-key-pipe_trigger button").click()
     expect(page.get_by_text("Wrong operator password")).to_be_visible(timeout=30_000)
+    expect(page.locator(".st-key-pipe_operator_password input")).to_have_value("")
 
     page.locator(".st-key-pipe_param_trials input").fill("1")
     page.locator(".st-key-pipe_param_max_rounds input").fill("40")
@@ -89,6 +91,9 @@ def test_retrain_and_follow_the_run(
     page.locator(".st-key-pipe_trigger button").click()
     expect(page.get_by_text("With trials=1, max_rounds=40")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("tasks finished")).to_be_visible()
+    expect(page.locator(".st-key-pipe_operator_password input")).to_have_value("")
+    run_id = re.search(r"Run `?(manual__\S+?)`? is", page.locator("[data-testid='stMain']")
+                       .inner_text()).group(1)  # fmt: skip
     expect(page.get_by_text("is running")).to_be_visible(timeout=120_000)
     shoot(page, "pipelines-running")
 
@@ -122,3 +127,17 @@ def test_retrain_and_follow_the_run(
         for secret in (airflow_stack.password, OPERATOR_PASSWORD, *jwt):
             assert secret not in text, f"an Airflow or operator secret is in the {name} log"
     shoot(page, "pipelines")
+
+    # A second person (another browser, no shared session) sees the same run and outcome.
+    other = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    try:
+        other.goto(f"{url}/pipelines")
+        expect(other.get_by_text("Latest retrain")).to_be_visible(timeout=60_000)
+        expect(other.get_by_text(f"{run_id} is success")).to_be_visible(timeout=60_000)
+        seen = other.get_by_text("New champion").or_(other.get_by_text("Champion unchanged"))
+        seen = seen.or_(other.get_by_text("waits as challenger"))
+        expect(seen.first).to_be_visible(timeout=60_000)
+        expect(other.locator(".st-key-pipe_operator_password input")).to_have_value("")
+        shoot(other, "pipelines-second-session")
+    finally:
+        other.context.close()
