@@ -113,6 +113,17 @@ _NAME_FEATURES = {
 }
 _COUNTS = {"n_variant": "listings of this variant", "n_model_line": "listings of this model line"}
 _PER_LITRE = {"power_per_cc": "power per litre (bhp)", "torque_per_cc": "torque per litre (Nm)"}
+# The car's own inputs as the Quote form names them.
+_PLAIN = {
+    "km_driven": "km driven",
+    "mileage_kmpl": "mileage (km/l)",
+    "engine_cc": "engine (cc)",
+    "max_power_bhp": "max power (bhp)",
+    "torque_nm": "torque (Nm)",
+    "torque_rpm": "torque peak (rpm)",
+    "owner_rank": "owners",
+    "seller_type": "seller",
+}
 
 
 def feature_name(feature: str) -> str:
@@ -121,7 +132,12 @@ def feature_name(feature: str) -> str:
         return _NAME_FEATURES[feature]
     if feature.startswith("tok_"):
         return f"'{feature.removeprefix('tok_').upper()}' in the name"
-    return _COUNTS.get(feature) or _PER_LITRE.get(feature) or feature.replace("_", " ")
+    return (
+        _COUNTS.get(feature)
+        or _PER_LITRE.get(feature)
+        or _PLAIN.get(feature)
+        or feature.replace("_", " ")
+    )
 
 
 def _label(feature: str, value: Any) -> str:

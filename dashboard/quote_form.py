@@ -15,6 +15,14 @@ State rules (they fix "pick Alto after Swift Dzire VDI and the car is priced as 
   An untouched spec is left out, so the API fills it from the closest catalogue level that
   knows it and names it in `filled`, which the quote then shows. (Sending the pre-filled
   values instead would make every quote look user-given and hide what was assumed.)
+
+Empty and impossible values (the number fields have no min/max of their own, so the browser
+never swaps an empty field for the range minimum, nor refuses a value without a word):
+
+* an optional spec left empty stays empty and is not sent: the API fills it;
+* an empty required field (year, km) or a value outside what a car can have blocks the quote,
+  with the reason under the field (`problem`), and no price is shown;
+* a year the catalogue doesn't list for the picked car is priced, with a note (`year_note`).
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import streamlit as st
 
 from carprice.schema import SPEC_COLUMNS
 from dashboard import pricing
-from dashboard.quote_answer import number
+from dashboard.quote_answer import amount, field_word, number
 
 OWNER_LABELS = {
     0: "Test-drive car",
@@ -47,6 +55,7 @@ NUMBER_FIELDS: dict[str, tuple[str, float, str, bool]] = {
     "torque_nm": ("Torque (Nm)", 1, "%.0f", False),
     "torque_rpm": ("Torque peak at (rpm)", 50, "%.0f", False),
 }
+REQUIRED = ("year", "km_driven")  # the rest of the numbers are specs: optional
 CATEGORY_LABELS = {"fuel": "Fuel", "transmission": "Transmission", "seller_type": "Seller"}
 SPEC_KEYS = tuple(f"quote_{c}" for c in SPEC_COLUMNS)
 
@@ -281,26 +290,84 @@ def _describe(pick: Pick) -> None:
         )
 
 
-def _number(name: str, spec: dict[str, Any], container: Any) -> Any:
-    label, step, fmt, integer = NUMBER_FIELDS[name]
+# ----------------------------------------------------------------------------- checks
+
+
+def problem(name: str, value: float | None, spec: dict[str, Any]) -> str | None:
+    """Why `value` can't be priced for the field `name`, in words; None when it can. Empty is
+    a problem only for a required field; the bounds are the API's (what a car can have)."""
+    what = field_word(name)
+    if value is None:
+        return f"Enter the {what.lower()}: it is needed for a price." if name in REQUIRED else None
+    if isinstance(value, float) and math.isnan(value):
+        return f"{what} must be a number."
     low, high = spec.get("min"), spec.get("max")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = (
+            f"between {amount(name, low)} and {amount(name, high)}"
+            if low is not None and high is not None
+            else f"at least {amount(name, low)}"
+            if low is not None
+            else f"at most {amount(name, high)}"
+        )
+        hint = "" if name in REQUIRED else " Leave it empty if you don't know it."
+        return f"{what} {amount(name, value)} isn't possible: it must be {bounds}.{hint}"
+    return None
+
+
+def problems(info: dict[str, Any], values: dict[str, Any] | None = None) -> dict[str, str]:
+    """`problem` for every number field (values: the widgets' state unless given)."""
+    s = st.session_state if values is None else values
+    by_name = specs(info)
+    found = {name: problem(name, s.get(f"quote_{name}"), by_name[name]) for name in NUMBER_FIELDS}
+    return {name: text for name, text in found.items() if text}
+
+
+def year_note(pick: Pick, year: int | None) -> str | None:
+    """A year the catalogue doesn't list for the picked car: priced, but said."""
+    entry = pick.entry
+    if year is None or not entry or not entry.get("year_min") or not entry.get("year_max"):
+        return None
+    low, high = int(entry["year_min"]), int(entry["year_max"])
+    if low <= year <= high:
+        return None
+    years = f"{low}" if low == high else f"{low}–{high}"
+    return f"No {year} {entry['name']} on record (listed {years}): the price will be a guess."
+
+
+# ----------------------------------------------------------------------------- number fields
+
+
+def _number(name: str, spec: dict[str, Any], container: Any, note: str | None = None) -> Any:
+    """A number field without min/max (so empty stays empty and an impossible value reaches
+    `problem`, which is said under the field), then its problem or note, if any."""
+    label, step, fmt, integer = NUMBER_FIELDS[name]
     cast = int if integer else float
-    return container.number_input(
+    value = container.number_input(
         label,
-        min_value=cast(low) if low is not None else None,
-        max_value=cast(high) if high is not None else None,
+        value=None,
         step=cast(step),
         format=fmt,
         key=f"quote_{name}",
-        help=_range_help(spec),
+        help=_range_help(name, spec),
+        placeholder="Needed" if name in REQUIRED else "Not known: the model fills it",
     )
+    text = problem(name, st.session_state.get(f"quote_{name}"), spec)
+    if text or note:
+        with container.container(key=f"quote_{name}_{'problem' if text else 'note'}"):
+            if text:
+                st.markdown(f":red[:material/error: {text}]")
+            else:
+                st.markdown(f":orange[:material/warning: {note}]")
+    return value
 
 
-def _range_help(spec: dict[str, Any]) -> str | None:
+def _range_help(name: str, spec: dict[str, Any]) -> str:
+    """The field's tooltip: what it means and what the model has seen."""
     lo, hi = spec.get("train_min"), spec.get("train_max")
-    if lo is None or hi is None:
-        return spec.get("description")
-    return f"{spec.get('description') or ''} Cars in training: {lo:,.0f} – {hi:,.0f}.".strip()
+    optional = "" if name in REQUIRED else " Leave it empty if you don't know it."
+    seen = f" Cars the model learned from: {amount(name, lo)} – {amount(name, hi)}."
+    return (seen if lo is not None and hi is not None else "").strip() + optional
 
 
 def specs_label() -> str:
@@ -319,8 +386,8 @@ def details_form(info: dict[str, Any], pick: Pick) -> bool:
     by_name = specs(info)
     refill(pick, info)
     with st.form("quote_form", border=False):
-        a, b = st.columns(2)
-        _number("year", by_name["year"], a)
+        a, b = st.columns([2, 3])  # km needs the room: its digits and the field's buttons
+        _number("year", by_name["year"], a, year_note(pick, st.session_state.get("quote_year")))
         _number("km_driven", by_name["km_driven"], b)
         a, b = st.columns(2)
         for col, name in zip((a, b), ("fuel", "transmission"), strict=True):
@@ -330,7 +397,9 @@ def details_form(info: dict[str, Any], pick: Pick) -> bool:
             "Owners", list(OWNER_LABELS), format_func=OWNER_LABELS.get, key="quote_owner_rank"
         )
         b.selectbox("Seller", by_name["seller_type"]["allowed"], key="quote_seller_type")
-        with st.container(key="quote_specs"), st.expander(specs_label(), expanded=False):
+        found = problems(info)
+        wrong_spec = [n for n in found if n in SPEC_COLUMNS]
+        with st.container(key="quote_specs"), st.expander(specs_label(), expanded=bool(wrong_spec)):
             level = "variant" if pick.variant_entry else "model"
             st.caption(
                 f"Filled with the {level}'s typical values from the model's catalogue. Change "
@@ -343,9 +412,15 @@ def details_form(info: dict[str, Any], pick: Pick) -> bool:
                     _number(name, by_name[name], col)
         if not pick.ready:
             st.caption("Choose the model above to get a price.")
-        return st.form_submit_button(
+        pressed = st.form_submit_button(
             "Get price", type="primary", key="quote_submit", disabled=not pick.ready
         )
+        if found:
+            where = ", ".join(field_word(n) + (" (under Specifications)" if n in SPEC_COLUMNS
+                                               else "") for n in found)  # fmt: skip
+            with st.container(key="quote_blocked"):
+                st.markdown(f":red[:material/error: **No price yet.** Check: {where}.]")
+        return pressed
 
 
 # ----------------------------------------------------------------------------- the request

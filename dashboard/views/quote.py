@@ -12,7 +12,24 @@ from dashboard.clients.api_client import ApiError
 from dashboard.config import get_dashboard_settings
 
 URL = get_dashboard_settings().api_url
+# Figures wrap instead of being cut off ("₹10.06 la…") in narrow columns, and shrink a little
+# on small screens; the range is a smaller figure than the price. The form's number fields
+# drop their +/- buttons (nobody steps a year or km by one), so a 6-digit km shows whole.
+# Style-only st.html takes no room on the page.
+FIGURES_CSS = """<style>
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] * {
+  white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; overflow-wrap: anywhere;
+}
+[data-testid="stMetricValue"] { font-size: clamp(1.6rem, 2.4vw, 2.25rem); line-height: 1.2; }
+.st-key-quote_range [data-testid="stMetricValue"] { font-size: clamp(1.2rem, 1.7vw, 1.6rem); }
+.st-key-quote_form [data-testid="stNumberInputStepDown"],
+.st-key-quote_form [data-testid="stNumberInputStepUp"],
+.st-key-quote_specs [data-testid="stNumberInputStepDown"],
+.st-key-quote_specs [data-testid="stNumberInputStepUp"] { display: none; }
+</style>"""
 
+st.html(FIGURES_CSS)
 st.title("Quote a car")
 health = banners.require_api()
 version = health["model_version"]
@@ -35,23 +52,40 @@ with left:
     except ApiError as exc:
         banners.api_down(exc)
     if form.details_form(info, pick):
-        st.session_state["quote_car"] = form.car_from_state(pick)
-        st.session_state.pop("quote_whatif_for", None)
+        if form.problems(info):  # said under each field; no price for an incomplete car
+            st.session_state.pop("quote_car", None)
+        else:
+            st.session_state["quote_car"] = form.car_from_state(pick)
+            st.session_state["quote_entry"] = pick.entry
+            st.session_state.pop("quote_whatif_for", None)
 
 car = st.session_state.get("quote_car")
 with right:
     if car is None:
-        st.info(
-            "Fill in the car on the left (its name and use are enough) and press **Get price**.",
-            icon=":material/arrow_back:",
-        )
+        if form.problems(info):
+            st.warning(
+                "**No price yet:** fix the fields marked in red on the left, then press "
+                "**Get price**.",
+                icon=":material/arrow_back:",
+            )
+        else:
+            st.info(
+                "Fill in the car on the left (its name and use are enough) and press "
+                "**Get price**.",
+                icon=":material/arrow_back:",
+            )
         # How far to trust a quote, and what moves prices in general, while the form is
         # filled in. Drawing a metric and a chart now also makes the browser load their code
         # before the first price, not in the middle of showing it.
         metrics = info.get("metrics") or {}
         if "mae" in metrics and "median_ape" in metrics:
             mae, ape = st.columns(2)
-            mae.metric("Typical error on unseen cars", charts.rupees(metrics["mae"]))
+            mae.metric(
+                "Typical error on unseen cars",
+                charts.rupees(metrics["mae"]),
+                help="On average, a quote for a car the model hadn't seen was this far from "
+                "its real asking price (mean absolute error on held-out cars).",
+            )
             ape.metric("Median % error", f"{metrics['median_ape']:.1%}")
         try:
             importance = pricing.importance(URL, version)["importance"]
@@ -59,24 +93,53 @@ with right:
             importance = None
         if importance:
             st.plotly_chart(charts.importance_bar(importance), key="quote_importance")
+            with st.expander("How is this measured?"):
+                st.markdown(
+                    "Each bar is the mean absolute SHAP value of that input over the training "
+                    "cars, in log-price units (0.1 ≈ a 10% change in price); the hover gives "
+                    "it as a share of the price. Inputs named `tok_…` are words in the car's "
+                    "name; `te_…` is what its brand, model or variant fetches on average."
+                )
         st.stop()
     try:
         result = pricing.quote(URL, version, pricing.canonical(car))
     except ApiError as exc:
         if exc.unreachable:
             banners.api_down(exc)
-        st.error(f"**This car can't be priced:** {exc}", icon=":material/warning:")
+        st.error(
+            f"**This car can't be priced:** {answer.error_text(str(exc))}",
+            icon=":material/warning:",
+        )
+        with st.expander("Technical details"):
+            st.code(str(exc), language=None, wrap_lines=True)
         st.stop()
     st.subheader(answer.display_name(car))
-    price_col, range_col = st.columns([1, 2])
+    price_col, range_col = st.columns(2)
     with price_col.container(key="quote_price"):
-        st.metric("Estimated price", charts.rupees(result["price"]))
+        st.metric(
+            "Estimated price",
+            charts.rupees(result["price"]),
+            help=f"Exactly {charts.rupees(result['price'], exact=True)}.",
+        )
     with range_col.container(key="quote_range"):
         st.metric(
-            f"{result['interval_level']:.0%} range",
-            f"{charts.rupees(result['price_low'])} – {charts.rupees(result['price_high'])}",
+            f"{result['interval_level']:.0%} of real prices fall within",
+            charts.rupee_range(result["price_low"], result["price_high"]),
+            help=f"{charts.rupees(result['price_low'], exact=True)} to "
+            f"{charts.rupees(result['price_high'], exact=True)}.",
         )
-    st.caption(f"Model version {result['model_version']} · ₹{result['price']:,.0f}")
+    st.caption(
+        f"Model version {result['model_version']} · {charts.rupees(result['price'], exact=True)}"
+    )
+    span = whatif.span(
+        form.specs(info)["year"],
+        form.specs(info)["km_driven"],
+        st.session_state.get("quote_entry"),
+        car,
+    )
+    name = answer.display_name(car)
+    for flag in whatif.flags(span, name, car["year"], car["km_driven"]):
+        st.warning(flag, icon=":material/warning:")
     if assumed := answer.assumed(result):
         with st.container(key="quote_filled"):
             st.info(
@@ -89,36 +152,65 @@ with right:
     st.plotly_chart(
         charts.waterfall(result["contributions"], result["price"]), key="quote_waterfall"
     )
+    with st.expander("Technical details"):
+        st.markdown(
+            "The bars are SHAP contributions of the model's inputs, turned into rupees so "
+            "that they add up exactly to the price."
+        )
+        if result["warnings"]:
+            st.markdown("The API's warnings:\n" + answer.technical(result["warnings"]))
+        if result.get("filled"):
+            st.markdown(
+                "Specs filled from the catalogue: "
+                + ", ".join(f"`{k}` ({v})" for k, v in result["filled"].items())
+            )
 
 st.divider()
 st.subheader("What if?")
-st.caption("Move the sliders to re-price this car without filling the form again.")
-by_name = form.specs(info)
-km_values = whatif.grid(by_name["km_driven"], car["km_driven"])
-year_values = whatif.grid(by_name["year"], car["year"])
+st.caption(
+    f"Move the sliders to re-price this car without filling the form again. They cover "
+    f"the years the catalogue lists for this car and the kilometres plausible for them "
+    f"(up to {charts.indian(whatif.KM_PER_YEAR)} km a year)."
+)
 if st.session_state.get("quote_whatif_for") != pricing.canonical(car):
     st.session_state["quote_whatif_km"] = int(car["km_driven"])
     st.session_state["quote_whatif_year"] = int(car["year"])
     st.session_state["quote_whatif_for"] = pricing.canonical(car)
-a, b, c = st.columns([2, 2, 1])
+a, b = st.columns(2)
 km = a.slider(
-    "Kilometres driven (km)", int(min(km_values)), int(max(km_values)), step=1000,
-    key="quote_whatif_km",
+    "Kilometres driven (km)", 0, span.km_high, step=1000, key="quote_whatif_km",
+    format="%d km",
 )  # fmt: skip
-year = b.slider("Year of registration", int(min(year_values)), int(max(year_values)),
-                key="quote_whatif_year")  # fmt: skip
+year = b.slider("Year of registration", span.year_low, span.year_high, key="quote_whatif_year")
 try:
     variant = pricing.quote(URL, version, pricing.canonical({**car, "km_driven": km, "year": year}))
     change = variant["price"] - result["price"]
-    with c.container(key="quote_whatif_price"):
-        st.metric("What-if price", charts.rupees(variant["price"]),
-                  delta=charts.rupees(change) if change else None)  # fmt: skip
-    km_curve = whatif.sweep(URL, version, {**car, "year": year}, "km_driven", km_values)
-    year_curve = whatif.sweep(URL, version, {**car, "km_driven": km}, "year", year_values)
+    with st.container(key="quote_whatif_price"):
+        st.metric(
+            "What-if price",
+            charts.rupees(variant["price"]),
+            delta=charts.signed_rupees(change, exact=True) if change else None,
+            delta_arrow="down" if change < 0 else "up",
+            delta_color="red" if change < 0 else "green",
+            help=f"{charts.indian(km)} km, {year}: "
+            f"{charts.rupees(variant['price'], exact=True)}, "
+            f"{'less' if change < 0 else 'more'} than the quote above by "
+            f"{charts.rupees(abs(change), exact=True)}.",
+        )
+    for flag in whatif.flags(span, name, year, km):
+        st.warning(flag, icon=":material/warning:")
+    km_curve = whatif.sweep(
+        URL, version, {**car, "year": year}, "km_driven", whatif.km_values(span)
+    )
+    year_curve = whatif.sweep(
+        URL, version, {**car, "km_driven": km}, "year", whatif.year_values(span)
+    )
 except ApiError as exc:
     if exc.unreachable:
         banners.api_down(exc)
-    st.error(f"**The what-if prices failed:** {exc}", icon=":material/warning:")
+    st.error(
+        f"**The what-if prices failed:** {answer.error_text(str(exc))}", icon=":material/warning:"
+    )
     st.stop()
 a, b = st.columns(2)
 a.plotly_chart(
@@ -126,7 +218,9 @@ a.plotly_chart(
     key="quote_km_curve",
 )
 b.plotly_chart(
-    charts.curve(*year_curve, "Year", f"Price vs year ({km:,} km)", (year, variant["price"])),
+    charts.curve(
+        *year_curve, "Year", f"Price vs year ({charts.indian(km)} km)", (year, variant["price"])
+    ),
     key="quote_year_curve",
 )
 
@@ -136,14 +230,20 @@ if comparables.empty:
     st.info("No comparable listings in the training data.")
 else:
     st.caption("The nearest real listings the model learned from, with their asking prices.")
+    shown = comparables.drop(columns=["distance", "brand", "model"], errors="ignore")
+    money = {c: lambda v: charts.rupees(v, exact=True) for c in ("selling_price",) if c in shown}
+    counts = {c: charts.indian for c in ("km_driven",) if c in shown}
     st.dataframe(
-        comparables.drop(columns=["distance", "brand", "model"], errors="ignore"),
+        shown.style.format({**money, **counts}),  # Indian grouping; sorting stays numeric
         hide_index=True,
         key="quote_comparables",
         column_config={
-            "selling_price": st.column_config.NumberColumn("Asking price (₹)", format="%,d"),
-            "km_driven": st.column_config.NumberColumn("km", format="%,d"),
+            "name": st.column_config.TextColumn("Car"),
+            "selling_price": st.column_config.NumberColumn("Asking price"),
+            "km_driven": st.column_config.NumberColumn("Kilometres driven"),
             "year": st.column_config.NumberColumn("Year", format="%d"),
+            "fuel": st.column_config.TextColumn("Fuel"),
+            "transmission": st.column_config.TextColumn("Transmission"),
             "owner_rank": st.column_config.NumberColumn("Owners"),
             "max_power_bhp": st.column_config.NumberColumn("Power (bhp)"),
         },

@@ -18,7 +18,7 @@ from streamlit.testing.v1.element_tree import Selectbox, WidgetState
 
 from dashboard import pricing, quote_answer, quote_form
 from tests.dashboard import fake_http
-from tests.dashboard.conftest import app_env
+from tests.dashboard.conftest import app_env, page_text
 
 SPECS = ("mileage_kmpl", "engine_cc", "max_power_bhp", "torque_nm", "torque_rpm", "seats")
 USE = {"year", "km_driven", "fuel", "seller_type", "transmission", "owner_rank"}
@@ -335,8 +335,15 @@ def test_replaced_placeholders_and_range_warnings_are_shown(apptest, api: FakeAp
     at = apptest("quote").run()
     submit(at)
     warnings = [w.value for w in at.warning]
-    assert any(w.startswith("**Not a possible value, replaced:** engine_cc 0") for w in warnings)
-    assert any(w.startswith("**Outside the training range:** km_driven") for w in warnings)
+    assert any(w.startswith("**Not a possible value, replaced:** Engine 0 cc") for w in warnings)
+    assert any(
+        w.startswith("**Outside the cars the model learned from:** Kilometres driven 9,00,000 km")
+        and "(1,000 km – 5,00,000 km)" in w
+        for w in warnings
+    )
+    assert not any("km_driven" in w or "engine_cc" in w for w in warnings)
+    # The API's own words are one click away.
+    assert "km_driven 900000" in page_text(at)
 
 
 def test_catalogue_lists_are_cached_per_model_version(apptest, api: FakeApi) -> None:
