@@ -21,6 +21,7 @@ BATCH_DAG = "batch_quotes"
 RAW_FILE = "car_details_v3.csv"
 RAW_KEY = f"raw/{RAW_FILE}"  # the file the training DAG reads by default
 RUNS_PREFIX = "runs"  # runs/<run id>/<stage>/…: one training run's stages
+EVAL_PREFIX = "eval"  # eval/<set id>/rows.parquet + manifest.json: frozen evaluation sets
 BATCH_OUT_PREFIX = "batch/out"  # batch_quotes writes <input name> here by default
 
 
@@ -31,3 +32,12 @@ def raw_uri(lake_root: str) -> str:
 
 # MLflow artifact of every training run: the evaluation report table (carprice.report).
 REPORT_ARTIFACT = "evaluation/report.json"
+
+# Tags on training runs and model versions.
+EVAL_SET_TAG = "carprice.eval_set"  # the frozen evaluation set a run was scored on (and held out)
+EVENTS_TAG = "carprice.events"  # JSON list of what happened to a version (went live, retired, …)
+LIVE_SINCE_TAG = "carprice.live_since"  # when the version last became champion (ISO, UTC)
+REPLACED_TAG = "carprice.replaced"  # the champion it replaced then
+PROMOTION_TAG = "carprice.promotion"  # how: gate, approval, rollback
+PROMOTION_REASON_TAG = "carprice.promotion_reason"
+ROLLED_BACK_TAG = "carprice.rolled_back"  # reason, on a version rolled back from champion

@@ -10,6 +10,11 @@ Stages under ``{lake_root}/runs/<run id>/``:
 reasons (CSV), data profile (JSON) · ``processed/`` train/test splits (Parquet) ·
 ``tune/`` best parameters and the MLflow run id · ``model/`` the fitted model and its test
 metrics · ``registry/`` the registered version, ``promotion/`` the gate's verdict.
+
+The frozen evaluation set (``carprice.evalset``) lives beside the runs, under
+``{lake_root}/eval/<set id>/``: ``split`` picks it (or creates it) and drops its listings from
+the clean rows before splitting, ``evaluate`` scores the candidate on it, ``promote`` compares
+candidate and champion on it.
 """
 
 from __future__ import annotations
@@ -82,20 +87,74 @@ def validate(run: str) -> dict[str, int]:
     return report.counts
 
 
-def split(run: str, test_size: float | None = None, seed: int | None = None) -> dict[str, int]:
-    """Stratified train/test split of the clean rows (de-duplicated before, never after)."""
-    from carprice import train
+def lake_root_of(run: str) -> str:
+    """The lake root a run folder lives in (``{root}/runs/<id>``)."""
+    root, sep, _ = run.rpartition(f"/{names.RUNS_PREFIX}/")
+    if not sep:
+        raise ValueError(f"{run} is not a run folder under a lake root")
+    return root
+
+
+def split(
+    run: str,
+    test_size: float | None = None,
+    seed: int | None = None,
+    new_eval_set: bool | None = None,
+) -> dict[str, Any]:
+    """Pick (or create) the frozen evaluation set, drop its listings from the clean rows,
+    then a stratified train/test split of the rest (de-duplicated before, never after)."""
+    from carprice import evalset, train
     from carprice.settings import get_settings
 
     settings = get_settings()
+    seed = settings.seed if seed is None else seed
     frame = runlake.read_parquet(run, "validated", "clean.parquet")
-    train_rows, test_rows = train.split(
-        frame, test_size or settings.test_size, settings.seed if seed is None else seed
+    source = runlake.read_json(run, "raw", "source.json")["data_uri"]
+    held, decision = evalset.resolve(
+        lake_root_of(run),
+        frame,
+        source,
+        share=settings.eval_share,
+        seed=seed,
+        new=settings.new_eval_set if new_eval_set is None else new_eval_set,
+        pinned=settings.eval_set,
+        run=run,
     )
+    rest, excluded = evalset.exclude(frame, held.rows)
+    if len(rest) < MIN_TRAINING_ROWS:
+        raise ValueError(
+            f"only {len(rest)} rows are left after holding out evaluation set {held.set_id}"
+        )
+    train_rows, test_rows = train.split(rest, test_size or settings.test_size, seed)
+    info = {
+        "set_id": held.set_id,
+        "uri": held.uri,
+        "rows": len(held.rows),
+        "excluded_rows": excluded,
+        "created_because": held.manifest.get("why"),
+        "source": held.manifest.get("source"),
+        "sha256": held.manifest.get("sha256"),
+    }
     with StageWriter(run, "processed") as stage:
         stage.write_parquet("train.parquet", train_rows)
         stage.write_parquet("test.parquet", test_rows)
-    return {"train_rows": len(train_rows), "test_rows": len(test_rows)}
+        stage.write_json("eval_set.json", info)
+    return {
+        "train_rows": len(train_rows),
+        "test_rows": len(test_rows),
+        "eval_set": held.set_id,
+        "eval_rows": len(held.rows),
+        "excluded_rows": excluded,
+        "eval_decision": decision.why,
+    }
+
+
+def _eval_rows(run: str) -> tuple[dict[str, Any], Any]:
+    """The run's frozen evaluation set: its info from the ``processed`` stage and its rows."""
+    from carprice import evalset
+
+    info = runlake.read_json(run, "processed", "eval_set.json")
+    return info, evalset.load(lake_root_of(run), info["set_id"]).rows
 
 
 def _connect(settings: Settings | None) -> Settings:
@@ -188,8 +247,11 @@ def evaluate(run: str, settings: Settings | None = None) -> dict[str, float]:
         settings.interval_level,
         summary,
     )
+    info, held = _eval_rows(run)
+    frozen = frozen_metrics(model, held)
     with mlflow.start_run(run_id=best["mlflow_run_id"]):
-        mlflow.log_metrics({f"test_{k}": v for k, v in model.metrics.items()})
+        mlflow.log_metrics({f"test_{k}": v for k, v in model.metrics.items()} | frozen)
+        mlflow.set_tag(names.EVAL_SET_TAG, info["set_id"])
         mlflow.log_table(pd.DataFrame(model.report), names.REPORT_ARTIFACT)
     from carprice.model import MODEL_FILES
 
@@ -198,7 +260,25 @@ def evaluate(run: str, settings: Settings | None = None) -> dict[str, float]:
         for name in MODEL_FILES:
             stage.write(name, (saved / name).read_bytes())
         stage.write_json("metrics.json", model.metrics)
-    return model.metrics
+        stage.write_json("frozen_metrics.json", frozen | {"eval_set": info["set_id"]})
+    return model.metrics | frozen
+
+
+def frozen_metrics(model: Any, rows: Any) -> dict[str, float]:
+    """The model's figures on the frozen evaluation set: ``frozen_mae``, ``frozen_mape``,
+    ``frozen_median_ape``, ``frozen_rows`` (rows it priced) and ``frozen_refused_rows``."""
+    from carprice.evaluate import priced_metrics
+    from carprice.schema import TARGET
+
+    priced = model.price_frame(rows.drop(columns=[TARGET]))
+    metrics = priced_metrics(rows[TARGET].to_numpy(), priced)
+    return {
+        "frozen_mae": metrics["mae"],
+        "frozen_mape": metrics["mape"],
+        "frozen_median_ape": metrics["median_ape"],
+        "frozen_rows": metrics["priced_rows"],
+        "frozen_refused_rows": metrics["refused_rows"],
+    }
 
 
 def _load_model(run: str) -> Any:
@@ -216,6 +296,7 @@ def register(run: str, settings: Settings | None = None) -> str:
 
     settings = _connect(settings)
     best = runlake.read_json(run, "tune", "best.json")
+    eval_set = runlake.read_json(run, "processed", "eval_set.json")["set_id"]
     # Keyed on the MLflow run: a retry finds its version, a re-tuned run gets a new one.
     version = registry.find_version(settings.model_name, "run_id", best["mlflow_run_id"])
     if version is None:
@@ -223,31 +304,62 @@ def register(run: str, settings: Settings | None = None) -> str:
             _load_model(run),
             best["mlflow_run_id"],
             settings.model_name,
-            tags={PIPELINE_TAG: best["label"], "lake.run": run},
+            tags={PIPELINE_TAG: best["label"], "lake.run": run, names.EVAL_SET_TAG: eval_set},
         )
     with StageWriter(run, "registry") as stage:
         stage.write_json("version.json", {"model": settings.model_name, "version": version})
     return version
 
 
-def promote(run: str, settings: Settings | None = None) -> dict[str, Any]:
-    """The promotion gate on this run's test set: ``champion`` if better, else ``challenger``."""
+def promote(
+    run: str,
+    settings: Settings | None = None,
+    min_gain: float | None = None,
+    require_approval: bool | None = None,
+) -> dict[str, Any]:
+    """The promotion gate on the frozen evaluation set: ``champion`` on a gain beyond noise
+    (paired bootstrap, at least ``min_gain``), else ``challenger``; with ``require_approval``
+    the version waits as ``challenger`` whatever the gate says, for an operator to approve."""
     from carprice import registry
 
     settings = _connect(settings)
     version = runlake.read_json(run, "registry", "version.json")["version"]
-    test_rows = runlake.read_parquet(run, "processed", "test.parquet")
-    verdict = registry.promote(settings.model_name, version, test_rows)
+    info, rows = _eval_rows(run)
+    previous = registry.alias_version(settings.model_name, registry.CHAMPION)
+    approval = settings.require_approval if require_approval is None else require_approval
+    verdict = registry.promote(
+        settings.model_name,
+        version,
+        rows,
+        min_gain=settings.gate_min_gain if min_gain is None else min_gain,
+        resamples=settings.gate_resamples,
+        level=settings.gate_level,
+        seed=settings.seed,
+        eval_set=info["set_id"],
+        require_approval=approval,
+    )
+    if previous == version:  # a retry after this version already went live
+        previous = registry.replaced_by(settings.model_name, version)
+    gain = verdict.gain
+    promoted = verdict.promote and not approval
     outcome = {
         "model": settings.model_name,
         "version": version,
-        "alias": registry.CHAMPION if verdict.promote else registry.CHALLENGER,
-        "promoted": verdict.promote,
+        "alias": registry.CHAMPION if promoted else registry.CHALLENGER,
+        "promoted": promoted,
+        "gate_passed": verdict.promote,
+        "awaiting_approval": approval,
+        "previous_champion": previous,
         "reason": verdict.reason,
+        "eval_set": info["set_id"],
         "candidate_mae": verdict.candidate.get("mae"),
         "champion_mae": (verdict.champion or {}).get("mae"),
         "candidate_mape": verdict.candidate.get("mape"),
         "champion_mape": (verdict.champion or {}).get("mape"),
+        "gain_mae": gain.gain if gain else None,
+        "gain_low": gain.low if gain else None,
+        "gain_high": gain.high if gain else None,
+        "min_gain": verdict.min_gain,
         "shared_rows": verdict.shared_rows,
         "decided_at": time.time(),
     }

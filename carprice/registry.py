@@ -19,7 +19,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
-from carprice import names
+from carprice import champions, names
 from carprice.evaluate import GateVerdict, gate
 from carprice.model import PREDICTION_COLUMNS, PRICE_COLUMNS, PricingModel
 from carprice.schema import FRAME_COLUMNS, RAW_COLUMNS, TARGET, CarFeatures
@@ -148,25 +148,155 @@ def alias_version(name: str, alias: str) -> str | None:
         return None
 
 
-def promote(name: str, version: str, test: pd.DataFrame) -> GateVerdict:
-    """The gate, the only thing that moves ``champion``: the registered candidate and the
-    champion price the same test rows the same way (the pyfunc's model), the verdict is tagged
-    on the version, then ``champion`` (better on the rows both can price, or no champion yet)
-    or ``challenger`` is set. Raises ``GateUnavailable``, moving nothing, when the champion
-    cannot be scored."""
+def replaced_by(name: str, version: str) -> str | None:
+    """The champion ``version`` replaced when it last went live (None: none, or unknown)."""
+    tags = MlflowClient().get_model_version(name, version).tags
+    return tags.get(names.REPLACED_TAG) or None
+
+
+def promote(
+    name: str,
+    version: str,
+    rows: pd.DataFrame,
+    min_gain: float = 0.0,
+    resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+    eval_set: str = "",
+    require_approval: bool = False,
+) -> GateVerdict:
+    """The gate, the only automatic way ``champion`` moves: the registered candidate and the
+    champion price the same evaluation rows the same way (the pyfunc's model), the verdict
+    (with the bootstrap interval of the gain) is tagged on the version, then ``champion`` (a
+    gain beyond noise, or no champion yet) or ``challenger`` is set. With
+    ``require_approval`` the version always waits as ``challenger`` (see `approve`).
+    Raises ``GateUnavailable``, moving nothing, when the champion cannot be scored."""
     client = MlflowClient()
     if alias_version(name, CHAMPION) == version:  # a retry after the alias already moved
         tags = client.get_model_version(name, version).tags
-        scores = {k: float(tags.get(f"gate.candidate_test_{k}") or "nan") for k in ("mae", "mape")}
+        scores = {k: float(tags.get(f"gate.candidate_{k}") or "nan") for k in ("mae", "mape")}
         return GateVerdict(True, tags.get("gate.reason", "already champion"), scores)
-    features = test.drop(columns=[TARGET])
+    features = rows.drop(columns=[TARGET])
     champion = _champion_prices(features, name, client)
     candidate = load_version(name, version).price_frame(features)["predicted_price"]
-    verdict = gate(test[TARGET].to_numpy(), candidate.to_numpy(dtype=float), champion)
-    for key, value in verdict.tags().items():
+    verdict = gate(
+        rows[TARGET].to_numpy(),
+        candidate.to_numpy(dtype=float),
+        champion,
+        min_gain=min_gain,
+        resamples=resamples,
+        level=level,
+        seed=seed,
+        eval_set=eval_set,
+    )
+    tags = verdict.tags()
+    previous = alias_version(name, CHAMPION)
+    if previous is not None and eval_set:
+        held = client.get_model_version(name, previous).tags.get(names.EVAL_SET_TAG)
+        if held != eval_set:  # trained before this set existed: it may have seen its rows
+            tags["gate.champion_held_out"] = "false"
+            tags["gate.reason"] += (
+                f" (champion v{previous} was not trained with {eval_set} held out: its "
+                "figures on it may be flattered)"
+            )
+    tags["gate.awaiting_approval"] = str(require_approval).lower()
+    for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
-    client.set_registered_model_alias(name, CHAMPION if verdict.promote else CHALLENGER, version)
+    if verdict.promote and not require_approval:
+        _make_champion(client, name, version, "gate", tags["gate.reason"], previous)
+    else:
+        client.set_registered_model_alias(name, CHALLENGER, version)
     return verdict
+
+
+def _make_champion(
+    client: MlflowClient, name: str, version: str, how: str, reason: str, previous: str | None,
+    rollback_to: str | None = None,
+) -> str:  # fmt: skip
+    """Move ``champion`` to ``version`` and record it on both versions; returns the time."""
+    at = champions.now_iso()
+    tags = client.get_model_version(name, version).tags
+    rollback_to = previous if rollback_to is None else rollback_to
+    for key, value in champions.live_tags(
+        tags, at=at, how=how, reason=reason, replaced=previous, rollback_to=rollback_to
+    ).items():
+        client.set_model_version_tag(name, version, key, value)
+    if previous is not None and previous != version:
+        old = client.get_model_version(name, previous).tags
+        for key, value in champions.retired_tags(
+            old, at=at, how=how, reason=reason, replaced_by=version
+        ).items():
+            client.set_model_version_tag(name, previous, key, value)
+    client.set_registered_model_alias(name, CHAMPION, version)
+    return at
+
+
+class RegistryActionError(RuntimeError):
+    """An approve or rollback that cannot be done; the message is fit for a user."""
+
+
+def approve(
+    name: str,
+    version: str | None = None,
+    reason: str = "",
+    by: str = "operator",
+    client: MlflowClient | None = None,
+) -> dict[str, str | None]:
+    """An operator makes ``version`` (default: the challenger) champion; the reason, who and
+    when are recorded on the version, and the champion it replaced on both."""
+    client = client or MlflowClient()
+    version = version or _alias(client, name, CHALLENGER)
+    if version is None:
+        raise RegistryActionError(f"{name} has no challenger to approve")
+    previous = _alias(client, name, CHAMPION)
+    if previous == version:
+        raise RegistryActionError(f"v{version} is already the champion")
+    why = f"approved by {by}" + (f": {reason}" if reason else "")
+    at = _make_champion(client, name, version, "approval", why, previous)
+    client.set_model_version_tag(name, version, "gate.awaiting_approval", "false")
+    if _alias(client, name, CHALLENGER) == version:
+        client.delete_registered_model_alias(name, CHALLENGER)
+    return {"version": version, "previous": previous, "at": at}
+
+
+def rollback(
+    name: str, reason: str, by: str = "operator", client: MlflowClient | None = None
+) -> dict[str, str | None]:
+    """Put the previous champion back (the one the live champion replaced); the reason is
+    recorded on both versions (``carprice.rolled_back`` on the one taken down)."""
+    if not reason.strip():
+        raise RegistryActionError("say why you roll back: the reason is recorded on the version")
+    client = client or MlflowClient()
+    current = _alias(client, name, CHAMPION)
+    if current is None:
+        raise RegistryActionError(f"{name} has no champion to roll back")
+    tags = client.get_model_version(name, current).tags
+    if champions.ROLLBACK_TO_TAG in tags:
+        target = tags[champions.ROLLBACK_TO_TAG]
+    else:  # went live before rollbacks were recorded: the history's previous champion
+        target = champions.previous_champion(history(name, client))
+    if not target:
+        raise RegistryActionError(f"v{current} replaced no earlier champion: nothing to go back to")
+    restored_to = client.get_model_version(name, target).tags.get(champions.ROLLBACK_TO_TAG)
+    why = f"rollback by {by}: {reason.strip()}"
+    at = _make_champion(
+        client, name, target, "rollback", why, current, rollback_to=restored_to or ""
+    )
+    return {"version": target, "previous": current, "at": at}
+
+
+def _alias(client: MlflowClient, name: str, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def history(name: str, client: MlflowClient | None = None) -> list[champions.Reign]:
+    """The champions of ``name``, newest first (see `carprice.champions.history`)."""
+    client = client or MlflowClient()
+    versions = client.search_model_versions(f"name='{name}'", max_results=1000)
+    return champions.history((str(v.version), v.tags, v.creation_timestamp) for v in versions)
 
 
 def load_version(name: str, version: str) -> PricingModel:

@@ -40,6 +40,35 @@ class Settings(BaseSettings):
     seed: int = Field(default=42, description="Seed for splits, search and synthetic data.")
     test_size: float = Field(default=0.2, gt=0.05, lt=0.5, description="Held-out test share.")
     interval_level: float = Field(default=0.8, gt=0.5, lt=0.99, description="Interval level.")
+    eval_share: float = Field(
+        default=0.15,
+        gt=0.01,
+        lt=0.5,
+        description="Share of the clean rows a new frozen evaluation set holds out.",
+    )
+    eval_set: str | None = Field(
+        default=None,
+        description="Pin the frozen evaluation set by id (eval/<id>/ under the lake); unset: "
+        "the current one.",
+    )
+    new_eval_set: bool = Field(
+        default=False,
+        description="Create a new frozen evaluation set on the next run (then unset it).",
+    )
+    gate_min_gain: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=0.5,
+        description="Promotion gate: the low end of the bootstrap interval of the MAE gain "
+        "(a share of the champion's MAE) must be above this.",
+    )
+    gate_resamples: int = Field(default=2000, ge=100, le=100_000, description="Bootstrap draws.")
+    gate_level: float = Field(default=0.95, gt=0.5, lt=1.0, description="Interval level.")
+    require_approval: bool = Field(
+        default=False,
+        description="A new version waits as challenger for an operator's approval instead "
+        "of the gate promoting it.",
+    )
     work_dir: str = Field(default=".stack", description="Local folder for generated files.")
     lake_root: str = Field(
         default=".stack/lake",

@@ -10,12 +10,18 @@ behind the promotion gate:
   `{lake_root}/runs/<run id>/raw/`.
 - **validate** cleans it: clean rows (Parquet), rejected rows with reasons (CSV) and a
   data profile (JSON) under `validated/`.
-- **split** writes the train/test splits (Parquet) under `processed/`.
+- **split** picks the frozen evaluation set (`{lake_root}/eval/<set id>/`; created on the
+  first run, when `new_eval_set` is ticked or when the data's columns change), drops its
+  listings from the clean rows, and writes the train/test splits (Parquet) under `processed/`.
 - **tune** runs `trials` hyperparameter trials as MLflow child runs under one parent run
   (experiment `car_price`); `max_rounds` caps boosting rounds (small = quick, weaker model).
-- **evaluate** refits the best settings, calibrates intervals and scores the test split.
-- **register** adds a model version (no alias); **promote** is the gate: `champion` only if
-  the new version beats the current champion on this test set, else `challenger`.
+- **evaluate** refits the best settings, calibrates intervals and scores the test split and
+  the frozen evaluation set (`frozen_*` metrics).
+- **register** adds a model version (no alias); **promote** is the gate: both models price
+  the frozen evaluation set, and the new version becomes `champion` only if the low end of the
+  paired-bootstrap interval of its MAE gain is above `min_gain`, else `challenger`. With
+  `require_approval` it always waits as `challenger` until an operator approves it
+  (Pipelines page).
 
 Each stage is written first and marked complete (`_SUCCESS`) last; later steps refuse
 unfinished stages. A failure anywhere leaves `champion` untouched.
@@ -63,6 +69,25 @@ _settings = get_settings()
             minimum=1,
             description="Optional cap on boosting rounds (small values give weaker models).",
         ),
+        "min_gain": Param(
+            _settings.gate_min_gain,
+            type="number",
+            minimum=0,
+            maximum=0.5,
+            description="Gate: minimum MAE gain over the champion, as a share of its MAE "
+            "(0.01 = 1%), that the bootstrap interval's low end must clear.",
+        ),
+        "require_approval": Param(
+            _settings.require_approval,
+            type="boolean",
+            description="Wait as challenger for an operator's approval instead of letting "
+            "the gate promote.",
+        ),
+        "new_eval_set": Param(
+            False,
+            type="boolean",
+            description="Hold out a new frozen evaluation set from this run's data.",
+        ),
     },
 )
 def car_price_pipeline() -> None:
@@ -87,10 +112,11 @@ def car_price_pipeline() -> None:
 
     @task
     def split(run: str) -> str:
-        """Train/test splits as Parquet."""
+        """The frozen evaluation set, then train/test splits as Parquet."""
         from carprice import pipeline
 
-        print(pipeline.split(run))
+        new = bool(get_current_context()["params"].get("new_eval_set"))
+        print(pipeline.split(run, new_eval_set=new))
         return run
 
     @task
@@ -120,10 +146,13 @@ def car_price_pipeline() -> None:
 
     @task
     def promote(run: str) -> dict:
-        """The gate: champion if better on this test set, else challenger."""
+        """The gate on the frozen set: champion on a gain beyond noise, else challenger."""
         from carprice import pipeline
 
-        return pipeline.promote(run)
+        params = get_current_context()["params"]
+        return pipeline.promote(
+            run, min_gain=params["min_gain"], require_approval=params["require_approval"]
+        )
 
     promote(register(evaluate(tune(split(validate(ingest()))))))
 

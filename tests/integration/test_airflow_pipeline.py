@@ -132,7 +132,7 @@ def test_worse_run_does_not_move_champion(
     assert alias_version(mlflow_client, "challenger") == outcome["version"] != champion
     tags = mlflow_client.get_model_version(MODEL, outcome["version"]).tags
     assert tags["gate.verdict"] == "rejected"
-    assert float(tags["gate.candidate_test_mae"]) > float(tags["gate.champion_test_mae"])
+    assert float(tags["gate.candidate_mae"]) > float(tags["gate.champion_mae"])
     assert "does not beat" in tags["gate.reason"]
 
 

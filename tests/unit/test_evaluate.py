@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from carprice.evaluate import IntervalCalibration, coverage, gate, regression_metrics
+from carprice.evaluate import (
+    IntervalCalibration,
+    coverage,
+    gate,
+    paired_bootstrap,
+    regression_metrics,
+)
 
 
 def test_metrics_in_rupees() -> None:
@@ -54,8 +60,8 @@ def test_gate_first_model_wins_then_only_better_ones() -> None:
     assert first.reason == "no champion yet"
     worse = gate(ACTUAL, ACTUAL * 1.10, good)
     assert not worse.promote
-    assert float(worse.tags()["gate.champion_test_mae"]) == pytest.approx(18_750.0)
-    assert float(worse.tags()["gate.candidate_test_mape"]) == pytest.approx(0.10)
+    assert float(worse.tags()["gate.champion_mae"]) == pytest.approx(18_750.0)
+    assert float(worse.tags()["gate.candidate_mape"]) == pytest.approx(0.10)
     assert "does not beat" in worse.reason
     assert not gate(ACTUAL, good, good).promote  # a tie keeps the champion
     assert gate(ACTUAL, ACTUAL * 1.04, good).promote
@@ -81,3 +87,49 @@ def test_gate_compares_both_models_on_the_same_rows() -> None:
     tags = verdict.tags()
     assert tags["gate.shared_rows"] == "3" and tags["gate.champion_unpriced_rows"] == "1"
     assert "can't price 1 more" in verdict.reason
+
+
+def _noisy_pair(gain: float, n: int = 900, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Prices of two models on n cars: errors ~10% each, the candidate's shrunk by `gain`."""
+    rng = np.random.default_rng(seed)
+    actual = rng.lognormal(13, 0.6, n)
+    champion = actual * (1 + rng.normal(0, 0.12, n))
+    candidate = actual + (champion - actual) * (1 - gain) + actual * rng.normal(0, 0.05, n)
+    return actual, candidate, champion
+
+
+def test_a_small_gain_within_noise_does_not_promote() -> None:
+    """The case from the issue: a 3-trial run went live on a 0.9% gain. On the same rows,
+    with model noise, that gain's interval spans zero: the champion stays."""
+    actual, _, champion = _noisy_pair(0.0)
+    rng = np.random.default_rng(5)
+    factor = rng.normal(0.991, 0.3, len(actual))  # 0.9% smaller errors on average, row by row noisy
+    candidate = actual + (champion - actual) * factor
+    verdict = gate(actual, candidate, champion, resamples=1000, eval_set="eval-x")
+    gain = verdict.gain
+    assert gain is not None and gain.low < 0 < gain.high
+    assert not verdict.promote
+    assert "does not beat the champion beyond noise" in verdict.reason
+    tags = verdict.tags()
+    assert tags["gate.eval_set"] == "eval-x" and tags["gate.resamples"] == "1000"
+    assert float(tags["gate.gain_low"]) < 0 < float(tags["gate.gain_high"])
+    assert tags["gate.level"] == "0.95" and tags["gate.min_gain"] == "0.0000"
+
+
+def test_a_clear_gain_promotes_unless_below_the_minimum() -> None:
+    actual, candidate, champion = _noisy_pair(0.15)
+    clear = gate(actual, candidate, champion, resamples=1000)
+    assert clear.promote and clear.gain.rel_low > 0
+    assert "beats the champion beyond noise" in clear.reason
+    strict = gate(actual, candidate, champion, min_gain=clear.gain.rel_high + 0.01, resamples=1000)
+    assert not strict.promote and "minimum gain" in strict.reason
+
+
+def test_paired_bootstrap_interval_is_seeded_and_covers_the_gain() -> None:
+    actual, candidate, champion = _noisy_pair(0.05)
+    a = paired_bootstrap(actual, candidate, champion, resamples=500, seed=3)
+    assert a == paired_bootstrap(actual, candidate, champion, resamples=500, seed=3)
+    assert a.low < a.gain < a.high and a.rel_low < a.rel_gain < a.rel_high
+    assert a.rows == len(actual) and a.resamples == 500
+    same = paired_bootstrap(actual, champion, champion, resamples=200)
+    assert same.low == same.high == same.gain == 0.0

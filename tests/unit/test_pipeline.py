@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from carprice import batch, lake, pipeline, runlake
+from carprice import batch, evalset, lake, pipeline, runlake
 from carprice.runlake import IncompleteRunData, StageWriter
 from carprice.synthetic import generate
 
@@ -72,8 +72,43 @@ def test_data_steps_write_complete_stages(raw_uri: str, run: str) -> None:
     train = pd.read_parquet(folder / "processed" / "train.parquet")
     test = pd.read_parquet(folder / "processed" / "test.parquet")
     assert (len(train), len(test)) == (sizes["train_rows"], sizes["test_rows"])
-    assert len(train) + len(test) == counts["rows_out"]
+    held = evalset.load(str(Path(run).parents[1]), sizes["eval_set"]).rows
+    assert len(train) + len(test) + sizes["excluded_rows"] == counts["rows_out"]
+    assert sizes["excluded_rows"] == len(held) > 0.1 * counts["rows_out"]
     assert not pd.merge(train, test, how="inner").shape[0]  # no row in both splits
+    # No listing of the frozen set (same name and year) is in training or the test split.
+    keys = set(evalset.listing_keys(held))
+    assert not evalset.listing_keys(train).isin(keys).any()
+    assert not evalset.listing_keys(test).isin(keys).any()
+
+
+def test_the_frozen_set_is_made_once_and_reused(raw_uri: str, tmp_path: Path) -> None:
+    root = str(tmp_path / "lake")
+    runs = [runlake.run_uri(root, f"r{i}") for i in range(3)]
+    for run in runs[:2]:
+        pipeline.ingest(raw_uri, run)
+        pipeline.validate(run)
+    first, second = pipeline.split(runs[0]), pipeline.split(runs[1])
+    assert second["eval_set"] == first["eval_set"]
+    assert "no evaluation set yet" in first["eval_decision"]
+    assert second["eval_decision"] == f"reusing {first['eval_set']}"
+    manifest = json.loads(
+        (tmp_path / "lake" / "eval" / first["eval_set"] / "manifest.json").read_text()
+    )
+    assert manifest["source"] == raw_uri and manifest["rows"] == first["eval_rows"]
+    assert len(manifest["sha256"]) == 64
+    # Asked for, a new set is made and becomes current.
+    pipeline.ingest(raw_uri, runs[2])
+    pipeline.validate(runs[2])
+    third = pipeline.split(runs[2], new_eval_set=True)
+    assert third["eval_set"] != first["eval_set"]
+    assert evalset.current_manifest(root)["set_id"] == third["eval_set"]
+    assert pipeline.split(runs[2], new_eval_set=True)["eval_set"] == third["eval_set"]  # retry
+    # A set whose rows changed after it was written is refused.
+    rows = tmp_path / "lake" / "eval" / third["eval_set"] / "rows.parquet"
+    rows.write_bytes(rows.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(evalset.EvalSetError, match="does not match"):
+        pipeline.split(runs[2])
 
 
 def test_data_steps_are_idempotent(raw_uri: str, run: str) -> None:
@@ -269,6 +304,10 @@ def test_dags_follow_the_contract(dag_check: dict) -> None:
     assert training["params"]["trials"]["minimum"] == 1
     assert training["params"]["data_uri"]["type"] == "string"
     assert training["params"]["max_rounds"]["type"] == ["null", "integer"]
+    assert training["params"]["min_gain"]["type"] == "number"
+    assert training["params"]["require_approval"]["type"] == "boolean"
+    assert training["params"]["new_eval_set"]["type"] == "boolean"
+    assert training["defaults"]["require_approval"] is False
     assert training["defaults"]["data_uri"] == "s3://data/raw/car_details_v3.csv"
     quotes = dag_check["dags"]["batch_quotes"]
     assert quotes["tasks"] == ["plan", "quote_chunk", "combine"]
