@@ -28,7 +28,10 @@ def _half_up(value: float, decimals: int = 0) -> Decimal:
 
 
 def indian(value: float, decimals: int = 0) -> str:
-    """A number with Indian digit grouping: 1006500 → '10,06,500', 12345.6 (1) → '12,345.6'."""
+    """A number with Indian digit grouping: 1006500 → '10,06,500', 12345.6 (1) → '12,345.6';
+    '—' for a missing one."""
+    if _missing(value):
+        return "—"
     rounded = _half_up(value, decimals)
     sign = "−" if rounded < 0 else ""
     whole, _, fraction = f"{abs(rounded):.{decimals}f}".partition(".")

@@ -385,7 +385,7 @@ def details_form(info: dict[str, Any], pick: Pick) -> bool:
     """The rest of the car in one form; True when the user pressed *Get price*."""
     by_name = specs(info)
     refill(pick, info)
-    with st.form("quote_form", border=False):
+    with st.container(key="quote_details"), st.form("quote_form", border=False):
         a, b = st.columns([2, 3])  # km needs the room: its digits and the field's buttons
         _number("year", by_name["year"], a, year_note(pick, st.session_state.get("quote_year")))
         _number("km_driven", by_name["km_driven"], b)

@@ -110,6 +110,13 @@ def km_values(s: Span, points: int = 15) -> list[int]:
     return [int(v) for v in values]
 
 
+def km_steps(s: Span, current: int) -> list[int]:
+    """The km slider's stops: 0 to its end in steps of 1,000 (5,000 past 2,00,000 km), and
+    the car's own km."""
+    step = 1_000 if s.km_high <= 200_000 else 5_000
+    return sorted({*range(0, s.km_high + 1, step), int(current)})
+
+
 def flags(s: Span, name: str, year: int, km: int) -> list[str]:
     """What is implausible about a (year, km) for the car named `name`, in words."""
     out = []

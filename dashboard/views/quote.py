@@ -23,10 +23,8 @@ FIGURES_CSS = """<style>
 }
 [data-testid="stMetricValue"] { font-size: clamp(1.6rem, 2.4vw, 2.25rem); line-height: 1.2; }
 .st-key-quote_range [data-testid="stMetricValue"] { font-size: clamp(1.2rem, 1.7vw, 1.6rem); }
-.st-key-quote_form [data-testid="stNumberInputStepDown"],
-.st-key-quote_form [data-testid="stNumberInputStepUp"],
-.st-key-quote_specs [data-testid="stNumberInputStepDown"],
-.st-key-quote_specs [data-testid="stNumberInputStepUp"] { display: none; }
+.st-key-quote_details [data-testid="stNumberInputStepDown"],
+.st-key-quote_details [data-testid="stNumberInputStepUp"] { display: none; }
 </style>"""
 
 st.html(FIGURES_CSS)
@@ -177,10 +175,12 @@ if st.session_state.get("quote_whatif_for") != pricing.canonical(car):
     st.session_state["quote_whatif_year"] = int(car["year"])
     st.session_state["quote_whatif_for"] = pricing.canonical(car)
 a, b = st.columns(2)
-km = a.slider(
-    "Kilometres driven (km)", 0, span.km_high, step=1000, key="quote_whatif_km",
-    format="%d km",
-)  # fmt: skip
+km = a.select_slider(  # a select slider: its labels can be written 1,45,500 km
+    "Kilometres driven (km)",
+    whatif.km_steps(span, int(car["km_driven"])),
+    key="quote_whatif_km",
+    format_func=lambda v: f"{charts.indian(v)} km",
+)
 year = b.slider("Year of registration", span.year_low, span.year_high, key="quote_whatif_year")
 try:
     variant = pricing.quote(URL, version, pricing.canonical({**car, "km_driven": km, "year": year}))
@@ -231,17 +231,22 @@ if comparables.empty:
 else:
     st.caption("The nearest real listings the model learned from, with their asking prices.")
     shown = comparables.drop(columns=["distance", "brand", "model"], errors="ignore")
-    money = {c: lambda v: charts.rupees(v, exact=True) for c in ("selling_price",) if c in shown}
-    counts = {c: charts.indian for c in ("km_driven",) if c in shown}
+    written = {  # as the form writes them; the Styler keeps the numbers for sorting
+        "selling_price": lambda v: charts.rupees(v, exact=True),
+        "km_driven": charts.indian,
+        "year": lambda v: "" if pd.isna(v) else str(int(v)),
+        "owner_rank": lambda v: "" if pd.isna(v) else form.OWNER_LABELS.get(int(v), str(v)),
+        "max_power_bhp": lambda v: "" if pd.isna(v) else answer.number(v),
+    }
     st.dataframe(
-        shown.style.format({**money, **counts}),  # Indian grouping; sorting stays numeric
+        shown.style.format({c: f for c, f in written.items() if c in shown}),
         hide_index=True,
         key="quote_comparables",
         column_config={
             "name": st.column_config.TextColumn("Car"),
             "selling_price": st.column_config.NumberColumn("Asking price"),
             "km_driven": st.column_config.NumberColumn("Kilometres driven"),
-            "year": st.column_config.NumberColumn("Year", format="%d"),
+            "year": st.column_config.NumberColumn("Year"),
             "fuel": st.column_config.TextColumn("Fuel"),
             "transmission": st.column_config.TextColumn("Transmission"),
             "owner_rank": st.column_config.NumberColumn("Owners"),

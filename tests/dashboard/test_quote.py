@@ -131,9 +131,9 @@ def test_what_if_reprices_without_the_form(apptest, live_env, api_server: ApiSer
     at = apptest("quote").run()
     submit(at)
     car = sent(at)
-    slider = at.slider(key="quote_whatif_km")
+    slider = at.select_slider(key="quote_whatif_km")
     assert slider.value == car["km_driven"]
-    new_km = int(slider.max)
+    new_km = int(slider.options[-1].replace(",", "").removesuffix(" km"))
     slider.set_value(new_km).run()
     assert not at.exception
     expected = httpx.post(api_server.url + "/predict", json={**car, "km_driven": new_km}).json()

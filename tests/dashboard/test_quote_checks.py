@@ -77,6 +77,8 @@ def test_what_if_sliders_stay_within_the_cars_years() -> None:
     assert whatif.year_values(span) == list(range(2015, 2021))
     assert span.km_high == 180_000  # 30,000 km a year for a 2015 car by 2020
     assert whatif.km_values(span)[0] == 0 and whatif.km_values(span)[-1] == 180_000
+    steps = whatif.km_steps(span, 40_500)
+    assert steps[:2] == [0, 1_000] and steps[-1] == 180_000 and 40_500 in steps
     assert whatif.flags(span, "Hyundai Creta", 2017, 40_000) == []
     # A 2002 Creta: the slider reaches it (it is the car quoted), and it is flagged.
     old = whatif.span(YEAR, KM, creta, {"year": 2002, "km_driven": 40_000})
@@ -177,12 +179,13 @@ def test_an_impossible_value_says_why_and_is_not_priced(apptest, api: FakeApi) -
 def test_a_price_drop_in_the_what_if_reads_as_a_drop(apptest, api: FakeApi) -> None:  # noqa: F811
     at = apptest("quote").run()
     submit(at)
-    slider = at.slider(key="quote_whatif_km")
+    slider = at.select_slider(key="quote_whatif_km")
+    assert slider.options[:2] == ["0 km", "5,000 km"] and "1,45,500 km" in slider.options
     year = at.slider(key="quote_whatif_year")
     assert (year.min, year.max) == (2008, 2019)  # the Swift Dzire VDI's years, not 1995–2020
-    slider.set_value(slider.value + 20_000).run()  # 20,000 km more: ₹40,000 less in the fake
+    slider.set_value(165_000).run()  # 19,500 km more: ₹39,000 less in the fake
     whatif_metric = next(m for m in at.metric if m.label == "What-if price")
-    assert whatif_metric.proto.delta == "−₹40,000"
+    assert whatif_metric.proto.delta == "−₹39,000"
     assert whatif_metric.proto.direction == Metric.MetricDirection.DOWN
     assert whatif_metric.proto.color == Metric.MetricColor.RED
     at.slider(key="quote_whatif_year").set_value(2019).run()  # newer: dearer

@@ -56,7 +56,7 @@ def test_rupees_headline_and_exact(value: float, headline: str, exact: str) -> N
 
 @pytest.mark.parametrize("missing", [None, float("nan"), math.nan])
 def test_missing_money_is_a_dash(missing: float | None) -> None:
-    assert rupees(missing) == "—" and signed_rupees(missing) == "—"
+    assert rupees(missing) == "—" and signed_rupees(missing) == "—" and indian(missing) == "—"
 
 
 def test_a_change_carries_its_sign() -> None:

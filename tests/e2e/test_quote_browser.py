@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 
 import httpx
+import pytest
 from playwright.sync_api import expect
 
 from carprice import names
@@ -32,6 +34,15 @@ CUT_OFF_JS = """() => [...document.querySelectorAll(
   .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth)
   .map(e => `${e.closest('[data-testid=stMetric]')?.innerText ?? e.value} `
             + `(${e.scrollWidth} > ${e.clientWidth} px)`)"""
+
+
+@pytest.fixture(autouse=True)
+def _patient_expect() -> Iterator[None]:
+    """On a loaded machine the page's charts can take 10+ s to draw: wait for them longer than
+    Playwright's default 5 s in this module, then put the default back."""
+    expect.set_options(timeout=30_000)
+    yield
+    expect.set_options(timeout=5_000)
 
 
 def grouped(rupees: float) -> str:
@@ -227,7 +238,8 @@ def test_figures_show_whole_in_indian_rupees_at_laptop_and_phone(
 
     # The what-if: the most km and the oldest year the catalogue lists: a cheaper car.
     for key, end in (("quote_whatif_km", "End"), ("quote_whatif_year", "Home")):
-        page.locator(f".st-key-{key} [role='slider']").press(end)
+        page.locator(f".st-key-{key} input[type=range]").focus()
+        page.keyboard.press(end)
         wait_idle(page)
     delta = page.locator(f"{WHATIF} [data-testid='stMetricDelta']")
     expect(delta).to_contain_text("−₹")
