@@ -201,3 +201,18 @@ def test_money_on_the_page_uses_indian_grouping(apptest, api: FakeApi) -> None: 
     assert at.metric[1].value == "₹4.71 – ₹7.36 lakh"
     assert any("₹5,89,000" in c.value for c in at.caption)
     assert "589,000" not in page_text(at)
+
+
+def test_a_year_the_car_wasnt_made_in_is_priced_with_a_note(apptest, api: FakeApi) -> None:  # noqa: F811
+    """The fake lists the Swift Dzire VDI for 2008–2019: a 2002 one is priced, and said."""
+    at = apptest("quote").run()
+    at.number_input(key="quote_year").set_value(2002)
+    submit(at)
+    assert api.bodies[-1]["year"] == 2002
+    text = shown(at)
+    assert "No 2002 Maruti Swift Dzire VDI on record (listed 2008–2019)" in text
+    assert any(
+        w.value.startswith("**A 2002 Maruti Swift Dzire VDI isn't on record:**") for w in at.warning
+    )
+    year = at.slider(key="quote_whatif_year")
+    assert (year.min, year.max) == (2002, 2019)  # reaches the car quoted, no further
