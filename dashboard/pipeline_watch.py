@@ -12,9 +12,16 @@ from typing import Any
 import pandas as pd
 from pydantic import SecretStr
 
-from carprice.names import CHALLENGER, CHAMPION
+from carprice.champions import ROLLBACK_TO_TAG
+from carprice.names import (
+    CHALLENGER,
+    CHAMPION,
+    LIVE_SINCE_TAG,
+    PROMOTION_TAG,
+    REPLACED_TAG,
+)
 from dashboard.clients.airflow_client import DagRun, TaskState
-from dashboard.clients.mlflow_client import MlflowClient, MlflowError
+from dashboard.clients.mlflow_client import MlflowClient, MlflowError, ModelVersion
 
 #: Streamlit markdown icons per state (Material Symbols ship with Streamlit; emoji fonts
 #: are often missing on servers and kiosk browsers).
@@ -307,3 +314,52 @@ def watch_for(run: DagRun, before: ChampionSnapshot | None = None, problem: str 
         "dag_id": run.dag_id, "run_id": run.run_id, "started": time.time(),
         "before": before, "mlflow_problem": problem, "final": None, "change": None,
     }  # fmt: skip
+
+
+# --------------------------------------------------------------------------- approve, rollback
+
+
+@dataclass(frozen=True)
+class RegistryState:
+    """What the approve and rollback buttons act on."""
+
+    champion: ModelVersion | None
+    challenger: ModelVersion | None
+
+    @property
+    def rollback_target(self) -> str | None:
+        """The version a rollback restores: recorded when the champion went live."""
+        if self.champion is None:
+            return None
+        tags = self.champion.tags
+        return tags.get(ROLLBACK_TO_TAG) or tags.get(REPLACED_TAG) or None
+
+    @property
+    def can_approve(self) -> bool:
+        return self.challenger is not None and (
+            self.champion is None or self.challenger.version != self.champion.version
+        )
+
+
+def registry_state(client: MlflowClient, model: str) -> RegistryState:
+    return RegistryState(
+        client.get_version_by_alias(model, CHAMPION), client.get_version_by_alias(model, CHALLENGER)
+    )
+
+
+def version_line(mv: ModelVersion, alias: str) -> str:
+    """One line on a version: since when it is live and how, or what the gate said."""
+    tags = mv.tags
+    if alias == CHAMPION:
+        since = (tags.get(LIVE_SINCE_TAG) or "")[:16].replace("T", " ")
+        how = tags.get(PROMOTION_TAG) or "gate"
+        line = f"**Champion v{mv.version}**" + (f" · live since {since} UTC" if since else "")
+        line += f" · by {how}"
+        if tags.get(REPLACED_TAG):
+            line += f" · replaced v{tags[REPLACED_TAG]}"
+        return line
+    waiting = tags.get("gate.awaiting_approval") == "true"
+    line = f"**Challenger v{mv.version}**" + (" · waits for approval" if waiting else "")
+    if tags.get("gate.reason"):
+        line += f" · gate: {tags['gate.reason']}"
+    return line

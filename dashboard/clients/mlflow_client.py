@@ -94,6 +94,18 @@ class ModelVersion:
     run_id: str | None
     tags: dict[str, str]
     aliases: tuple[str, ...]
+    created: int | None = None  # ms since the epoch
+
+
+def _version(mv: Any, name: str) -> ModelVersion:
+    return ModelVersion(
+        name=mv.name or name,
+        version=str(mv.version),
+        run_id=mv.run_id or None,
+        tags=dict(mv.tags or {}),
+        aliases=tuple(mv.aliases or ()),
+        created=int(mv.creation_timestamp) if getattr(mv, "creation_timestamp", None) else None,
+    )
 
 
 class MlflowClient:
@@ -220,13 +232,41 @@ class MlflowClient:
             if error.code == "INVALID_PARAMETER_VALUE" and "not found" in str(error):
                 return None
             raise error from exc
-        return ModelVersion(
-            name=mv.name or name,
-            version=str(mv.version),
-            run_id=mv.run_id or None,
-            tags=dict(mv.tags or {}),
-            aliases=tuple(mv.aliases or ()),
-        )
+        return _version(mv, name)
+
+    def search_versions(self, name: str) -> list[ModelVersion]:
+        """Every version of the registered model, newest first ([] when there is none)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self._registry().search_model_versions(f"name='{name}'", max_results=1000)
+        except MlflowException as exc:
+            error = _library_error(exc, self.base_url)
+            if isinstance(error, MlflowNotFound):
+                return []
+            raise error from exc
+        return sorted((_version(v, name) for v in found), key=lambda v: -int(v.version))
+
+    def approve(self, name: str, reason: str, by: str = "operator") -> dict[str, Any]:
+        """Make the challenger champion (`carprice.registry.approve`); RegistryActionError's
+        message or an MlflowError when it can't be done."""
+        return self._registry_action("approve", name, reason=reason, by=by)
+
+    def rollback(self, name: str, reason: str, by: str = "operator") -> dict[str, Any]:
+        """Put the previous champion back (`carprice.registry.rollback`)."""
+        return self._registry_action("rollback", name, reason=reason, by=by)
+
+    def _registry_action(self, action: str, name: str, **kwargs: Any) -> dict[str, Any]:
+        from mlflow.exceptions import MlflowException
+
+        from carprice import registry  # imported on first use: it loads the model stack
+
+        try:
+            return getattr(registry, action)(name, client=self._registry(), **kwargs)
+        except registry.RegistryActionError as exc:
+            raise MlflowError(str(exc)) from exc
+        except MlflowException as exc:
+            raise _library_error(exc, self.base_url) from exc
 
     def load_table(self, run_id: str, path: str) -> list[dict[str, Any]] | None:
         """A run's table artifact (`mlflow.log_table` JSON: `columns` + `data`) as one dict per

@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import banners, connections
 from dashboard import pipeline_watch as pw
 from dashboard.clients.airflow_client import AirflowAuthError, AirflowError, DagRun
+from dashboard.clients.mlflow_client import MlflowError
 from dashboard.config import get_dashboard_settings
 
 settings = get_dashboard_settings()
@@ -87,6 +88,71 @@ def retrain_form(fields: list[dict[str, Any]]) -> None:
     notice = st.session_state.pop("pipe_notice", None)
     if notice:
         st.error(notice)
+
+
+def on_registry_action(action: str, version: str) -> None:
+    """Approve / rollback submit callback: password cleared whatever happens, then MLflow."""
+    state = st.session_state
+    typed = state.get(f"pipe_{action}_password") or ""
+    state[f"pipe_{action}_password"] = ""
+    reason = (state.get(f"pipe_{action}_reason") or "").strip()
+    if not pw.operator_ok(typed, settings.operator_password):
+        state["pipe_registry_notice"] = ("error", "Wrong operator password: nothing changed.")
+        return
+    client = connections.mlflow_client()
+    try:
+        if action == "approve":
+            done = client.approve(settings.model_name, reason)
+            text = f"v{done['version']} is champion now (was v{done['previous'] or 'none'})."
+        else:
+            done = client.rollback(settings.model_name, reason)
+            text = f"Rolled back: v{done['version']} is champion again (v{done['previous']} off)."
+    except MlflowError as exc:
+        state["pipe_registry_notice"] = ("error", f"Nothing changed: {exc}")
+        return
+    state[f"pipe_{action}_reason"] = ""
+    state["pipe_registry_notice"] = ("success", text + " The API picks it up within a minute.")
+
+
+def registry_actions() -> None:
+    """Champion and challenger; approve the challenger, or roll the champion back."""
+    st.subheader("Champion and challenger")
+    try:
+        reg = pw.registry_state(connections.mlflow_client(), settings.model_name)
+    except MlflowError as exc:
+        st.warning(f"MLflow could not be read, so approve and rollback are unavailable: {exc}")
+        return
+    for mv, alias in ((reg.champion, "champion"), (reg.challenger, "challenger")):
+        if mv is not None:
+            st.markdown(pw.version_line(mv, alias))
+    if reg.champion is None and reg.challenger is None:
+        st.info(f"No version of `{settings.model_name}` is registered yet.")
+    notice = st.session_state.pop("pipe_registry_notice", None)
+    if notice:
+        (st.success if notice[0] == "success" else st.error)(notice[1])
+    if settings.operator_password is None:
+        return
+    left, right = st.columns(2, gap="large")
+    if reg.can_approve:
+        assert reg.challenger is not None
+        with left.form(key="pipe_approve_form"):
+            st.markdown(f"**Approve challenger v{reg.challenger.version}** as champion")
+            st.text_input("Why (recorded on the version)", key="pipe_approve_reason")
+            st.text_input("Operator password", type="password", key="pipe_approve_password")
+            st.form_submit_button(
+                f"Approve v{reg.challenger.version}", key="pipe_approve",
+                on_click=on_registry_action, args=("approve", reg.challenger.version),
+            )  # fmt: skip
+    target = reg.rollback_target
+    if reg.champion is not None and target:
+        with right.form(key="pipe_rollback_form"):
+            st.markdown(f"**Roll back** champion v{reg.champion.version} to v{target}")
+            st.text_input("Why (required, recorded on both versions)", key="pipe_rollback_reason")
+            st.text_input("Operator password", type="password", key="pipe_rollback_password")
+            st.form_submit_button(
+                f"Roll back to v{target}", key="pipe_rollback",
+                on_click=on_registry_action, args=("rollback", reg.champion.version),
+            )  # fmt: skip
 
 
 def render_progress(run: DagRun, tasks: list, order: list[str]) -> None:
@@ -214,6 +280,9 @@ else:
         retrain_form(load_fields(settings.airflow_url, DAG_ID))
     except AirflowError as exc:
         st.error(f"Airflow could not describe `{DAG_ID}`: {exc}")
+
+
+registry_actions()
 
 
 def current_watch() -> dict[str, Any] | None:

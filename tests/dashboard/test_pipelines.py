@@ -427,3 +427,80 @@ def test_lost_contact_while_following(env) -> None:
     at = retrain(AppTest.from_file(PAGE, default_timeout=30).run(), OPERATOR_PASSWORD)
     assert not at.exception
     assert any("Lost contact with Airflow" in e.value for e in at.error)
+
+
+# --------------------------------------------------------------------------- approve, rollback
+
+
+@pytest.fixture
+def real_registry(env, mlflow_sqlite_server) -> tuple[str, str]:  # noqa: ANN001
+    """A model on the real MLflow server: v1 then v2 went live through the gate, v3 waits as
+    challenger for approval. Returns (MLflow URL, model name)."""
+    import uuid
+
+    from mlflow import MlflowClient as Library
+
+    from carprice import registry
+
+    url, model = mlflow_sqlite_server.url, f"dash_pipelines_{uuid.uuid4().hex[:8]}"
+    client = Library(url, registry_uri=url)
+    exp = client.create_experiment(model)
+    client.create_registered_model(model)
+    for _ in range(3):
+        run = client.create_run(exp).info.run_id
+        client.create_model_version(model, f"runs:/{run}/model", run_id=run)
+    registry._make_champion(client, model, "1", "gate", "no champion yet", None)
+    registry._make_champion(client, model, "2", "gate", "beats the champion beyond noise", "1")
+    client.set_model_version_tag(model, "3", "gate.awaiting_approval", "true")
+    client.set_model_version_tag(model, "3", "gate.reason", "beats the champion beyond noise: x")
+    client.set_registered_model_alias(model, CHALLENGER, "3")
+    env.setenv("CARPRICE_DASHBOARD_MODEL_NAME", model)
+    get_dashboard_settings.cache_clear()
+    settings = get_dashboard_settings()
+    af = AirflowClient(serve(FakeAirflow()).url, settings.airflow_user, settings.airflow_password)
+    ml = MlflowClient(url)
+    env.setattr(connections, "airflow_client", lambda: af)
+    env.setattr(connections, "mlflow_client", lambda: ml)
+    return url, model
+
+
+def _submit(at: AppTest, action: str, password: str, reason: str = "") -> AppTest:
+    at.text_input(key=f"pipe_{action}_reason").input(reason)
+    at.text_input(key=f"pipe_{action}_password").input(password)
+    return at.button(key=f"pipe_{action}").click().run()
+
+
+def test_operator_approves_the_challenger_then_rolls_back(real_registry) -> None:  # noqa: ANN001
+    from mlflow import MlflowClient as Library
+
+    url, model = real_registry
+    client = Library(url, registry_uri=url)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    page = all_text(at)
+    assert "Champion v2" in page and "replaced v1" in page
+    assert "**Challenger v3** · waits for approval" in page
+
+    at = _submit(at, "approve", "a-guess", "looks better")
+    assert any("Wrong operator password" in e.value for e in at.error)
+    assert at.text_input(key="pipe_approve_password").value == ""
+    assert client.get_model_version_by_alias(model, CHAMPION).version == "2"
+
+    at = _submit(at, "approve", OPERATOR_PASSWORD, "better on last month's sales")
+    assert not at.exception, at.exception
+    assert any("v3 is champion now (was v2)" in s.value for s in at.success)
+    assert client.get_model_version_by_alias(model, CHAMPION).version == "3"
+    tags = client.get_model_version(model, "3").tags
+    assert tags["carprice.promotion"] == "approval" and tags["carprice.replaced"] == "2"
+    assert "better on last month's sales" in tags["carprice.promotion_reason"]
+    assert not at.get("button") or all(b.key != "pipe_approve" for b in at.button)
+
+    at = _submit(at, "rollback", OPERATOR_PASSWORD, "")  # a rollback needs a reason
+    assert any("say why you roll back" in e.value for e in at.error)
+    at = _submit(at, "rollback", OPERATOR_PASSWORD, "SUVs quoted 20% low")
+    assert any("v2 is champion again (v3 off)" in s.value for s in at.success)
+    assert client.get_model_version_by_alias(model, CHAMPION).version == "2"
+    assert client.get_model_version(model, "3").tags["carprice.rolled_back"] == (
+        "rollback by operator: SUVs quoted 20% low"
+    )
+    assert "**Roll back** champion v2 to v1" in all_text(at)

@@ -110,6 +110,30 @@ def test_sqlite_server_train_register_reload_and_gate(
     )
     assert "does not beat" in challenger.tags["gate.reason"]
 
+    # Both runs were scored on the same frozen evaluation set, beside their own split.
+    runs = [client.get_run(r["run_id"]) for r in (first, worse)]
+    sets = {r.data.tags["carprice.eval_set"] for r in runs}
+    assert len(sets) == 1 and challenger.tags["gate.eval_set"] in sets
+    for r in runs:
+        assert {"frozen_mae", "frozen_mape", "frozen_median_ape", "frozen_rows", "test_mae"} <= (
+            r.data.metrics.keys()
+        )
+    assert float(challenger.tags["gate.gain_low"]) <= float(challenger.tags["gate.gain_high"])
+    assert challenger.tags["gate.champion_mae"]
+
+    # An operator approves the challenger anyway, then rolls back with a reason.
+    done = registry.approve("car_price", reason="integration check", client=client)
+    assert done == {"version": "2", "previous": "1", "at": done["at"]}
+    assert client.get_model_version_by_alias("car_price", "champion").version == "2"
+    back = registry.rollback("car_price", "too weak", client=client)
+    assert back["version"] == "1"
+    assert client.get_model_version_by_alias("car_price", "champion").version == "1"
+    rolled = client.get_model_version("car_price", "2").tags
+    assert rolled["carprice.rolled_back"] == "rollback by operator: too weak"
+    reigns = registry.history("car_price", client=client)
+    assert [(r.version, r.how) for r in reigns] == [("1", "rollback"), ("2", "approval"),
+                                                     ("1", "gate")]  # fmt: skip
+
 
 def test_postgres_s3_server_train_register_reload(
     mlflow_pg_s3_server: MlflowS3Stack, sample: str
