@@ -195,6 +195,8 @@ def tune(
                 PIPELINE_TAG: label,
                 "lake.run": run,
                 "data.synthetic": str(profile["synthetic"]).lower(),
+                # the raw snapshot's checksum: retrains on the same bytes are recognisable
+                "data.sha256": runlake.manifest(run, "raw")["files"][RAW_NAME]["sha256"],
             }
         )
         mlflow.log_params(

@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from carprice.names import CHAMPION
+from carprice.names import CHAMPION, EVAL_SET_TAG
 from dashboard import model_card
 from dashboard.clients.mlflow_client import ModelVersion, Run
 
@@ -172,13 +172,38 @@ def metric_vs_param(
 
 
 def param_differences(runs: Sequence[Run]) -> pd.DataFrame:
-    """Params side by side (one column per run), only the rows where the runs disagree."""
+    """Params side by side (one column per run), only the rows where not every run has the
+    same value. Values are compared as people read them (0.8, 0.80 and 8e-1 are equal); a run
+    that did not log the param shows "—" and counts as different."""
     keys = sorted({k for r in runs for k in r.params})
-    table = {run_label(r): [r.params.get(k, "—") for k in keys] for r in runs}
+    table = {run_label(r): [_short(r.params[k]) if k in r.params else "—" for k in keys]
+             for r in runs}  # fmt: skip
     frame = pd.DataFrame(table, index=pd.Index(keys, name="param"))
     if frame.empty:
         return frame
-    return frame[frame.nunique(axis=1) > 1].map(_short)
+    return frame[frame.nunique(axis=1) > 1]
+
+
+#: What makes two training runs the same retrain: the raw data's checksum and the seed.
+DATA_CHECKSUM_TAG = "data.sha256"
+
+
+def identical_retrains(runs: Sequence[Run]) -> str | None:
+    """A sentence when every compared run is the same retrain (same data checksum, same
+    seed, same parameters), else None: their metric differences are then not a finding."""
+    if len(runs) < 2:
+        return None
+    sums = {r.tags.get(DATA_CHECKSUM_TAG) for r in runs}
+    seeds = {r.params.get("seed") for r in runs}
+    if len(sums) != 1 or None in sums or len(seeds) != 1 or None in seeds:
+        return None
+    if not param_differences(runs).empty:
+        return None
+    checksum = next(iter(sums)) or ""
+    return (
+        f"These {len(runs)} runs are identical retrains: same data (SHA-256 {checksum[:12]}…), "
+        f"same seed ({next(iter(seeds))}), same parameters."
+    )
 
 
 def metrics_side_by_side(runs: Sequence[Run]) -> pd.DataFrame:
@@ -262,31 +287,76 @@ class AliasCard:
     value: str
     delta: str | None
     caption: str
+    #: st.metric styling: an unchanged figure is grey with no arrow, never a red "+0.0%".
+    delta_color: str = "inverse"
+    delta_arrow: str = "auto"
+
+
+PREVIOUS = "previous champion"
+
+
+def frozen_or_test_mae(run: Run | None) -> tuple[float | None, str]:
+    """The headline figure of a model: MAE on the frozen evaluation set, else (a run from
+    before frozen sets) on its own test split; with which one it is."""
+    metrics = run.metrics if run else {}
+    if "frozen_mae" in metrics:
+        return metrics["frozen_mae"], "frozen"
+    if "test_mae" in metrics:
+        return metrics["test_mae"], "test"
+    return None, ""
+
+
+def _change(value: float | None, base: float | None, against: str) -> tuple[str | None, str, str]:
+    """(delta text, colour, arrow) for st.metric: rounded to 0.0% it reads as no change."""
+    if value is None or not base:
+        return None, "inverse", "auto"
+    change = (value - base) / base
+    if round(change, 3) == 0:
+        return f"no change in MAE vs {against}", "off", "off"
+    return f"{change:+.1%} MAE vs {against}", "inverse", "auto"
 
 
 def alias_cards(models: Sequence[AliasedModel]) -> list[AliasCard]:
-    """Headline per alias: test MAE and R²; the challenger's MAE relative to the champion's."""
+    """Headline per model: MAE on the frozen evaluation set (its own test split named beside
+    it); the others' change relative to the champion's, on the same kind of figure."""
     champion = next((m for m in models if m.alias == CHAMPION), None)
-    base = champion.run.metrics.get("test_mae") if champion and champion.run else None
+    base, base_kind = frozen_or_test_mae(champion.run if champion else None)
+    base_set = champion.run.tags.get(EVAL_SET_TAG) if champion and champion.run else None
     cards = []
     for m in models:
         metrics = m.run.metrics if m.run else {}
-        mae, r2 = metrics.get("test_mae"), metrics.get("test_r2")
-        delta = None
-        if m.alias != CHAMPION and mae is not None and base:
-            delta = f"{(mae - base) / base:+.1%} MAE vs champion"
-        caption = f"R² {r2:.3f}" if r2 is not None else "no test metrics logged"
+        mae, kind = frozen_or_test_mae(m.run)
+        eval_set = m.run.tags.get(EVAL_SET_TAG) if m.run else None
+        delta, colour, arrow = None, "inverse", "auto"
+        if m.alias != CHAMPION and kind == base_kind and eval_set == base_set:
+            delta, colour, arrow = _change(mae, base, "champion")
+        parts = []
+        if kind == "frozen":
+            parts.append(
+                f"on frozen set {eval_set or '?'} ({metrics.get('frozen_rows', 0):,.0f} cars)"
+            )
+            if "test_mae" in metrics:
+                parts.append(f"own test split ₹{metrics['test_mae']:,.0f}")
+        elif kind == "test":
+            parts.append("own test split (trained before frozen evaluation sets)")
+        if (
+            m.alias != CHAMPION
+            and champion
+            and kind
+            and (kind != base_kind or eval_set != base_set)
+        ):
+            parts.append("not comparable with the champion's figure (different evaluation rows)")
+        if m.run and m.run.tags.get("data.synthetic") == "true":
+            parts.append("**trained on the synthetic sample**")
         verdict = m.version.tags.get("gate.verdict")
         if verdict:
-            caption += f" · gate: {verdict}"
+            parts.append(f"gate: {verdict}")
+        value = f"₹{mae:,.0f} MAE" if mae is not None else "—"
+        title = "Previous champion" if m.alias == PREVIOUS else m.alias.capitalize()
         cards.append(
-            AliasCard(
-                f"{m.alias.capitalize()} · v{m.version.version}",
-                f"₹{mae:,.0f} test MAE" if mae is not None else "—",
-                delta,
-                caption,
-            )
-        )
+            AliasCard(f"{title} · v{m.version.version}", value, delta,
+                      " · ".join(parts) or "no metrics logged", colour, arrow)
+        )  # fmt: skip
     return cards
 
 
@@ -301,7 +371,7 @@ def alias_table(models: Sequence[AliasedModel]) -> pd.DataFrame:
             "gate reason": m.version.tags.get("gate.reason", "—"),
         }
         for k, v in sorted((m.run.metrics if m.run else {}).items()):
-            if k.startswith("test_"):
+            if k.startswith(("test_", "frozen_")):
                 col[k] = _fmt_metric(k, v)
         columns[m.alias] = col
     return pd.DataFrame(columns)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from carprice.names import ALIASES, EXPERIMENT, REPORT_ARTIFACT
+from carprice import champions
+from carprice.names import CHALLENGER, CHAMPION, EXPERIMENT, REPORT_ARTIFACT
 from dashboard import banners, connections, model_card
 from dashboard import experiments_view as view
 from dashboard.clients.mlflow_client import Experiment, MlflowError, MlflowUnavailable, Run
@@ -26,15 +27,22 @@ def load_runs(url: str, experiment_id: str, max_runs: int) -> tuple[list[Run], b
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def load_aliases(url: str, model: str) -> list[view.AliasedModel]:
+    """The champion beside the champion it replaced (from the versions' history tags), and a
+    challenger only while it waits for an operator's approval."""
     client = connections.mlflow_client()
-    out = []
-    for alias in ALIASES:
-        mv = client.get_version_by_alias(model, alias)
-        if mv is not None:
-            out.append(
-                view.AliasedModel(alias, mv, client.get_run(mv.run_id) if mv.run_id else None)
-            )
-    return out
+    champion = client.get_version_by_alias(model, CHAMPION)
+    versions = {v.version: v for v in client.search_versions(model)} if champion else {}
+    reigns = champions.history((v.version, v.tags, v.created) for v in versions.values())
+    previous = champions.previous_champion(reigns) if champion else None
+    challenger = client.get_version_by_alias(model, CHALLENGER)
+    picked = [(CHAMPION, champion), (view.PREVIOUS, versions.get(previous or ""))]
+    if challenger is not None and challenger.tags.get("gate.awaiting_approval") == "true":
+        picked.append((CHALLENGER, challenger))
+    return [
+        view.AliasedModel(alias, mv, client.get_run(mv.run_id) if mv.run_id else None)
+        for alias, mv in picked
+        if mv is not None
+    ]
 
 
 @st.cache_data(ttl=TTL, show_spinner="Reading evaluation reports from MLflow…")
@@ -68,18 +76,28 @@ if not experiments:
     st.info("MLflow has no experiments yet. Train a model (`make run`) or trigger the pipeline.")
     st.stop()
 
-st.subheader("Champion vs challenger")
+st.subheader("Champion vs the champion it replaced")
 if aliased:
     for column, card, model in zip(
         st.columns(len(aliased)), view.alias_cards(aliased), aliased, strict=True
     ):
         with column.container(border=True, key=f"exp_card_{model.alias}"):
-            st.metric(card.label, card.value, card.delta, delta_color="inverse")
+            st.metric(
+                card.label,
+                card.value,
+                card.delta,
+                delta_color=card.delta_color,
+                delta_arrow=card.delta_arrow,
+            )
             st.caption(card.caption)
             if model.run:
                 link = view.run_link(link_base, model.run.experiment_id, model.run.run_id)
                 st.markdown(f"[Open run `{model.run.run_name}` in MLflow]({link})")
-    with st.expander("All test metrics and the gate's reasons"):
+    st.caption(
+        "MAE on the frozen evaluation set (the same cars for every model); each run's own "
+        "test split is named beside it."
+    )
+    with st.expander("All test and frozen-set metrics and the gate's reasons"):
         st.dataframe(view.alias_table(aliased), key="exp_aliases")
 else:
     st.info(f"No version of `{settings.model_name}` is registered yet.")
@@ -148,7 +166,10 @@ if params:
         st.plotly_chart(scatter, key="exp_scatter")
 st.markdown("**Parameters that differ**")
 diff = view.param_differences(chosen)
-if diff.empty:
+same = view.identical_retrains(chosen)
+if same:
+    st.info(same + " Differences in their metrics are run-to-run noise, not a finding.")
+elif diff.empty:
     st.info("The picked runs have identical parameters.")
 else:
     st.dataframe(diff, key="exp_param_diff")

@@ -208,17 +208,35 @@ def test_runs_table_lists_parents_with_their_trials(seeded: Seeded, page_env) ->
 
 @pytest.mark.integration
 def test_champion_and_challenger_with_metrics_and_links(seeded: Seeded, page_env) -> None:
+    """v1 went live, then v2 replaced it: the champion stands beside the champion it
+    replaced; a rejected challenger that waits for nobody is not the comparison."""
+    from mlflow import MlflowClient
+
+    from carprice import registry
+
+    model = f"{MODEL}_history"
+    client = MlflowClient(seeded.url, registry_uri=seeded.url)
+    client.create_registered_model(model)
+    for run_id in (seeded.champion_run, seeded.challenger_run, seeded.challenger_run):
+        client.create_model_version(model, f"runs:/{run_id}/model", run_id=run_id)
+    registry._make_champion(client, model, "1", "gate", "no champion yet", None)
+    registry._make_champion(client, model, "2", "approval", "approved by ops", "1")
+    client.set_model_version_tag(model, "3", "gate.verdict", "rejected")
+    client.set_registered_model_alias(model, CHALLENGER, "3")
     page_env.setenv("CARPRICE_DASHBOARD_MLFLOW_URL", seeded.url)
+    page_env.setenv("CARPRICE_DASHBOARD_MODEL_NAME", model)
+    get_dashboard_settings.cache_clear()
     at = run_page(exp_experiment=EXPERIMENT)
+    assert not at.exception, at.exception
     aliases = frame(at, "exp_aliases")
-    assert list(aliases.columns) == ["champion", "challenger"]
-    assert aliases.loc["test_mae", "champion"] == "₹80,000"
-    assert aliases.loc["test_mae", "challenger"] == "₹95,000"
-    assert aliases.loc["gate verdict", "challenger"] == "rejected"
+    assert list(aliases.columns) == ["champion", "previous champion"]
+    assert aliases.loc["test_mae", "champion"] == "₹95,000"
+    assert aliases.loc["test_mae", "previous champion"] == "₹80,000"
     cards = {m.label: (m.value, m.proto.delta) for m in at.metric}
-    assert cards["Champion · v1"][0] == "₹80,000 test MAE"
-    assert cards["Challenger · v2"] == ("₹95,000 test MAE", "+18.8% MAE vs champion")
+    assert cards["Champion · v2"][0] == "₹95,000 MAE"
+    assert cards["Previous champion · v1"] == ("₹80,000 MAE", "-15.8% MAE vs champion")
     page = texts(at)
+    assert "trained before frozen evaluation sets" in page
     for run_id in (seeded.champion_run, seeded.challenger_run):
         assert f"/#/experiments/{seeded.experiment_id}/runs/{run_id}" in page
 
@@ -232,7 +250,7 @@ def test_model_without_challenger(seeded: Seeded, page_env) -> None:
     at = run_page(exp_experiment=EXPERIMENT)
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
-    assert [m.label for m in at.metric] == ["Champion · v1"]
+    assert [m.label for m in at.metric] == ["Champion · v1"]  # no previous champion
     assert list(frame(at, "exp_aliases").columns) == ["champion"]
 
 
@@ -515,3 +533,65 @@ def test_a_report_that_cannot_be_read_is_an_error_not_missing(page_env) -> None:
     shown = report_table(at)
     assert list(shown.columns) == ["A rows", "A MAPE", "A MAE"]
     assert shown.loc["seen in training", "A MAPE"] == pytest.approx(12.5)
+
+
+# --------------------------------------------------------------------------- pure pieces
+
+
+def _run(run_id: str, params: dict, metrics: dict | None = None, tags: dict | None = None):  # noqa: ANN202
+    from dashboard.clients.mlflow_client import Run
+
+    return Run(run_id, f"train-{run_id}", "1", "FINISHED", 0, params, metrics or {}, tags or {})
+
+
+def test_param_diff_lists_only_params_not_all_runs_agree_on_with_each_value() -> None:
+    from dashboard.experiments_view import param_differences
+
+    runs = [
+        _run("a" * 8, {"trials": "3", "eta": "0.8", "seed": "42", "depth": "6"}),
+        _run("b" * 8, {"trials": "3", "eta": "0.80", "seed": "42"}),
+        _run("c" * 8, {"trials": "30", "eta": "8e-1", "seed": "42", "depth": "6"}),
+    ]
+    diff = param_differences(runs)
+    # trials: equal in two of three runs, so listed with every run's value; eta equal as
+    # numbers in all three (0.8, 0.80, 8e-1), seed equal: not listed; depth missing in one.
+    assert list(diff.index) == ["depth", "trials"]
+    assert list(diff.loc["trials"]) == ["3", "3", "30"]
+    assert list(diff.loc["depth"]) == ["6", "—", "6"]
+
+
+def test_identical_retrains_are_called_identical() -> None:
+    from dashboard.experiments_view import identical_retrains
+
+    same = {"seed": "42", "trials": "3", "best_eta": "0.05"}
+    tag = {"data.sha256": "ab" * 32}
+    runs = [_run("a" * 8, same, tags=tag), _run("b" * 8, dict(same), tags=tag)]
+    sentence = identical_retrains(runs)
+    assert sentence and "identical retrains" in sentence and "abababababab" in sentence
+    assert identical_retrains([runs[0], _run("c" * 8, {**same, "seed": "7"}, tags=tag)]) is None
+    other_data = _run("d" * 8, same, tags={"data.sha256": "cd" * 32})
+    assert identical_retrains([runs[0], other_data]) is None
+    assert identical_retrains([runs[0], _run("e" * 8, same)]) is None  # no checksum: unknown
+
+
+def test_no_change_in_mae_is_neutral_not_a_red_rise() -> None:
+    from dashboard.clients.mlflow_client import ModelVersion
+    from dashboard.experiments_view import PREVIOUS, AliasedModel, alias_cards
+
+    def model(alias: str, version: str, mae: float, synthetic: bool = False) -> AliasedModel:
+        tags = {"carprice.eval_set": "eval-1", "data.synthetic": str(synthetic).lower()}
+        metrics = {"frozen_mae": mae, "frozen_rows": 900.0, "test_mae": mae + 1000}
+        return AliasedModel(alias, ModelVersion("m", version, "r", {}, ()),
+                            _run(version * 8, {}, metrics, tags))  # fmt: skip
+
+    champion, previous = alias_cards(
+        [model(CHAMPION, "2", 68_000.0), model(PREVIOUS, "1", 68_010.0, synthetic=True)]
+    )
+    assert champion.value == "₹68,000 MAE"
+    assert "on frozen set eval-1 (900 cars)" in champion.caption
+    assert "own test split ₹69,000" in champion.caption
+    assert previous.delta == "no change in MAE vs champion"
+    assert (previous.delta_color, previous.delta_arrow) == ("off", "off")
+    assert "trained on the synthetic sample" in previous.caption
+    _, worse = alias_cards([model(CHAMPION, "2", 68_000.0), model(PREVIOUS, "1", 70_000.0)])
+    assert worse.delta == "+2.9% MAE vs champion" and worse.delta_color == "inverse"
