@@ -206,3 +206,88 @@ def show_report(report: list[dict[str, Any]] | None, version: str | None) -> Non
         charts.error_by_group(table["Group"], table["MAPE"], table["Rows"], title),
         key="model_report_chart",
     )
+
+
+# --------------------------------------------------------------------------- champions' history
+
+HISTORY_COLUMNS = [
+    "Version", "Went live (UTC)", "Until (UTC)", "Replaced", "How", "Why",
+    "MAE on frozen set", "MAE on own test split", "Evaluation set", "Trained on",
+]  # fmt: skip
+HOW_WORDS = {"gate": "promotion gate", "approval": "operator approval", "rollback": "rollback"}
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def champion_history(url: str, model: str) -> pd.DataFrame:
+    """Every period as champion, newest first, with each version's figures (MLflow)."""
+    from carprice import champions
+    from dashboard import connections
+
+    client = connections.mlflow_client()
+    versions = client.search_versions(model)
+    reigns = champions.history((v.version, v.tags, v.created) for v in versions)
+    by_version = {v.version: v for v in versions}
+    runs = {}
+    for version in {r.version for r in reigns}:
+        run_id = by_version[version].run_id if version in by_version else None
+        runs[version] = client.get_run(run_id) if run_id else None
+    return history_frame(reigns, runs)
+
+
+def history_frame(reigns: list[Any], runs: dict[str, Any]) -> pd.DataFrame:
+    """The history as a table: when each champion went live, what it replaced and why, and
+    its MAE on the frozen evaluation set beside its own test split's."""
+    rows = []
+    for r in reigns:
+        run = runs.get(r.version)
+        metrics, tags = (run.metrics, run.tags) if run else ({}, {})
+        rows.append(
+            [
+                f"v{r.version}",
+                _when(r.went_live),
+                _when(r.until) if r.until else "live now",
+                f"v{r.replaced}" if r.replaced else "—",
+                HOW_WORDS.get(r.how, r.how),
+                r.reason + (f" — ended: {r.end_reason}" if r.end_reason else ""),
+                metrics.get("frozen_mae"),
+                metrics.get("test_mae"),
+                tags.get("carprice.eval_set", "— (before frozen sets)"),
+                "SYNTHETIC sample" if tags.get("data.synthetic") == "true" else "real listings"
+                if run else "?",
+            ]
+        )  # fmt: skip
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+
+def _when(iso: str | None) -> str:
+    return (iso or "")[:16].replace("T", " ")
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def run_figures(url: str, run_id: str) -> dict[str, Any]:
+    """The served version's MLflow run: its frozen-set and own-split figures, tags."""
+    from dashboard import connections
+
+    run = connections.mlflow_client().get_run(run_id)
+    return {"metrics": run.metrics, "tags": run.tags}
+
+
+def figure_tiles(metrics: dict[str, float], tags: dict[str, str]) -> list[tuple[str, str, str]]:
+    """Two labelled figures: MAE on the frozen evaluation set (the same cars for every model)
+    and MAE on the run's own test split (its own draw of cars)."""
+    tiles = []
+    if "frozen_mae" in metrics:
+        rows = metrics.get("frozen_rows", 0)
+        tiles.append((
+            "MAE · frozen evaluation set",
+            rupees(metrics["frozen_mae"]),
+            f"{tags.get('carprice.eval_set', '?')}: {rows:,.0f} cars every model is scored on "
+            f"(MAPE {metrics.get('frozen_mape', float('nan')):.1%}).",
+        ))  # fmt: skip
+    if "test_mae" in metrics:
+        tiles.append((
+            "MAE · its own test split",
+            rupees(metrics["test_mae"]),
+            "The held-out part of this run's own data: differs from run to run.",
+        ))  # fmt: skip
+    return tiles

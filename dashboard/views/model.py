@@ -7,9 +7,11 @@ import streamlit as st
 
 from dashboard import banners, charts, model_card, pricing, whatif
 from dashboard.clients.api_client import ApiError
+from dashboard.clients.mlflow_client import MlflowError
 from dashboard.config import get_dashboard_settings
 
-URL = get_dashboard_settings().api_url
+SETTINGS = get_dashboard_settings()
+URL = SETTINGS.api_url
 
 st.title("The pricing model")
 health = banners.require_api()
@@ -37,9 +39,47 @@ with st.container(border=True, key="model_card"):
     tiles = model_card.metric_tiles(info.get("metrics", {}))
     for col, (label, value, help_text) in zip(st.columns(len(tiles) or 1), tiles, strict=False):
         col.metric(label, value, help=help_text)
+    figures: dict = {}
+    if info.get("run_id"):
+        try:
+            figures = model_card.run_figures(SETTINGS.mlflow_url, info["run_id"])
+        except MlflowError as exc:
+            st.caption(f"Its MLflow figures could not be read: {exc}")
+    figure_tiles = model_card.figure_tiles(figures.get("metrics", {}), figures.get("tags", {}))
+    for col, (label, value, help_text) in zip(
+        st.columns(len(figure_tiles) or 1), figure_tiles, strict=False
+    ):
+        col.metric(label, value, help=help_text)
+    if figures and (figures.get("tags") or {}).get("data.synthetic") == "true":
+        st.caption("Its MLflow run says: trained on the **synthetic sample**.")
     gate = info.get("gate") or {}
     if gate:
         st.caption(f"Promotion gate: **{gate.get('verdict', '?')}** — {gate.get('reason', '')}")
+
+st.subheader("Champions over time")
+try:
+    history = model_card.champion_history(SETTINGS.mlflow_url, SETTINGS.model_name)
+except MlflowError as exc:
+    st.warning(f"The history of champions could not be read from MLflow: {exc}")
+else:
+    if history.empty:
+        st.info("No version has gone live yet.")
+    else:
+        st.caption(
+            "Each period a version was live: when, what it replaced and why (recorded on the "
+            "version by the gate, an operator's approval or a rollback). MAE on the frozen "
+            "evaluation set compares models on the same cars; the own-split figure does not."
+        )
+        st.dataframe(
+            history,
+            key="model_history",
+            hide_index=True,
+            column_config={
+                "MAE on frozen set": st.column_config.NumberColumn(format="₹%,.0f"),
+                "MAE on own test split": st.column_config.NumberColumn(format="₹%,.0f"),
+                "Why": st.column_config.TextColumn(width="large"),
+            },
+        )
 
 st.subheader("Where it errs: the evaluation report")
 try:

@@ -202,3 +202,53 @@ def _report_answered_by(
     client = ApiClient(api_url, transport=httpx.MockTransport(handler))
     monkeypatch.setattr(pricing, "api_client", lambda: client)
     return calls
+
+
+# --------------------------------------------------------------------------- history, figures
+
+
+def test_history_of_champions_and_frozen_set_figures(
+    apptest, live_env, api_server: ApiServer
+) -> None:
+    """With MLflow reachable: the served champion heads the history ("live now", what it
+    replaced, why), and the card shows its MAE on the frozen set beside its own split's."""
+    live_env.setenv("CARPRICE_DASHBOARD_MLFLOW_URL", api_server.mlflow_url)
+    from dashboard.config import get_dashboard_settings
+
+    get_dashboard_settings.cache_clear()
+    info = httpx.get(api_server.url + "/model/info").json()
+    at = apptest("model").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["MAE · frozen evaluation set"].startswith("₹")
+    assert labels["MAE · its own test split"].startswith("₹")
+    history = next(d.value for d in at.dataframe if "Went live (UTC)" in d.value.columns)
+    live = history.iloc[0]
+    assert live["Version"] == f"v{info['version']}" and live["Until (UTC)"] == "live now"
+    assert live["Trained on"] == "SYNTHETIC sample"
+    assert live["Evaluation set"].startswith("eval-") and live["MAE on frozen set"] > 0
+    assert live["Why"]  # the gate's reason, an approval's or a rollback's
+    assert any("synthetic sample" in c.value for c in at.caption)
+
+
+def test_history_frame_reads_as_a_timeline() -> None:
+    from carprice.champions import Reign
+    from dashboard.clients.mlflow_client import Run
+    from dashboard.model_card import history_frame
+
+    reigns = [
+        Reign("3", "2026-12-02T10:00:00.1Z", "rollback", "4", "rollback by ops: SUVs low", None),
+        Reign("4", "2026-12-01T09:00:00.1Z", "approval", "3", "approved by ops",
+              "2026-12-02T10:00:00.1Z", "3", "rollback by ops: SUVs low"),
+    ]  # fmt: skip
+    run = Run("r", "train", "1", "FINISHED", 0, {}, {"frozen_mae": 66_000.0, "test_mae": 67_000.0},
+              {"carprice.eval_set": "eval-1", "data.synthetic": "false"})  # fmt: skip
+    frame = history_frame(reigns, {"3": run, "4": None})
+    assert list(frame["Version"]) == ["v3", "v4"]
+    assert list(frame["Until (UTC)"]) == ["live now", "2026-12-02 10:00"]
+    assert list(frame["Replaced"]) == ["v4", "v3"]
+    assert list(frame["How"]) == ["rollback", "operator approval"]
+    assert frame.loc[1, "Why"] == "approved by ops — ended: rollback by ops: SUVs low"
+    assert frame.loc[0, "MAE on frozen set"] == 66_000.0 and frame.loc[0, "Trained on"] == (
+        "real listings"
+    )
