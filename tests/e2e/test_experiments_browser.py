@@ -24,9 +24,12 @@ def test_compare_two_runs(
     page: Page, dashboard_url: str, shoot: Callable, record: Callable
 ) -> None:
     page.goto(f"{dashboard_url}/experiments")
-    expect(page.get_by_text("Champion vs challenger")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Champion vs the champion it replaced")).to_be_visible(timeout=60_000)
     wait_idle(page)
-    expect(page.locator('[data-testid="stMetricValue"]').first).to_contain_text("test MAE")
+    expect(page.locator('[data-testid="stMetricValue"]').first).to_contain_text("MAE")
+    card = page.locator(".st-key-exp_card_champion")
+    expect(card).to_contain_text("on frozen set eval-")  # the frozen set, named
+    expect(card).to_contain_text("own test split ₹")  # and its own split beside it
     runs = page.locator(".st-key-exp_runs_box [data-testid='stDataFrame']")
     expect(runs).to_be_visible()
 
@@ -118,7 +121,7 @@ def test_reports_side_by_side(
     # Chromium offers a save-file dialog for "Download as CSV"; without it, a plain download.
     page.add_init_script("delete window.showSaveFilePicker")
     page.goto(f"{short_ttl_dashboard}/experiments")
-    expect(page.get_by_text("Champion vs challenger")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Champion vs the champion it replaced")).to_be_visible(timeout=60_000)
     wait_idle(page)
     _pick(page, champion.run_id[:8])
     _pick(page, "trial-000")

@@ -62,3 +62,25 @@ def test_evaluation_report(page, dashboard_url: str, api_server, shoot) -> None:
     expect(chart.locator(".ytick").filter(has_text="D01")).to_have_count(1)
     assert page.locator("[data-testid='stException']").count() == 0
     shoot(page, "model_report_deciles")
+
+
+def test_history_of_champions(page, dashboard_url: str, api_server, shoot) -> None:
+    """The champions over time, newest first: the served version is "live now", with its
+    MAE on the frozen evaluation set beside its own split's, and the synthetic sample named."""
+    info = httpx.get(api_server.url + "/model/info", timeout=30).json()
+    page.goto(f"{dashboard_url}/model")
+    expect(page.get_by_text("Champions over time")).to_be_visible(timeout=60_000)
+    wait_idle(page)
+    tiles = page.locator(".st-key-model_card [data-testid='stMetric']")
+    frozen = tiles.filter(has_text="MAE · frozen evaluation set")
+    expect(frozen.locator("[data-testid='stMetricValue']")).to_contain_text("₹")
+    own = tiles.filter(has_text="MAE · its own test split")
+    expect(own.locator("[data-testid='stMetricValue']")).to_contain_text("₹")
+    expect(page.get_by_text("trained on the synthetic sample")).to_be_visible()
+    table = page.locator(".st-key-model_history [data-testid='stDataFrame']")
+    expect(table).to_be_visible()
+    # The grid is a canvas (its cells are checked in tests/dashboard/test_model.py).
+    expect(page.get_by_text("Each period a version was live")).to_be_visible()
+    assert info["version"]
+    assert page.locator("[data-testid='stException']").count() == 0
+    shoot(page, "model_history")

@@ -92,7 +92,10 @@ def test_pipeline_writes_processed_data_and_reports(
             s3.get_object(Bucket="data", Key=prefix + "processed/test.parquet")["Body"].read()
         )
     )
-    assert profile["rows"]["rows_out"] == len(train) + len(test)
+    held = _s3_json(airflow_stack, prefix + "processed/eval_set.json")
+    assert profile["rows"]["rows_out"] == len(train) + len(test) + held["excluded_rows"]
+    manifest = _s3_json(airflow_stack, f"eval/{held['set_id']}/manifest.json")
+    assert manifest["sha256"] == held["sha256"] and manifest["rows"] == held["rows"] > 0
     assert profile["rows"]["rejected"] == len(rejected) > 0
     assert rejected["reason"].str.len().gt(0).all()
     assert profile["numeric"]["selling_price"]["min"] > 0
@@ -134,6 +137,36 @@ def test_worse_run_does_not_move_champion(
     assert tags["gate.verdict"] == "rejected"
     assert float(tags["gate.candidate_mae"]) > float(tags["gate.champion_mae"])
     assert "does not beat" in tags["gate.reason"]
+
+
+def test_approval_run_waits_as_challenger_with_its_outcome_in_airflow(
+    airflow_stack: AirflowStack, first_run: dict[str, Any], mlflow_client: MlflowClient
+) -> None:
+    """require_approval: the gate's verdict is recorded, the version waits as challenger, and
+    the outcome the promote task returned is readable over Airflow's REST API (the XCom the
+    dashboard's Pipelines page shows to every session)."""
+    from pydantic import SecretStr
+
+    from dashboard.clients.airflow_client import AirflowClient
+
+    champion = alias_version(mlflow_client, "champion")
+    conf = {"trials": 1, "max_rounds": 150, "require_approval": True, "min_gain": 0.02}
+    run = _run(airflow_stack, "car_price_pipeline", conf)
+    client = AirflowClient(airflow_stack.url, airflow_stack.user, SecretStr(airflow_stack.password))
+    outcome = client.xcom("car_price_pipeline", run["dag_run_id"], "promote")
+    assert isinstance(outcome, dict), outcome
+    assert outcome["awaiting_approval"] is True and outcome["promoted"] is False
+    assert outcome["previous_champion"] == champion and outcome["min_gain"] == 0.02
+    assert alias_version(mlflow_client, "champion") == champion
+    assert alias_version(mlflow_client, "challenger") == outcome["version"]
+    tags = mlflow_client.get_model_version(MODEL, outcome["version"]).tags
+    assert tags["gate.awaiting_approval"] == "true" and tags["gate.min_gain"] == "0.0200"
+    first = _s3_json(
+        airflow_stack,
+        f"runs/{safe_run_id(first_run['run']['dag_run_id'])}/processed/eval_set.json",
+    )
+    assert tags["gate.eval_set"] == first["set_id"] == outcome["eval_set"]  # reused
+    assert client.xcom("car_price_pipeline", run["dag_run_id"], "no_such_task") is None
 
 
 def test_failed_run_leaves_champion_untouched(
