@@ -44,8 +44,9 @@ STATE_COLOURS = {
     "running": "color: #1565c0; font-weight: 600",
     "queued": "color: #6b7280",
 }
-#: Metrics compared before/after a retrain (logged on the training run as test_*).
-HEADLINE_METRICS = ("test_mae", "test_rmse", "test_r2", "test_mape")
+#: Metrics compared before/after a retrain, logged on the training run: on the frozen
+#: evaluation set (the same cars for both) first, then each run's own test split.
+HEADLINE_METRICS = ("frozen_mae", "frozen_mape", "test_mae", "test_rmse", "test_r2", "test_mape")
 
 
 def operator_ok(typed: str, configured: SecretStr | None) -> bool:
@@ -259,11 +260,13 @@ def _gate_phrase(gate: dict[str, str]) -> str:
 
 
 def _mae_phrase(before: ChampionSnapshot, after: ChampionSnapshot) -> str:
-    old, new = before.metrics.get("test_mae"), after.metrics.get("test_mae")
-    if old is None or new is None:
-        return ""
-    pct = f" ({(new - old) / old:+.1%})" if old else ""
-    return f" Test MAE ₹{old:,.0f} → ₹{new:,.0f}{pct}."
+    """MAE before → after: on the frozen evaluation set when both have it, else own splits."""
+    for key, words in (("frozen_mae", "Frozen-set MAE"), ("test_mae", "Test MAE")):
+        old, new = before.metrics.get(key), after.metrics.get(key)
+        if old is not None and new is not None:
+            pct = f" ({(new - old) / old:+.1%})" if old else ""
+            return f" {words} ₹{old:,.0f} → ₹{new:,.0f}{pct}."
+    return ""
 
 
 def safe_snapshot(client: MlflowClient, model: str) -> tuple[ChampionSnapshot | None, str]:

@@ -205,3 +205,23 @@ def test_param_labels() -> None:
     assert pw.param_label("data_uri") == "Data URI"
     assert pw.param_label("max_rounds") == "Max rounds"
     assert pw.param_label("trials") == "Trials"
+
+
+def test_a_new_champion_is_compared_on_the_frozen_set_first() -> None:
+    before = pw.ChampionSnapshot("1", "r1", {"frozen_mae": 70_000.0, "test_mae": 66_000.0})
+    after = pw.ChampionSnapshot("2", "r2", {"frozen_mae": 68_000.0, "test_mae": 69_000.0})
+    change = pw.compare(before, after)
+    assert "Frozen-set MAE ₹70,000 → ₹68,000 (-2.9%)" in change.headline
+    assert list(change.deltas["metric"])[:2] == ["frozen_mae", "test_mae"]
+
+
+def test_outcome_from_the_promote_task_reads_as_words() -> None:
+    waiting = {"version": "5", "promoted": False, "awaiting_approval": True,
+               "previous_champion": "4", "reason": "beats the champion beyond noise: x",
+               "candidate_mae": 66_000.0, "champion_mae": 68_000.0}  # fmt: skip
+    change = pw.outcome_change(waiting)
+    assert change is not None and not change.changed
+    assert change.headline.startswith("v5 waits as challenger for an operator's approval.")
+    promoted = pw.outcome_change({**waiting, "promoted": True, "awaiting_approval": False})
+    assert promoted.changed and promoted.headline.startswith("New champion v5 (was v4).")
+    assert pw.outcome_change(None) is None and pw.outcome_change({"x": 1}) is None
