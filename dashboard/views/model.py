@@ -70,9 +70,9 @@ else:
             "version by the gate, an operator's approval or a rollback). MAE on the frozen "
             "evaluation set compares models on the same cars; the own-split figure does not."
         )
-        st.dataframe(
+        st.container(key="model_history").dataframe(
             history,
-            key="model_history",
+            key="model_history_table",
             hide_index=True,
             column_config={
                 "MAE on frozen set": st.column_config.NumberColumn(format="₹%,.0f"),
