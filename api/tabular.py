@@ -1,10 +1,16 @@
-"""CSV in, CSV out: checks a file up front, then prices it chunk by chunk as it streams.
+"""A table in, CSV out: checks an upload up front, then prices it chunk by chunk as it streams.
 
-Memory stays bounded: the upload is spooled to disk by the multipart parser, rows are read
-`csv_chunk_rows` at a time, and each priced chunk is written out before the next is read.
+A plain CSV (UTF-8, comma-separated, header on the first line: what most tools write) is
+streamed: the multipart parser spools it to disk, rows are read `csv_chunk_rows` at a time,
+and each priced chunk is written out before the next is read, so memory stays bounded.
 Arrow's C++ reader parses the file and Arrow kernels build the output lines; a file with a
 malformed line (wrong field count) is read instead by Python's csv module, which can keep that
-line's place with a reason.
+line's place with a reason. Whether a file is plain is decided from its first lines only.
+
+Every other upload (semicolon/tab/pipe, UTF-16, Windows-1252, decimal commas, a title above
+the header, .xlsx) is read whole by `carprice.sheets.read_table`, the reader the dashboard
+uses too, and priced from its rows in the same chunks. Either way the columns are matched to
+the schema by `carprice.headers.resolve`, with the client's `mapping` on top.
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
@@ -28,16 +35,23 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import metrics
 from api.config import ApiSettings, get_api_settings
 from api.runtime import Served
-from carprice.clean import ShapeError, detect_shape, normalise_headers
+from carprice.clean import ShapeError, detect_shape
+from carprice.headers import PASS_PREFIX, describe, resolve
 from carprice.model import PRICE_COLUMNS
 from carprice.safecsv import neutralise, neutralise_arrow
+from carprice.schema import TARGET
+from carprice.sheets import Dialect, Table, TableError, is_xlsx, read_table
 
 log = logging.getLogger("api.tabular")
 
 OUTPUT_COLUMNS = (*PRICE_COLUMNS, "model_version", "filled", "error")
 _ARROW_BLOCK_BYTES = 1 << 20  # Arrow reads the spooled upload this much at a time
+# Whether a file is plain is sniffed from at most this much of its start, cut at a line end:
+# `carprice.sheets` sniffs the dialect from the first 100 lines and the header from 20.
+_HEAD_BYTES = 64 * 1024
+_HEAD_LINES = 100
 
-CSV_DOC = """Upload a CSV as multipart field `file`, in either shape:
+CSV_DOC = """Upload a table as multipart field `file`, in either shape:
 
 * **CarFeatures columns** (`year, km_driven, fuel, seller_type, transmission, owner_rank,
   mileage_kmpl, engine_cc, max_power_bhp, seats, brand`, optional `name, torque_nm,
@@ -45,18 +59,45 @@ CSV_DOC = """Upload a CSV as multipart field `file`, in either shape:
 * **raw CarDekho listing columns** (`name, year, km_driven, fuel, seller_type, transmission,
   owner, mileage, engine, max_power, torque, seats`) with unit strings such as `23.4 kmpl`.
 
-Headers are case-insensitive; extra columns pass through untouched. The response is the same
-rows in the same order plus `predicted_price, price_low, price_high, model_version, error`;
-a row that can't be priced keeps its place with the reason in `error`.
+**Files read:** CSV separated by comma, semicolon, tab or pipe (sniffed from the first lines);
+UTF-8 with or without a BOM, UTF-16 (Excel's "Unicode text"), or else Windows-1252 (with a
+note); decimal commas (`23,4 kmpl`) in a file not separated by commas; a title row above the
+header is skipped. Excel workbooks (.xlsx, recognised by content type, file name or content):
+the sheet that holds the car columns, else the first. Old .xls workbooks are refused.
 
-* **Encoding:** UTF-8 (a BOM is fine). Other encodings get a 400 — save as "CSV UTF-8".
+**Headers** are matched as people write them: case, spacing and punctuation don't matter, and
+common names map to the schema (`Km Driven`, `KMs` → `km_driven`; `Fuel Type` → `fuel`;
+`No. of Owners` → `owner`; `Selling Price` → `selling_price`). Optional multipart field
+`mapping`: a JSON object `{"uploaded header": "schema column" or null}` that overrides the
+guess for those headers (null: ignore the column and pass it through), e.g.
+`{"Mileage": "km_driven", "KMs": null}`. Columns that feed nothing pass through untouched. An
+input price (`selling_price`) is never used for pricing; it is kept in the output as written.
+
+**Response:** CSV, always UTF-8 and comma-separated whatever the upload's dialect: the same
+rows in the same order, every input column under its header as uploaded, plus
+`predicted_price, price_low, price_high, model_version, filled, error`. A row that can't be
+priced (or a line with the wrong number of fields) keeps its place with the reason in `error`.
+An input column named like an output column is replaced, not duplicated. Response headers:
+
+* `X-CarPrice-Dialect`: what was read, e.g. `semicolon-separated CSV, UTF-8 with BOM, decimal
+  commas` or `Excel workbook, sheet 'Cars'`;
+* `X-CarPrice-Mapping`: JSON object, each uploaded header → the schema column it fed, or null
+  (passed through);
+* `X-CarPrice-Notes`: JSON list of things to check (e.g. the file was read as Windows-1252).
+
+Header values are ASCII (JSON escapes as `\\uXXXX`).
+
 * **Size limit:** `CARPRICE_API_MAX_CSV_BYTES` (default 128 MiB, about a million rows) →
-  413 above it.
+  413 above it. A plain UTF-8 comma CSV is streamed in bounded memory; any other format is
+  read whole first.
 * **Spreadsheet safety:** any cell that starts with `= + - @`, tab or carriage return is
   prefixed with `'` so spreadsheets show it as text instead of running it as a formula
   (plain numbers such as `-2` stay numbers).
-* **Errors:** an empty file, a header with no rows, duplicated or missing columns → 4xx with a
-  reason. A line with the wrong number of fields keeps its place with the reason in `error`.
+* **Errors** (JSON `{"detail": reason}`): 400 when the file itself can't be read (empty,
+  a header with no rows, binary data, an old .xls, an unreadable .xlsx) — the reason says how
+  to fix it; 422 when the columns can't be used (required columns missing, two columns mapped
+  to one field, a `mapping` that isn't a JSON object or names an unknown column or a header
+  the file doesn't have); 413 above the size limit.
 """
 
 
@@ -142,12 +183,29 @@ class Chunk:
 
 @dataclass
 class CsvJob:
+    """An upload checked as a whole and ready to stream: its columns, what was read, its rows."""
+
     headers: list[str]  # as uploaded
-    columns: list[str]  # normalised (lower-case) names used for pricing
+    columns: list[str]  # per position: the schema column it feeds, else a pass-through name
     shape: str
     first: Chunk
     reader: Iterator[Chunk]
-    text: io.TextIOWrapper
+    text: io.TextIOWrapper | None  # the csv module's view of a streamed file, detached at the end
+    dialect: Dialect = field(default_factory=Dialect)
+    mapping: dict[str, str | None] = field(default_factory=dict)  # header → field fed, or None
+
+    def response_headers(self) -> dict[str, str]:
+        """What was read, for the client: ASCII-only values (JSON escapes the rest)."""
+        return {
+            "X-CarPrice-Dialect": _ascii(self.dialect.describe()),
+            "X-CarPrice-Mapping": json.dumps(self.mapping),
+            "X-CarPrice-Notes": json.dumps(list(self.dialect.notes)),
+        }
+
+
+def _ascii(text: str) -> str:
+    """Text any HTTP stack carries in a header: non-ASCII and control characters escaped."""
+    return json.dumps(text)[1:-1]
 
 
 def read_chunks(text: io.TextIOBase, width: int, size: int) -> Iterator[Chunk]:
@@ -239,63 +297,207 @@ def _arrow_chunk(table: pa.Table) -> Chunk:
     return Chunk(frame, {})
 
 
-def _check_utf8(raw: io.IOBase) -> None:
+def table_chunks(table: Table, size: int) -> Iterator[Chunk]:
+    """A table read whole → chunks of `size` rows; a malformed row keeps its place and reason."""
+    for start in range(0, len(table.rows), size):
+        frame = table.rows.iloc[start : start + size].reset_index(drop=True)
+        problems = {
+            pos - start: why for pos, why in table.problems.items() if start <= pos < start + size
+        }
+        yield Chunk(frame, problems)
+
+
+def parse_mapping(text: str | None) -> dict[str, str | None] | None:
+    """The `mapping` form field: a JSON object {uploaded header: schema column or null}."""
+    if text is None or not text.strip():
+        return None
+    example = 'such as {"Km Driven": "km_driven", "Notes": null}'
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        reason = f"The mapping field is not valid JSON ({exc}). Send an object {example}."
+        raise _bad(reason, 422) from exc
+    if not isinstance(value, dict):
+        raise _bad(
+            f"The mapping field must be a JSON object, not {type(value).__name__}. Send an "
+            f"object {example}.",
+            422,
+        )
+    wrong = [k for k, v in value.items() if v is not None and not isinstance(v, str)]
+    if wrong:
+        raise _bad(
+            f"The mapping for {', '.join(map(repr, wrong))} must be a column name (a string) or "
+            "null (ignore the column).",
+            422,
+        )
+    return value
+
+
+def map_columns(
+    headers: list[str], mapping: dict[str, str | None] | None
+) -> tuple[list[str], dict[str, str | None], str]:
+    """Headers → (the names to price by, header → field as told to the client, the shape).
+
+    An input price never reaches pricing (a '₹4,50,000' must not fail its row): it is priced
+    as a pass-through column and kept in the output as written.
+    """
+    try:
+        resolved = resolve(headers, mapping)
+    except ShapeError as exc:
+        raise _bad(f"Unusable columns: {exc}", 422) from exc
+    told = describe(headers, resolved)
+    try:
+        shape = detect_shape(resolved)
+    except ShapeError as exc:
+        raise _bad(f"Unusable columns: {exc}. {_read_as(told)}", 422) from exc
+    pricing = [
+        f"{PASS_PREFIX}{i}:{header}" if column == TARGET else column
+        for i, (header, column) in enumerate(zip(headers, resolved, strict=True))
+    ]
+    return pricing, told, shape
+
+
+def _read_as(told: dict[str, str | None]) -> str:
+    """How the headers were understood, and how to correct that, for a missing-column 422."""
+    used = [f"{h!r} → {c}" for h, c in told.items() if c]
+    unused = [repr(h) for h, c in told.items() if not c]
+    listed = f"The headers were read as: {', '.join(used) or 'none of the fields'}"
+    if unused:
+        more = f" and {len(unused) - 20} more" if len(unused) > 20 else ""
+        listed += f"; not used: {', '.join(unused[:20])}{more}"
+    return (
+        f"{listed}. If a column is there under another header, name its field in the form "
+        'field `mapping`, e.g. {"Clock reading": "km_driven"}.'
+    )
+
+
+def _head(raw: BinaryIO) -> bytes:
+    """The first lines of the upload (enough to sniff from), cut at a line end so no row or
+    character is split; the file is left at its start."""
+    raw.seek(0)
+    head = raw.read(_HEAD_BYTES)
+    raw.seek(0)
+    if len(head) < _HEAD_BYTES and head.count(b"\n") < _HEAD_LINES:
+        return head  # the whole file
+    end = -1
+    for _ in range(_HEAD_LINES):
+        found = head.find(b"\n", end + 1)
+        if found < 0:
+            break
+        end = found
+    return head[: end + 1] if end >= 0 else head
+
+
+def plain_head(head: bytes, filename: str | None, content_type: str | None) -> Table | None:
+    """The first lines as read by `carprice.sheets`, when they make a plain CSV (UTF-8, comma,
+    decimal points) whose first line is the header exactly as the csv module reads it: such a
+    file can be streamed. None sends the file to the full reader, which also words any error."""
+    if is_xlsx(head, filename, content_type):
+        return None
+    try:
+        table = read_table(head)
+    except (TableError, csv.Error):
+        return None
+    if not table.dialect.plain:
+        return None
+    first = next(csv.reader(io.StringIO(head.decode("utf-8-sig", "replace"), newline="")), [])
+    return table if first == table.headers else None
+
+
+def _utf8(raw: BinaryIO) -> bool:
+    """Whether the whole file is UTF-8 (a file plain at its start may not be further on: it is
+    then read whole). A NUL byte in a text file is damage, refused with a 400."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     offset = 0
     try:
         while chunk := raw.read(1 << 20):
-            if (nul := chunk.find(b"\x00")) >= 0:  # valid UTF-8, but no text file has one
+            if (nul := chunk.find(b"\x00")) >= 0:
                 raise _bad(
-                    f"The file holds a NUL byte at offset {offset + nul}: it looks like UTF-16 "
-                    "or a binary file, not UTF-8 text. Save it as 'CSV UTF-8' and upload again."
+                    f"The file holds a NUL byte at offset {offset + nul}: part of it is binary "
+                    "data, not text. Open it in a spreadsheet, save it as 'CSV UTF-8' and "
+                    "upload again."
                 )
             decoder.decode(chunk)
             offset += len(chunk)
         decoder.decode(b"", final=True)
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError:
+        return False
+    finally:
+        raw.seek(0)
+    return True
+
+
+def _open_streamed(
+    raw: BinaryIO, head: Table, mapping: dict[str, str | None] | None, settings: ApiSettings
+) -> CsvJob | None:
+    """A plain CSV, streamed by Arrow (or by the csv module when a line is malformed); None
+    when the file turns out not to be UTF-8 after its first lines."""
+    if not _utf8(raw):
+        return None
+    headers = head.headers
+    columns, told, shape = map_columns(headers, mapping)
+    text = None
+    if _regular(raw, headers):
+        reader = arrow_chunks(raw, len(headers), settings.csv_chunk_rows)
+    else:  # a malformed line: the csv module keeps its place with a reason
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        next(csv.reader(text))
+        reader = read_chunks(text, len(headers), settings.csv_chunk_rows)
+    first = next(reader, None)
+    if first is None:
+        raise _bad("The file has a header but no cars. Add one car per row under the header.")
+    return CsvJob(headers, columns, shape, first, reader, text, head.dialect, told)
+
+
+def read_whole(content: bytes, filename: str | None, content_type: str | None) -> Table:
+    """`carprice.sheets.read_table`, with every way a bad file fails as a 400 that says what
+    is wrong with it and how to fix it (never a 500)."""
+    try:
+        return read_table(content, filename, content_type)
+    except TableError as exc:
+        raise _bad(str(exc)) from exc
+    except csv.Error as exc:  # e.g. a quote never closed swallows the rest of the file
         raise _bad(
-            f"The file is not UTF-8 text (invalid byte at offset {offset + exc.start}). "
-            "Save it as 'CSV UTF-8' and upload again."
+            f"The file can't be read as CSV ({exc}): most likely a quote (\") opens a cell and "
+            "is never closed. Fix that cell, or save the file again from a spreadsheet."
         ) from exc
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types on a damaged workbook
+        if not is_xlsx(content, filename, content_type):
+            raise
+        log.warning("unreadable workbook upload: %r", exc)
+        raise _bad(
+            "The file is not a readable Excel workbook (.xlsx). Open it in Excel and save it "
+            "again as *Excel Workbook (.xlsx)* or *CSV UTF-8*."
+        ) from exc
+
+
+def _open_whole(
+    raw: BinaryIO, upload: UploadFile, mapping: dict[str, str | None] | None, settings: ApiSettings
+) -> CsvJob:
+    """Any other table: read whole by the shared reader, then priced in the same chunks."""
     raw.seek(0)
+    table = read_whole(raw.read(), upload.filename, upload.content_type)
+    columns, told, shape = map_columns(table.headers, mapping)
+    reader = table_chunks(table, settings.csv_chunk_rows)
+    first = next(reader)  # read_table refuses a table without rows
+    return CsvJob(table.headers, columns, shape, first, reader, None, table.dialect, told)
 
 
-def open_csv(upload: UploadFile, settings: ApiSettings) -> CsvJob:
-    """Everything that can be wrong with the file as a whole is found here, before streaming."""
+def open_csv(upload: UploadFile, settings: ApiSettings, mapping: str | None = None) -> CsvJob:
+    """Everything that can be wrong with the file as a whole is found here, before streaming.
+
+    A plain CSV is recognised from its first lines and streamed; anything else is read whole.
+    """
     raw = upload.file
     raw.seek(0, io.SEEK_END)
     size = raw.tell()
     raw.seek(0)
     if size > settings.max_csv_bytes:
         raise BodyTooLarge(settings.max_csv_bytes)
-    if size == 0:
-        raise _bad("The file is empty.", 400)
-    _check_utf8(raw)
-    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-    try:
-        headers = next(csv.reader(text))
-    except StopIteration:
-        raise _bad("The file is empty.", 400) from None
-    except csv.Error as exc:
-        raise _bad(f"The header line can't be read as CSV: {exc}") from exc
-    if not any(h.strip() for h in headers):
-        raise _bad("The first line is blank: it must be the header row.", 400)
-    try:
-        columns = list(normalise_headers(pd.DataFrame(columns=headers)).columns)
-        shape = detect_shape(columns)
-    except ShapeError as exc:
-        raise _bad(f"Unusable columns: {exc}", 422) from exc
-    if _regular(raw, headers):
-        reader = arrow_chunks(raw, len(headers), settings.csv_chunk_rows)
-    else:  # a malformed line: the csv module keeps its place with a reason
-        text.detach()
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-        next(csv.reader(text))
-        reader = read_chunks(text, len(headers), settings.csv_chunk_rows)
-    first = next(reader, None)
-    if first is None:
-        raise _bad("The CSV has a header but no data rows.", 422)
-    return CsvJob(headers, columns, shape, first, reader, text)
+    chosen = parse_mapping(mapping)
+    head = plain_head(_head(raw), upload.filename, upload.content_type)
+    job = _open_streamed(raw, head, chosen, settings) if head is not None else None
+    return job or _open_whole(raw, upload, chosen, settings)
 
 
 def _csv_cells(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -352,9 +554,10 @@ def _priced_chunk(chunk: Chunk, job: CsvJob, served: Served, keep: list[int]) ->
 
 
 def stream_priced(job: CsvJob, served: Served) -> Iterator[bytes]:
-    """Header, then one priced chunk at a time. A pass-through column that clashes with an
-    output column (a re-uploaded priced file) is replaced, not duplicated."""
-    keep = [i for i, c in enumerate(job.columns) if c not in OUTPUT_COLUMNS]
+    """Header, then one priced chunk at a time, as UTF-8 comma CSV whatever the upload was.
+    An input column that clashes with an output column (a re-uploaded priced file) is
+    replaced, not duplicated."""
+    keep = [i for i, h in enumerate(job.headers) if _output_name(h) not in OUTPUT_COLUMNS]
     head = io.StringIO()
     writer = csv.writer(head, lineterminator="\r\n")
     writer.writerow([*neutralise(pd.Series([job.headers[i] for i in keep])), *OUTPUT_COLUMNS])
@@ -364,4 +567,10 @@ def stream_priced(job: CsvJob, served: Served) -> Iterator[bytes]:
         for chunk in job.reader:
             yield _priced_chunk(chunk, job, served, keep)
     finally:
-        job.text.detach()
+        if job.text is not None:
+            job.text.detach()  # the upload closes with the request, not with this view
+
+
+def _output_name(header: str) -> str:
+    """A header compared with the output columns as before: case and spaces ignored."""
+    return header.strip().lower().replace(" ", "_")

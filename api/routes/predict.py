@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, UploadFile
+from fastapi import APIRouter, Body, Form, HTTPException, UploadFile
 from fastapi.responses import StreamingResponse
 
 from api import metrics
@@ -68,25 +69,73 @@ def predict_batch(
     )
 
 
+_TABLE_HEADERS = {
+    "X-CarPrice-Dialect": "What was read, in words: `comma-separated CSV, UTF-8`, "
+    "`semicolon-separated CSV, Windows-1252, decimal commas`, `Excel workbook, sheet 'Cars'`.",
+    "X-CarPrice-Mapping": "JSON object: each uploaded header → the schema column it fed, or "
+    "null (passed through untouched). ASCII, non-ASCII as \\uXXXX escapes.",
+    "X-CarPrice-Notes": "JSON list of things to check about how the file was read (e.g. it was "
+    "read as Windows-1252, a title row was skipped). ASCII.",
+    "X-Model-Version": "The model version that priced every row.",
+}
+MAPPING_DOC = (
+    "Optional JSON object {uploaded header: schema column or null}, overriding the guessed "
+    'column for those headers; null ignores a column (it passes through). E.g. {"Mileage": '
+    '"km_driven", "KMs": null}. Not a JSON object, an unknown column, a header the file '
+    "doesn't have or two columns on one field → 422."
+)
+
+
 @router.post(
     "/csv",
     response_class=StreamingResponse,
     description=CSV_DOC,
     responses={
-        200: {"content": {"text/csv": {}}, "description": "Input rows + prices, streamed."},
-        400: {"model": ErrorBody, "description": "Empty, non-UTF-8 or unparsable file."},
-        413: {"model": ErrorBody, "description": "File larger than the limit."},
+        200: {
+            "content": {"text/csv": {}},
+            "description": "Input rows + prices as UTF-8 comma CSV, streamed.",
+            "headers": {
+                name: {"description": text, "schema": {"type": "string"}}
+                for name, text in _TABLE_HEADERS.items()
+            },
+        },
+        400: {
+            "model": ErrorBody,
+            "description": "The file can't be read: empty, a header without rows, binary data, "
+            "an old .xls or an unreadable .xlsx. The reason says how to fix it.",
+        },
+        413: {"model": ErrorBody, "description": "File larger than CARPRICE_API_MAX_CSV_BYTES."},
+        422: {
+            "model": ErrorBody,
+            "description": "The columns can't be used (required ones missing, two on one "
+            "field) or `mapping` is not a JSON object of header → column or null.",
+        },
     },
 )
-def predict_csv(file: UploadFile, served: ServedModel, settings: Settings) -> StreamingResponse:
-    """Price every row of a CSV (either shape); returns it with prices appended, streamed."""
-    job = open_csv(file, settings)
-    stem = (file.filename or "cars").rsplit(".", 1)[0].replace('"', "")[:80] or "cars"
+def predict_csv(
+    file: UploadFile,
+    served: ServedModel,
+    settings: Settings,
+    mapping: Annotated[str | None, Form(description=MAPPING_DOC)] = None,
+) -> StreamingResponse:
+    """Price every row of a CSV or Excel table (either shape); returns it as CSV with prices
+    appended, streamed."""
+    job = open_csv(file, settings, mapping)
     return StreamingResponse(
         stream_priced(job, served),
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="{stem}_priced.csv"',
+            "Content-Disposition": f'attachment; filename="{_download_stem(file.filename)}'
+            '_priced.csv"',
             "X-Model-Version": served.version,
+            **job.response_headers(),
         },
     )
+
+
+def _download_stem(filename: str | None) -> str:
+    """The upload's name without its extension, as ASCII (what every HTTP client decodes)
+    that is safe inside a quoted header value."""
+    stem = (filename or "cars").rsplit(".", 1)[0]
+    stem = re.sub(r'["\\]', "", re.sub(r"[^\x20-\x7e]", "_", stem))[:80]
+    return stem or "cars"
