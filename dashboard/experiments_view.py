@@ -361,7 +361,7 @@ def alias_cards(models: Sequence[AliasedModel]) -> list[AliasCard]:
 
 
 def alias_table(models: Sequence[AliasedModel]) -> pd.DataFrame:
-    """Champion vs challenger: version, gate verdict and the run's test metrics."""
+    """The compared versions: version, gate verdict, the run's test and frozen-set metrics."""
     columns: dict[str, dict[str, object]] = {}
     for m in models:
         col: dict[str, object] = {

@@ -247,7 +247,8 @@ def test_stage_cut_off_by_s3_outage_is_refused(
         s3_server.start()
         monkeypatch.setattr(lake, "write_bytes", write_bytes)
 
-    assert on_disk == {"train.parquet", "test.parquet"}  # half-rewritten, no manifest
+    # half-rewritten, no manifest (eval_set.json is the earlier attempt's)
+    assert on_disk == {"train.parquet", "test.parquet", "eval_set.json"}
     assert (folder / "test.parquet").read_bytes() == old_test
     assert not runlake.is_complete(run, "processed")
     for name in ("train.parquet", "test.parquet"):
