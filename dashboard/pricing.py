@@ -1,7 +1,7 @@
 """The API client and its cached reads, shared by the Quote, Batch quotes and Model pages.
 
 `st.cache_resource` holds one client per (URL, key, timeout); `st.cache_data` holds answers
-keyed on their inputs (the car, the chunk's bytes), so a Streamlit rerun never repeats a call.
+keyed on their inputs (the car, the model version), so a Streamlit rerun never repeats a call.
 Model info and the catalogue lists are keyed on the served version, so a new champion shows up.
 """
 
@@ -83,10 +83,12 @@ def sweep(url: str, version: str | None, cars_json: str) -> list[dict[str, Any]]
     return api_client().predict_batch(json.loads(cars_json))["items"]
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def price_chunk(url: str, filename: str, chunk: bytes) -> bytes:
-    """One CSV chunk priced; keyed on its bytes, so a rerun or retry never re-posts it."""
-    return api_client().predict_csv(filename, chunk)
+def price_chunk(url: str, filename: str, chunk: bytes, mapping_json: str | None = None) -> bytes:
+    """One CSV chunk priced with the user's column mapping (JSON, as the API takes it).
+    Not cached: Batch quotes keeps the priced lot in the session, so a rerun never re-posts
+    it, and a retry must post again rather than get back a garbled answer kept from before."""
+    mapping = json.loads(mapping_json) if mapping_json is not None else None
+    return api_client().predict_csv(filename, chunk, mapping)
 
 
 def canonical(car: dict[str, Any]) -> str:

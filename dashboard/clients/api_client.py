@@ -7,6 +7,7 @@ down" (banner) from "the service refused this input" (a reason next to the form)
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -124,10 +125,15 @@ class ApiClient:
         """POST /predict/batch: prices only, one item per car in order (what-if sweeps)."""
         return self._request("POST", "/predict/batch", json=cars).json()
 
-    def predict_csv(self, filename: str, content: bytes) -> bytes:
-        """POST /predict/csv: the same CSV back with prices and a reason per failed row."""
+    def predict_csv(
+        self, filename: str, content: bytes, mapping: dict[str, str | None] | None = None
+    ) -> bytes:
+        """POST /predict/csv: the same CSV back with prices and a reason per failed row.
+        `mapping` ({header: field, or None to ignore}) is sent as the `mapping` form field,
+        so the API reads each column as the user chose rather than by its header alone."""
         files = {"file": (filename, content, "text/csv")}
-        return self._request("POST", "/predict/csv", files=files).content
+        data = {"mapping": json.dumps(mapping, ensure_ascii=False)} if mapping is not None else None
+        return self._request("POST", "/predict/csv", files=files, data=data).content
 
     def close(self) -> None:
         self._http.close()

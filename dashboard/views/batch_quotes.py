@@ -1,181 +1,171 @@
-"""Batch quotes (salespeople): upload a CSV, price every row through the API in chunks."""
+"""Batch quotes (salespeople): upload a dealer's spreadsheet (CSV in any common dialect, or
+Excel), check which column feeds which field, price every row through the API in chunks, and
+download it back priced. The last priced lot stays in the session until the user clears it.
+"""
 
 from __future__ import annotations
 
-import pandas as pd
+import logging
+from collections.abc import Callable
+
 import streamlit as st
 
-from dashboard import banners, batch, charts, pricing
+from carprice.sheets import Table, TableError, read_table
+from dashboard import banners, batch, batch_files, pricing
+from dashboard import batch_view as view
+from dashboard.clients.api_client import ApiError
 from dashboard.config import get_dashboard_settings
 
+log = logging.getLogger("dashboard.batch_quotes")
 SETTINGS = get_dashboard_settings()
 URL = SETTINGS.api_url
-STYLE_MAX_ROWS = 2000  # row highlighting costs ~1 s per few thousand rows; beyond, use the flag
+# .xls is accepted to be told how to save it as .xlsx (a refused extension is only a red
+# line in the uploader); .xlsm workbooks read like .xlsx.
+FILE_TYPES = ["csv", "txt", "tsv", "xlsx", "xlsm", "xls"]
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def split_upload(content: bytes, rows_per_chunk: int) -> list[batch.Chunk]:
-    return batch.split(content, rows_per_chunk)
+def read_upload(content: bytes, file_name: str) -> Table:
+    """The upload as a table; keyed on its bytes, so a rerun doesn't read it again."""
+    return read_table(content, file_name)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def preview_upload(content: bytes) -> pd.DataFrame:
-    return batch.preview(content)
-
-
-def highlight_errors(frame: pd.DataFrame) -> pd.DataFrame | pd.io.formats.style.Styler:
-    if len(frame) > STYLE_MAX_ROWS or not frame["error"].astype(bool).any():
-        return frame
-    return frame.style.apply(
-        lambda r: ["background-color: #fdecea" if r["error"] else ""] * len(r), axis=1
-    )
-
-
-def first_columns(frame: pd.DataFrame, first: list[str]) -> list[str]:
-    """Show the answer (prices, reason) before the input columns."""
-    return [c for c in first if c in frame] + [c for c in frame.columns if c not in first]
-
-
-st.title("Batch quotes")
-st.caption(
-    f"Upload a CSV of cars. The name and use are enough (`{', '.join(batch.IDENTITY_COLUMNS)}`): "
-    "specs left out are filled from the model's catalogue and named in *Specs assumed*. Clean "
-    "columns (`brand, …, max_power_bhp`) and raw CarDekho listings (`…, mileage, engine, "
-    "max_power, torque`) work too. Every row comes back priced or with the reason it could not be."
-)
-health = banners.require_api()
-upload = st.file_uploader("CSV file", type=["csv"], key="batch_upload")
-if upload is None:
-    st.info(
-        "Start from the template below, or try a file in `data_samples/`, e.g. "
-        "`identity_only_cars.csv` (names only) or `raw_listings.csv`.",
-        icon=":material/upload_file:",
+def intro() -> None:
+    """Title, what a file may look like, and the template (offered with or without a file)."""
+    st.title("Batch quotes")
+    st.caption(
+        "Upload a spreadsheet of cars: CSV (comma, semicolon, tab or pipe; any Excel save "
+        "option) or an Excel workbook. The name and use are enough (name, year, km, fuel, "
+        "seller type, transmission, owner): specs left out are filled from the model's "
+        "catalogue and named in *Specs assumed*. Every row comes back priced or with the "
+        "reason it could not be."
     )
     st.download_button(
-        "Download a template CSV", batch.template_csv(), "cars_template.csv", "text/csv",
+        "Download a template CSV", batch_files.template_csv(), "cars_template.csv", "text/csv",
         key="batch_template", on_click="ignore", icon=":material/download:",
+        help="The columns a file needs, with two example cars.",
     )  # fmt: skip
-    st.stop()
-
-content = upload.getvalue()
-key = batch.digest(content)
-try:
-    chunks = split_upload(content, SETTINGS.batch_chunk_rows)
-    head = preview_upload(content)
-except (batch.UploadError, pd.errors.ParserError) as exc:
-    st.error(f"**{upload.name} can't be read:** {exc}", icon=":material/block:")
-    st.stop()
-total = sum(c.rows for c in chunks)
-st.subheader("Preview")
-st.caption(f"{upload.name}: {total:,} rows · first {len(head)} shown")
-st.dataframe(head, hide_index=True, key="batch_preview", height=220)
-
-outcomes: dict[str, batch.BatchOutcome] = st.session_state.setdefault("batch_outcomes", {})
-started = st.button(
-    f"Price {total:,} cars", type="primary", key="batch_price", disabled=key in outcomes
-)
 
 
-def price(chunk: batch.Chunk) -> bytes:
-    return pricing.price_chunk(URL, upload.name, chunk.content)
+def pricer(lot: batch.Lot) -> Callable[[batch.Chunk], bytes]:
+    """Posts a chunk with the lot's mapping; a 4xx becomes batch.Refused (no retry)."""
+    name = f"{lot.stem}.csv"  # what is sent is CSV, whatever was uploaded
+    mapping = batch.mapping_json(lot.mapping)
+
+    def price(chunk: batch.Chunk) -> bytes:
+        try:
+            return pricing.price_chunk(URL, name, chunk.content, mapping)
+        except ApiError as exc:
+            if batch.is_refusal(exc.status):
+                raise batch.Refused(view.refusal(str(exc), exc.status)) from exc
+            raise
+
+    return price
 
 
-def priced_with_progress(outcome: batch.BatchOutcome | None) -> batch.BatchOutcome:
+def price_with_progress(lot: batch.Lot) -> None:
+    """Price the lot's chunks not yet priced, with a progress bar."""
     bar = st.progress(0.0, text="Pricing…")
-    result = batch.run(
-        chunks, price, outcome,
-        progress=lambda done, todo: bar.progress(done / todo, text=f"Priced {done}/{todo} chunks"),
+    batch.run(
+        lot.chunks, pricer(lot), lot.outcome,
+        progress=lambda done, todo: bar.progress(done / todo, text=f"Priced part {done} of {todo}"),
     )  # fmt: skip
     bar.empty()
-    return result
 
 
-if started:
-    outcomes.clear()  # keep only the current file's results in the session
-    outcomes[key] = priced_with_progress(None)
-if key not in outcomes:
-    st.stop()
-outcome = outcomes[key]
-if outcome.failures:
-    failed = ", ".join(
-        f"{c.index + 1} (rows {c.first_row:,}–{c.first_row + c.rows - 1:,})"
-        for c in chunks
-        if c.index in outcome.failures
-    )
-    st.error(
-        f"**{len(outcome.failures)} of {len(chunks)} chunks were not priced:** {failed}. "
-        f"Reason: {next(iter(outcome.failures.values()))}. Their rows are kept below, marked "
-        "'not priced'. Retry when the API is back.",
-        icon=":material/warning:",
-    )
-    if st.button("Retry failed chunks", key="batch_retry"):
-        priced_with_progress(outcome)
+def interval_level(version: str | None) -> float:
+    """The served model's interval level, for naming the lot's range (80% if unknown)."""
+    try:
+        return float(pricing.model_info(URL, version).get("interval_level") or 0.8)
+    except (ApiError, TypeError, ValueError):
+        return 0.8
+
+
+def new_lot(
+    key: str, file_name: str, table: Table, check: batch.MappingCheck, level: float
+) -> batch.Lot:
+    """A lot ready to price: the table in chunks, with the checked mapping."""
+    return batch.Lot(
+        key=key, file_name=file_name, table=table, mapping=check.mapping,
+        fields=check.fields or [], chunks=batch.build_chunks(table, SETTINGS.batch_chunk_rows),
+        outcome=batch.BatchOutcome(), level=level,
+    )  # fmt: skip
+
+
+def show_lot(lot: batch.Lot) -> None:
+    """The priced lot: refusal or failures first, then summary, table, downloads, charts."""
+    st.subheader(f"Priced lot: {lot.file_name}")
+    outcome = lot.outcome
+    if outcome.refused:
+        st.error(outcome.refused, icon=":material/block:")
+        if not outcome.parts:
+            view.clear_button()
+            return
+    elif outcome.failures and view.failed_chunks(lot):
+        price_with_progress(lot)
         st.rerun()
+    results = lot.results
+    view.lot_summary(lot, results)
+    view.lot_table(lot, results)
+    view.downloads(lot, results)
+    view.not_priced_rows(lot, results)
+    view.lot_charts(lot, results)
 
-table = batch.combine(chunks, outcome)
-errors = table[table["error"] != ""]
-priced = table["predicted_price"].notna()
-st.subheader("Priced cars")
-cols = st.columns(4)
-cols[0].metric("Rows", f"{len(table):,}")
-cols[1].metric("Priced", f"{int(priced.sum()):,}")
-cols[2].metric("With errors", f"{len(errors):,}")
-cols[3].metric("Median price", charts.rupees(table.loc[priced, "predicted_price"].median()))
-table.insert(1, "status", ["error" if e else "priced" for e in table["error"]])
-assumed = int((priced & (table["filled"] != "")).sum())
-if assumed:
-    st.caption(
-        f"{assumed:,} of {int(priced.sum()):,} priced cars had specs filled from the model's "
-        "catalogue (the closest of variant, model line, model, brand): see *Specs assumed*."
-    )
-shown = table.assign(filled=batch.summarise_filled_column(table["filled"]))  # downloads: as is
-with st.container(key="batch_result"):
-    st.dataframe(
-        highlight_errors(shown),
-        hide_index=True,
-        key="batch_table",
-        height=420 if len(table) > 12 else "auto",
-        column_order=first_columns(
-            shown, ["row", "status", *batch.PRICE_COLUMNS, "filled", "error"]
-        ),
-        column_config={
-            "predicted_price": st.column_config.NumberColumn("Price (₹)", format="%,d"),
-            "price_low": st.column_config.NumberColumn("Low (₹)", format="%,d"),
-            "price_high": st.column_config.NumberColumn("High (₹)", format="%,d"),
-            "filled": st.column_config.TextColumn(
-                "Specs assumed", help="Specs the file left out, filled from this catalogue level."
-            ),
-            "error": st.column_config.TextColumn(
-                "Reason not priced", width="large" if len(errors) else "small"
-            ),
-        },
-    )
-a, b, _ = st.columns([1, 1, 3])
-stem = upload.name.rsplit(".", 1)[0]
-a.download_button(
-    "Download CSV", lambda: batch.to_csv(table), f"{stem}_priced.csv", "text/csv",
-    key="batch_download_csv", on_click="ignore",
-)  # fmt: skip
-b.download_button(
-    "Download Excel", lambda: batch.to_excel(table), f"{stem}_priced.xlsx",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    key="batch_download_xlsx", on_click="ignore",
-)  # fmt: skip
 
-if not errors.empty:
-    st.subheader(f"Rows that could not be priced ({len(errors):,})")
-    failed = errors.drop(columns=["status", *batch.PRICE_COLUMNS, "filled"], errors="ignore")
-    failed = failed.head(500)
-    st.dataframe(
-        failed.style.apply(lambda r: ["background-color: #fdecea"] * len(r), axis=1),
-        hide_index=True,
-        key="batch_errors",
-        column_order=first_columns(failed, ["row", "error"]),
-        column_config={"error": st.column_config.TextColumn("Reason", width="large")},
-    )
+def main() -> None:
+    """Upload → preview → columns → price; the last lot is shown whole when it is this file
+    with this mapping, in one line while another file is looked at, whole with no file."""
+    intro()
+    health = banners.require_api()
+    upload = st.file_uploader("Spreadsheet of cars", type=FILE_TYPES, key="batch_upload")
+    lot: batch.Lot | None = st.session_state.get(view.LOT)
+    if upload is None:
+        if lot is None:
+            st.info(
+                "Upload a file to price, or start from the template above.",
+                icon=":material/upload_file:",
+            )
+        else:
+            show_lot(lot)
+        return
+    content = upload.getvalue()
+    try:
+        table = read_upload(content, upload.name)
+    except TableError as exc:
+        st.error(f"**{upload.name} can't be read.** {exc}", icon=":material/block:")
+        if lot is not None:
+            view.compact(lot)
+        return
+    view.preview(table, upload.name)
+    check = view.mapping_editor(table, key=f"batch_mapping_{batch.digest(content)}")
+    if check.problem:
+        st.error(f"**Can't price this file yet.** {check.problem}", icon=":material/block:")
+        if lot is not None:
+            view.compact(lot)
+        return
+    key = batch.digest(content, batch.mapping_json(check.mapping))
+    current = lot is not None and lot.key == key
+    if st.button(
+        f"Price {len(table.rows):,} cars", type="primary", key="batch_price", disabled=current
+    ):
+        lot = new_lot(key, upload.name, table, check, interval_level(health.get("model_version")))
+        price_with_progress(lot)
+        st.session_state[view.LOT] = lot
+        st.rerun()  # drawn again from the session: the button now shows the lot is priced
+    if current:
+        show_lot(lot)
+    elif lot is not None:
+        view.compact(lot)
 
-if priced.any():
-    good = table[priced].assign(brand=batch.brands(table[priced]))
-    a, b = st.columns(2)
-    a.plotly_chart(charts.price_histogram(good["predicted_price"]), key="batch_hist")
-    b.plotly_chart(charts.price_by_brand(good), key="batch_by_brand")
+
+try:
+    main()
+except Exception as exc:  # noqa: BLE001 - the page's last guard: a reason, never a traceback
+    log.exception("Batch quotes failed")
+    st.error(
+        f"**Something went wrong on this page** ({type(exc).__name__}: {str(exc)[:200]}). "
+        "Your last priced lot is kept. Try again; if it happens again, press Clear and upload "
+        "the file again, or send the file to the team that runs CarPrice.",
+        icon=":material/error:",
+    )
+    view.clear_button(key="batch_clear_after_error")
