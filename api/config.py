@@ -32,6 +32,12 @@ class ApiSettings(BaseSettings):
         ge=1024,
         description="Largest accepted /predict/csv upload (1,000,000 typical rows fit).",
     )
+    max_sheet_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        description="Largest /predict/csv upload that isn't a plain UTF-8 comma CSV (.xlsx, "
+        "semicolon, UTF-16, …): those are read whole, so they get a lower cap than streamed CSV.",
+    )
     max_json_bytes: int = Field(
         default=5 * 1024 * 1024,
         ge=1024,

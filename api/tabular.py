@@ -89,7 +89,8 @@ Header values are ASCII (JSON escapes as `\\uXXXX`).
 
 * **Size limit:** `CARPRICE_API_MAX_CSV_BYTES` (default 128 MiB, about a million rows) →
   413 above it. A plain UTF-8 comma CSV is streamed in bounded memory; any other format is
-  read whole first.
+  read whole first, so it is capped lower, at `CARPRICE_API_MAX_SHEET_BYTES` (default
+  32 MiB) → 413 saying to save it as CSV UTF-8.
 * **Spreadsheet safety:** any cell that starts with `= + - @`, tab or carriage return is
   prefixed with `'` so spreadsheets show it as text instead of running it as a formula
   (plain numbers such as `-2` stay numbers).
@@ -475,6 +476,15 @@ def _open_whole(
     raw: BinaryIO, upload: UploadFile, mapping: dict[str, str | None] | None, settings: ApiSettings
 ) -> CsvJob:
     """Any other table: read whole by the shared reader, then priced in the same chunks."""
+    raw.seek(0, io.SEEK_END)
+    if raw.tell() > settings.max_sheet_bytes:  # read whole: memory grows with the file
+        raise HTTPException(
+            status_code=413,
+            detail=f"This file is {raw.tell():,} bytes; a workbook or a CSV that isn't UTF-8 "
+            f"comma-separated is read whole and may be at most {settings.max_sheet_bytes:,} "
+            "bytes (CARPRICE_API_MAX_SHEET_BYTES). Save it as *CSV UTF-8 (comma delimited)*, "
+            "which is streamed up to CARPRICE_API_MAX_CSV_BYTES, or split it.",
+        )
     raw.seek(0)
     table = read_whole(raw.read(), upload.filename, upload.content_type)
     columns, told, shape = map_columns(table.headers, mapping)

@@ -127,8 +127,13 @@ def resolve(headers: Sequence[object], mapping: Mapping[str, str | None] | None)
 
 
 def describe(headers: Sequence[object], columns: Sequence[str]) -> dict[str, str | None]:
-    """Header → the field it feeds (None: passed through), for showing the mapping used."""
-    return {
-        str(h): (None if c.startswith(PASS_PREFIX) else c)
-        for h, c in zip(headers, columns, strict=True)
-    }
+    """Header → the field it feeds (None: passed through), for showing the mapping used.
+    A header written twice is told apart as 'Price (2)', so neither column disappears."""
+    out: dict[str, str | None] = {}
+    for header, column in zip(headers, columns, strict=True):
+        key, n = str(header), 1
+        while key in out:
+            n += 1
+            key = f"{header} ({n})"
+        out[key] = None if column.startswith(PASS_PREFIX) else column
+    return out

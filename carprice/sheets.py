@@ -33,8 +33,11 @@ _SNIFF_LINES = 50
 _HEADER_SEARCH_ROWS = 20  # a title block above the header is at most this tall
 _MIN_HEADER_MATCHES = 3  # cells a row needs that name schema columns to count as the header
 _DECIMAL_COMMA = re.compile(r"^(\s*-?\d+),(\d+)(\s*[^\d,;]*)$")  # "23,4 kmpl", not "1,20,000"
+_THOUSANDS_POINT = re.compile(r"^\s*-?\d{1,3}(?:\.\d{3})+(?=(?:,\d+)?\s*[^\d,.;]*$)")
 _ZIP = b"PK\x03\x04"
 _OLE = b"\xd0\xcf\x11\xe0"  # Excel 97–2003 .xls
+# Images, PDFs and archives that aren't workbooks: refused by their first bytes.
+_BINARY_MAGIC = (b"\x89PNG", b"%PDF", b"GIF8", b"\xff\xd8\xff", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -123,6 +126,11 @@ def read_table(
         raise TableError(
             "The file is empty. Upload a CSV or Excel file with a header row and one car per row."
         )
+    if content.startswith(_BINARY_MAGIC):
+        raise TableError(
+            "This is an image, PDF or archive, not a spreadsheet. Upload a CSV or an Excel "
+            "(.xlsx) file."
+        )
     if content[:4] == _OLE:
         raise TableError(
             "This is an old Excel 97–2003 (.xls) workbook. In Excel use *Save as → Excel "
@@ -132,7 +140,13 @@ def read_table(
         return _read_xlsx(content)
     text, encoding, notes = decode(content)
     delimiter, decimal = sniff(text)
-    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False))
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False))
+    except csv.Error as exc:  # e.g. a quote never closed swallows the rest of the file
+        raise TableError(
+            f"The file can't be read as CSV ({exc}): most likely a quote (\") opens a cell and "
+            "is never closed. Fix that cell, or save the file again from a spreadsheet."
+        ) from exc
     records = [r for r in records if any(cell.strip() for cell in r)]
     header_at = _header_position(records)
     dialect = Dialect("csv", encoding, delimiter, decimal, None, header_at, tuple(notes))
@@ -185,7 +199,10 @@ def sniff(text: str) -> tuple[str, str]:
     sample = "\n".join(lines)
     best, best_score = ",", (0.0, 0)
     for delimiter in DELIMITERS:
-        counts = [len(r) for r in csv.reader(io.StringIO(sample), delimiter=delimiter)]
+        try:
+            counts = [len(r) for r in csv.reader(io.StringIO(sample), delimiter=delimiter)]
+        except csv.Error:  # an unclosed quote: read_table says so, whichever delimiter
+            continue
         if not counts:
             continue
         width = max(set(counts), key=counts.count)
@@ -196,7 +213,10 @@ def sniff(text: str) -> tuple[str, str]:
             best, best_score = delimiter, score
     decimal = "."
     if best != ",":
-        cells = (c for r in csv.reader(io.StringIO(sample), delimiter=best) for c in r)
+        try:
+            cells = [c for r in csv.reader(io.StringIO(sample), delimiter=best) for c in r]
+        except csv.Error:
+            cells = []
         if any(_DECIMAL_COMMA.match(c) for c in cells):
             decimal = ","
     return best, decimal
@@ -213,10 +233,12 @@ def write_csv(frame: pd.DataFrame, dialect: Dialect) -> bytes:
 
 
 def _looks_utf16(content: bytes) -> bool:
-    """UTF-16 without a BOM: ASCII text with every other byte zero."""
+    """UTF-16 without a BOM: ASCII text with every other byte zero (and the others not)."""
     head = content[:200]
-    return len(head) >= 4 and (head[1::2].count(0) > len(head) * 0.4 or head[0::2].count(0) > len(
-        head) * 0.4)  # fmt: skip
+    if len(head) < 4:
+        return False
+    even, odd = head[0::2].count(0) / len(head[0::2]), head[1::2].count(0) / len(head[1::2])
+    return (odd > 0.8 and even < 0.05) or (even > 0.8 and odd < 0.05)
 
 
 def _binary(text: str) -> bool:
@@ -260,7 +282,9 @@ def _table(records: list[list[str]], header_at: int, dialect: Dialect) -> Table:
 
 
 def _point_decimals(column: pd.Series) -> pd.Series:
-    """'23,4 kmpl' → '23.4 kmpl' in a decimal-comma file (cells with one comma only)."""
+    """'23,4 kmpl' → '23.4 kmpl' and '145.500' → '145500' in a decimal-comma file, where the
+    point groups thousands (cells with one comma, or points before groups of three digits)."""
+    column = column.str.replace(_THOUSANDS_POINT, lambda m: m.group(0).replace(".", ""), regex=True)
     return column.str.replace(_DECIMAL_COMMA, r"\1.\2\3", regex=True)
 
 
@@ -270,18 +294,21 @@ def _read_xlsx(content: bytes) -> Table:
 
     from openpyxl import load_workbook
 
+    unreadable = TableError(
+        "The file is not a readable Excel workbook (.xlsx). Open it in Excel and save it "
+        "again as *Excel Workbook (.xlsx)* or *CSV UTF-8*."
+    )
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise TableError(
-            "The file is not a readable Excel workbook (.xlsx). Open it in Excel and save it "
-            "again as *Excel Workbook (.xlsx)* or *CSV UTF-8*."
-        ) from exc
+        raise unreadable from exc
     try:
         sheets = [
             (ws.title, [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)])
             for ws in book.worksheets
         ]
+    except Exception as exc:  # a damaged sheet: openpyxl raises XML, zlib, key errors alike
+        raise unreadable from exc
     finally:
         book.close()
     sheets = [(title, [r for r in rows if any(c.strip() for c in r)]) for title, rows in sheets]

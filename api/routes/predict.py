@@ -104,7 +104,11 @@ MAPPING_DOC = (
             "description": "The file can't be read: empty, a header without rows, binary data, "
             "an old .xls or an unreadable .xlsx. The reason says how to fix it.",
         },
-        413: {"model": ErrorBody, "description": "File larger than CARPRICE_API_MAX_CSV_BYTES."},
+        413: {
+            "model": ErrorBody,
+            "description": "File larger than CARPRICE_API_MAX_CSV_BYTES (plain UTF-8 comma CSV) or "
+            "CARPRICE_API_MAX_SHEET_BYTES (any other format, read whole).",
+        },
         422: {
             "model": ErrorBody,
             "description": "The columns can't be used (required ones missing, two on one "

@@ -393,3 +393,16 @@ def test_any_file_name_makes_a_safe_download_name(client) -> None:  # noqa: ANN0
     disposition = r.headers["content-disposition"]
     assert disposition.startswith('attachment; filename="') and disposition.endswith('_priced.csv"')
     assert "₹" not in disposition and disposition.count('"') == 2
+
+
+def test_a_file_read_whole_has_its_own_lower_cap(client, settings_env) -> None:  # noqa: ANN001
+    settings_env.setenv("CARPRICE_API_MAX_SHEET_BYTES", "2048")
+    refresh_settings()
+    rows = pd.DataFrame([CAR] * 100)  # ~10 kB
+    semicolon = rows.to_csv(index=False, sep=";").encode()
+    r = post(client, semicolon)
+    assert r.status_code == 413
+    assert (
+        "CARPRICE_API_MAX_SHEET_BYTES" in r.json()["detail"] and "CSV UTF-8" in r.json()["detail"]
+    )
+    assert post(client, csv_bytes(rows)).status_code == 200  # plain CSV streams past that cap

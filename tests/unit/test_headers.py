@@ -111,3 +111,11 @@ def test_owner_counts_and_ordinals_are_ranks(label: str, rank: int) -> None:
     }  # fmt: skip
     frame, errors = to_frame(pd.DataFrame([row]))
     assert list(errors) == [""] and frame.iloc[0].owner_rank == rank
+
+
+def test_a_header_written_twice_is_shown_twice() -> None:
+    headers = ["Price", "Price"]
+    assert describe(headers, resolve(headers, None)) == {
+        "Price": "selling_price",
+        "Price (2)": None,
+    }

@@ -155,3 +155,36 @@ def test_utf16_upload_gets_a_utf16_answer() -> None:
     dialect = Dialect(encoding="utf-16", delimiter="\t")
     out = write_csv(pd.DataFrame({"a": ["Škoda"]}), dialect)
     assert out.decode("utf-16").splitlines() == ["a", "Škoda"]
+
+
+def test_an_unclosed_quote_says_where_to_look() -> None:
+    text = ",".join(HEADER) + '\n"' + "x" * 140_000 + "\n"
+    with pytest.raises(TableError, match="quote"):
+        read_table(text.encode())
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200),
+        b"%PDF-1.7\n" + os.urandom(300),
+        bytes([0, 65] * 3 + [0, 0] * 100),  # zeros on both sides: not UTF-16 text
+    ],
+)
+def test_images_pdfs_and_zero_runs_are_not_spreadsheets(content: bytes) -> None:
+    with pytest.raises(TableError, match="not a spreadsheet|binary|no cars|empty|header"):
+        read_table(content)
+
+
+def test_a_damaged_workbook_is_a_table_error() -> None:
+    content = bytearray(_workbook({"Cars": [HEADER, ROWS[0]]}))
+    middle = len(content) // 2
+    content[middle : middle + 200] = bytes(200)
+    with pytest.raises(TableError, match="Excel workbook"):
+        read_table(bytes(content), "lot.xlsx")
+
+
+def test_points_that_group_thousands_are_dropped_in_a_decimal_comma_file() -> None:
+    text = "name;year;km_driven;engine;mileage\nHonda City;2015;145.500;1.497 CC;17,8 kmpl\n"
+    table = read_table(text.encode())
+    assert table.rows.iloc[0].tolist() == ["Honda City", "2015", "145500", "1497 CC", "17.8 kmpl"]
