@@ -397,7 +397,7 @@ def plain_head(head: bytes, filename: str | None, content_type: str | None) -> T
         return None
     try:
         table = read_table(head)
-    except (TableError, csv.Error):
+    except TableError:
         return None
     if not table.dialect.plain:
         return None
@@ -451,25 +451,12 @@ def _open_streamed(
 
 
 def read_whole(content: bytes, filename: str | None, content_type: str | None) -> Table:
-    """`carprice.sheets.read_table`, with every way a bad file fails as a 400 that says what
-    is wrong with it and how to fix it (never a 500)."""
+    """`carprice.sheets.read_table`, a file it can't read a 400 saying what is wrong with it
+    and how to fix it (never a 500)."""
     try:
         return read_table(content, filename, content_type)
-    except TableError as exc:
+    except TableError as exc:  # the reader words every way a file can't be read
         raise _bad(str(exc)) from exc
-    except csv.Error as exc:  # e.g. a quote never closed swallows the rest of the file
-        raise _bad(
-            f"The file can't be read as CSV ({exc}): most likely a quote (\") opens a cell and "
-            "is never closed. Fix that cell, or save the file again from a spreadsheet."
-        ) from exc
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types on a damaged workbook
-        if not is_xlsx(content, filename, content_type):
-            raise
-        log.warning("unreadable workbook upload: %r", exc)
-        raise _bad(
-            "The file is not a readable Excel workbook (.xlsx). Open it in Excel and save it "
-            "again as *Excel Workbook (.xlsx)* or *CSV UTF-8*."
-        ) from exc
 
 
 def _open_whole(

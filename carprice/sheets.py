@@ -290,7 +290,6 @@ def _point_decimals(column: pd.Series) -> pd.Series:
 
 def _read_xlsx(content: bytes) -> Table:
     """The sheet holding the listing header (else the first sheet), cells as text."""
-    import zipfile
 
     from openpyxl import load_workbook
 
@@ -300,14 +299,14 @@ def _read_xlsx(content: bytes) -> Table:
     )
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises zip, XML, key errors alike
         raise unreadable from exc
     try:
         sheets = [
             (ws.title, [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)])
             for ws in book.worksheets
         ]
-    except Exception as exc:  # a damaged sheet: openpyxl raises XML, zlib, key errors alike
+    except Exception as exc:  # noqa: BLE001 - a damaged sheet fails the same many ways
         raise unreadable from exc
     finally:
         book.close()
