@@ -166,12 +166,16 @@ def defaults(info: dict[str, Any], catalogue: Catalogue) -> dict[str, Any]:
 
 
 def init_state(info: dict[str, Any], catalogue: Catalogue) -> None:
-    """Seed widget state: all of it for a new model version, else only what is missing
-    (Streamlit forgets a widget's value while its page is not shown)."""
+    """Seed what is missing (Streamlit forgets a widget's value while its page is not shown).
+    A new champion going live mid-form keeps what the salesperson entered: only a choice the
+    new model doesn't offer is reset (the pickers re-check brand and model themselves)."""
     s = st.session_state
     fresh = s.get("quote_defaults_for") != info["version"]
+    by_name = specs(info)
     for key, value in defaults(info, catalogue).items():
-        if fresh or key not in s:
+        allowed = by_name.get(key.removeprefix("quote_"), {}).get("allowed")
+        stale = fresh and allowed is not None and s.get(key) not in allowed
+        if key not in s or stale:
             s[key] = value
     s["quote_defaults_for"] = info["version"]
 

@@ -353,13 +353,19 @@ def test_catalogue_lists_are_cached_per_model_version(apptest, api: FakeApi) -> 
     assert api.gets.count("/catalogue/brands") == 1
     assert api.gets.count("/catalogue/Maruti/models") == 1
     at.selectbox(key="quote_model").set_value("Alto").run()
+    at.number_input(key="quote_km_driven").set_value(63_000)
+    submit(at)
     assert api.gets.count("/catalogue/brands") == 1
-    api.version = "8"  # a new champion: its catalogue is read, the form starts again
+    api.version = "8"  # a new champion goes live while the form is being filled in
     pricing.health.clear()  # /health is cached for 5 s; the page sees version 8 at once
     at.run()
     assert not at.exception
-    assert api.gets.count("/catalogue/brands") == 2
-    assert at.selectbox(key="quote_model").value == "Swift"  # re-seeded for the new version
+    assert api.gets.count("/catalogue/brands") == 2  # its catalogue is read
+    # What the salesperson entered stays: the car they picked and the km they typed.
+    assert at.selectbox(key="quote_model").value == "Alto"
+    submit(at)
+    sent = api.bodies[-1]
+    assert (sent["model"], sent["km_driven"], api.version) == ("Alto", 63_000, "8")
 
 
 def test_without_a_catalogue_the_brand_alone_prices(apptest, api: FakeApi) -> None:
