@@ -78,6 +78,7 @@ class PricingModel:
     comparables: pd.DataFrame = field(default_factory=pd.DataFrame)
     catalogue: Catalogue = field(default_factory=Catalogue)
     report: list[dict[str, Any]] = field(default_factory=list)  # carprice.report rows
+    drift_reference: dict[str, Any] = field(default_factory=dict)  # carprice.drift.reference
 
     # ------------------------------------------------------------------ many rows
     def prepare(self, rows: pd.DataFrame) -> Prepared:
@@ -240,6 +241,7 @@ class PricingModel:
             "summary": self.summary,
             "params": self.params,
             "report": self.report,
+            "drift_reference": self.drift_reference,
         }
         (directory / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
         self.comparables.to_parquet(directory / "comparables.parquet", index=False)
@@ -261,6 +263,7 @@ class PricingModel:
             summary=meta["summary"],
             params=meta["params"],
             report=meta.get("report", []),
+            drift_reference=meta.get("drift_reference", {}),
             comparables=pd.read_parquet(directory / "comparables.parquet"),
             catalogue=_load_catalogue(directory / "catalogue.json"),
         )

@@ -21,7 +21,7 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.model_selection import GroupKFold, train_test_split
 
-from carprice import report
+from carprice import drift, report
 from carprice.catalogue import Catalogue
 from carprice.evaluate import IntervalCalibration, priced_metrics, regression_metrics
 from carprice.explain import global_importance
@@ -283,6 +283,7 @@ def fit_best(
         params={**params, "rounds": rounds},
         comparables=train[list(COMPARABLE_COLUMNS)].copy(),
         catalogue=fitted.catalogue,
+        drift_reference=drift.reference(train),
     )
     model.importance = global_importance(
         model, train.sample(min(len(train), 2000), random_state=seed)

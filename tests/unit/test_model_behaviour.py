@@ -135,6 +135,10 @@ def test_save_and_load_round_trip(model: PricingModel, tmp_path) -> None:  # noq
     pd.testing.assert_frame_equal(loaded.predict(rows), model.predict(rows))
     assert loaded.pipeline.vocab == model.pipeline.vocab
     assert loaded.metrics == model.metrics
+    # The training reference for drift travels with the model.
+    assert loaded.drift_reference == model.drift_reference
+    assert {"year", "km_driven"} <= set(model.drift_reference["numeric"])
+    assert {"brand", "fuel"} <= set(model.drift_reference["categories"])
 
 
 def test_training_metrics_recorded(trained) -> None:  # noqa: ANN001
