@@ -4,21 +4,27 @@ lot (summary, table, downloads). The page script (views/batch_quotes.py) only ru
 
 from __future__ import annotations
 
+from functools import partial
+
+import numpy as np
 import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 
 from carprice.sheets import Table
-from dashboard import batch, batch_files, charts
+from dashboard import batch, batch_files, batch_store, charts
 
 LOT = "batch_lot"  # session key of the last priced lot
+LOT_ID = "batch_lot_id"  # session key of its id in dashboard.batch_store (and the URL)
 STYLE_MAX_ROWS = 2000  # row highlighting costs ~1 s per few thousand rows; beyond, use the flag
+STYLE_MAX_CELLS = 120_000  # prices written by a Styler (stay sortable numbers) up to this size
 PREVIEW_ROWS = 10
 _SHOWN = {  # result column → on-page header
     "row": "Row",
     "status": "Status",
-    "predicted_price": "Price (₹)",
-    "price_low": "Low (₹)",
-    "price_high": "High (₹)",
+    "predicted_price": "Price",
+    "price_low": "Low",
+    "price_high": "High",
     "filled": "Specs assumed",
     "error": "Reason not priced",
     "model_version": "Model version",
@@ -95,11 +101,56 @@ def refusal(reason: str, status: int | None) -> str:
     )
 
 
+def keep(lot: batch.Lot) -> None:
+    """The session's last lot from now on, kept on the server under a new id that the URL
+    carries, so a reload finds it (it replaces the session's previous lot there too)."""
+    store = batch_store.lot_store()
+    store.drop(st.session_state.get(LOT_ID))
+    lot_id = store.put(lot)
+    st.session_state[LOT] = lot
+    st.session_state[LOT_ID] = lot_id
+    st.query_params[batch_store.PARAM] = lot_id
+
+
+def last_lot() -> batch.Lot | None:
+    """The session's last lot; in a new session (a reload), the lot the URL names if the
+    server still keeps it, else a note saying it is gone (and the URL loses the id)."""
+    lot: batch.Lot | None = st.session_state.get(LOT)
+    wanted = st.query_params.get(batch_store.PARAM)
+    if lot is not None:
+        lot_id = st.session_state.get(LOT_ID)
+        if lot_id and wanted != lot_id:  # back from another page: the URL names it again
+            st.query_params[batch_store.PARAM] = lot_id
+        return lot
+    if not wanted:
+        return None
+    lot = batch_store.lot_store().get(wanted)
+    if lot is None:
+        del st.query_params[batch_store.PARAM]
+        st.info(
+            "**The priced lot in this link is no longer kept.** The dashboard keeps only the "
+            f"lots priced most recently ({batch_store.lot_store().limit} at most), and none "
+            "after a restart. Upload the file again to price it.",
+            icon=":material/history:",
+        )
+        return None
+    st.session_state[LOT] = lot
+    st.session_state[LOT_ID] = wanted
+    return lot
+
+
+def forget() -> None:
+    """Clear: the lot leaves the session, the server's store and the URL."""
+    batch_store.lot_store().drop(st.session_state.pop(LOT_ID, None))
+    st.session_state.pop(LOT, None)
+    st.query_params.pop(batch_store.PARAM, None)
+
+
 def clear_button(key: str = "batch_clear") -> None:
     """Forget the last priced lot (the uploaded file, if any, stays)."""
     st.button(
         "Clear", key=key, icon=":material/delete:", help="Forget the priced lot on this page.",
-        on_click=lambda: st.session_state.pop(LOT, None),
+        on_click=forget,
     )  # fmt: skip
 
 
@@ -157,14 +208,14 @@ def lot_summary(lot: batch.Lot, results: pd.DataFrame) -> None:
     counts = batch.brand_counts(brand, results)
     with st.expander(f"By brand ({len(counts):,})", expanded=len(counts) <= 12):
         st.dataframe(
-            counts,
+            charts.rupee_styler(counts, ["value"]),
             hide_index=True,
             key="batch_brands",
             column_config={
                 "brand": st.column_config.TextColumn("Brand"),
                 "cars": st.column_config.NumberColumn("Cars"),
                 "priced": st.column_config.NumberColumn("Priced"),
-                "value": st.column_config.NumberColumn("Value (₹)", format="%,d"),
+                "value": st.column_config.NumberColumn("Value"),
             },
         )
 
@@ -182,14 +233,15 @@ def lot_table(lot: batch.Lot, results: pd.DataFrame) -> None:
     first = list(_SHOWN)
     frame = pd.concat([shown[first], own], axis=1)
     failed = (results["error"] != "").to_numpy()
-    data = frame
-    if failed.any() and len(frame) <= STYLE_MAX_ROWS:
-        data = frame.style.apply(
-            lambda r: [_NOT_PRICED_STYLE if failed[r.name] else ""] * len(r), axis=1
-        )
     with st.container(key="batch_result"):
+        if frame.size > STYLE_MAX_CELLS:
+            st.caption(
+                "A large lot: its prices are shown as text to keep the page quick, so sorting "
+                "the table by a price column sorts them as text. The downloads hold them as "
+                "numbers."
+            )
         st.dataframe(
-            data,
+            table_data(frame, failed),
             hide_index=True,
             key="batch_table",
             height=420 if len(frame) > 12 else "auto",
@@ -197,7 +249,9 @@ def lot_table(lot: batch.Lot, results: pd.DataFrame) -> None:
                 **{c: st.column_config.TextColumn(label) for c, label in _SHOWN.items()},
                 "row": st.column_config.NumberColumn("Row"),
                 **{
-                    c: st.column_config.NumberColumn(_SHOWN[c], format="%,d")
+                    c: st.column_config.NumberColumn(_SHOWN[c])
+                    if frame.size <= STYLE_MAX_CELLS
+                    else st.column_config.TextColumn(_SHOWN[c], alignment="right")
                     for c in batch.PRICE_COLUMNS
                 },
                 "error": st.column_config.TextColumn(
@@ -205,6 +259,22 @@ def lot_table(lot: batch.Lot, results: pd.DataFrame) -> None:
                 ),
             },
         )
+
+
+def table_data(frame: pd.DataFrame, failed: np.ndarray) -> pd.DataFrame | Styler:
+    """The lot's table with its prices in Indian grouping (₹10,06,500). Up to STYLE_MAX_CELLS
+    cells through a Styler, so the prices stay numbers and sort as numbers (not-priced rows
+    tinted, up to STYLE_MAX_ROWS); a larger lot gets the prices as text instead, since a
+    Styler costs about a second per 100,000 cells on every rerun."""
+    if frame.size > STYLE_MAX_CELLS:
+        written = {c: frame[c].map(partial(charts.rupees, exact=True)) for c in batch.PRICE_COLUMNS}
+        return frame.assign(**{c: v.replace("—", "") for c, v in written.items()})
+    styler = charts.rupee_styler(frame, batch.PRICE_COLUMNS)
+    if failed.any() and len(frame) <= STYLE_MAX_ROWS:
+        styler = styler.apply(
+            lambda r: [_NOT_PRICED_STYLE if failed[r.name] else ""] * len(r), axis=1
+        )
+    return styler
 
 
 def failed_chunks(lot: batch.Lot) -> bool:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+from pandas.io.formats.style import Styler
 
 ACCENT = "#1f77b4"
 UP = "#2e7d32"
@@ -75,6 +77,21 @@ def rupee_range(low: float | None, high: float | None) -> str:
         if a.endswith(unit) and b.endswith(unit):
             return f"{a.removesuffix(unit)} – {b}"
     return f"{a} – {b}"
+
+
+def rupee_styler(
+    frame: pd.DataFrame | Styler, columns: Sequence[str] = (), signed: Sequence[str] = ()
+) -> Styler:
+    """A table for st.dataframe with its rupee columns written exact in Indian grouping
+    ('₹10,06,500'; `signed` ones as changes, '+₹12,000'); the cells stay numbers, so the
+    columns still sort as numbers. Give those columns a NumberColumn *without* `format`:
+    Streamlit's own formats can't group the Indian way (printf ',' groups in threes,
+    'localized' follows the browser's locale) and a column format overrides the Styler's."""
+    styler = frame if isinstance(frame, Styler) else frame.style
+    shown = set(styler.data.columns)
+    formats: dict[str, Any] = {c: partial(rupees, exact=True) for c in columns if c in shown}
+    formats |= {c: partial(signed_rupees, exact=True) for c in signed if c in shown}
+    return styler.format(formats) if formats else styler
 
 
 def _short(value: float) -> str:

@@ -42,6 +42,10 @@ class DashboardSettings(BaseSettings):
     batch_chunk_rows: int = Field(
         default=1000, ge=10, le=100_000, description="Rows per /predict/csv call on Batch quotes."
     )
+    batch_lots_kept: int = Field(
+        default=20, ge=1, le=1000,
+        description="Priced Batch lots kept in memory for reloads (dashboard.batch_store).",
+    )  # fmt: skip
     # Experiments and Pipelines pages.
     model_name: str = Field(default=MODEL_NAME, description="Registered model in MLflow.")
     experiments_max_runs: int = Field(

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from pandas.io.formats.style import Styler
 
 from carprice.names import CHAMPION, EVAL_SET_TAG
-from dashboard import model_card
+from dashboard import charts, model_card
+from dashboard.charts import indian, rupees
 from dashboard.clients.mlflow_client import ModelVersion, Run
 
 PARAM_PREFIX = "param."
@@ -250,21 +252,28 @@ def report_side_by_side(reports: Sequence[list[dict] | None], dimension: str) ->
     return table
 
 
-def report_formats(columns: Iterable[str]) -> dict[str, str]:
-    """Number formats for `report_side_by_side` columns (the values stay numbers)."""
-    formats = {}
+def report_formats(columns: Iterable[str]) -> dict[str, str | None]:
+    """Number formats for `report_side_by_side` columns (the values stay numbers); None for
+    the rupee columns, which `report_styler` writes in Indian grouping."""
+    formats: dict[str, str | None] = {}
     for c in columns:
         if c.startswith("Δ MAPE"):
             formats[c] = "%+.1f pp"
-        elif c.startswith("Δ MAE"):
-            formats[c] = "₹%+,.0f"
+        elif c.startswith("Δ MAE") or c.endswith(" MAE"):
+            formats[c] = None
         elif c.endswith(" MAPE"):
             formats[c] = model_card.PCT_FORMAT
-        elif c.endswith(" MAE"):
-            formats[c] = model_card.MAE_FORMAT
         elif c.endswith(" rows"):
             formats[c] = "%,d"
     return formats
+
+
+def report_styler(table: pd.DataFrame) -> Styler:
+    """`report_side_by_side` with its MAE columns as '₹67,964' and the Δ MAE columns as
+    '+₹1,250' / '−₹3,400' (still numbers underneath, so they sort as numbers)."""
+    mae = [c for c in table.columns if c.endswith(" MAE") and not c.startswith("Δ")]
+    deltas = [c for c in table.columns if c.startswith("Δ MAE")]
+    return charts.rupee_styler(table, mae, signed=deltas)
 
 
 def report_dimensions(reports: Iterable[list[dict] | None]) -> list[str]:
@@ -333,10 +342,10 @@ def alias_cards(models: Sequence[AliasedModel]) -> list[AliasCard]:
         parts = []
         if kind == "frozen":
             parts.append(
-                f"on frozen set {eval_set or '?'} ({metrics.get('frozen_rows', 0):,.0f} cars)"
+                f"on frozen set {eval_set or '?'} ({indian(metrics.get('frozen_rows', 0))} cars)"
             )
             if "test_mae" in metrics:
-                parts.append(f"own test split ₹{metrics['test_mae']:,.0f}")
+                parts.append(f"own test split {rupees(metrics['test_mae'], exact=True)}")
         elif kind == "test":
             parts.append("own test split (trained before frozen evaluation sets)")
         if (
@@ -351,7 +360,7 @@ def alias_cards(models: Sequence[AliasedModel]) -> list[AliasCard]:
         verdict = m.version.tags.get("gate.verdict")
         if verdict:
             parts.append(f"gate: {verdict}")
-        value = f"₹{mae:,.0f} MAE" if mae is not None else "—"
+        value = f"{rupees(mae, exact=True)} MAE" if mae is not None else "—"
         title = "Previous champion" if m.alias == PREVIOUS else m.alias.capitalize()
         cards.append(
             AliasCard(f"{title} · v{m.version.version}", value, delta,
@@ -379,9 +388,9 @@ def alias_table(models: Sequence[AliasedModel]) -> pd.DataFrame:
 
 def _fmt_metric(name: str, value: float) -> str:
     if name.startswith("data_"):
-        return f"{value:,.0f}"
+        return indian(value)
     if name.endswith(("_mae", "_rmse")):
-        return f"₹{value:,.0f}"
+        return rupees(value, exact=True)
     if name.endswith(("_mape", "_median_ape", "_coverage", "_level")):
         return f"{value:.1%}"
     return f"{value:.4f}"

@@ -11,7 +11,7 @@ import streamlit as st
 
 from carprice.report import UNSEEN
 from dashboard import charts, pricing
-from dashboard.charts import rupees
+from dashboard.charts import indian, rupees
 from dashboard.clients.api_client import ApiError
 
 NUMERIC_FEATURES = (
@@ -50,9 +50,9 @@ def data_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
     """The training data summary as (what, value) rows."""
     rows = [("Source", str(data.get("source", "unknown")))]
     if data.get("train_rows") is not None:
-        rows.append(("Training rows", f"{data['train_rows']:,}"))
+        rows.append(("Training rows", indian(data["train_rows"])))
     if data.get("test_rows") is not None:
-        rows.append(("Held-out test rows", f"{data['test_rows']:,}"))
+        rows.append(("Held-out test rows", indian(data["test_rows"])))
     if data.get("year_range"):
         rows.append(("Years", "–".join(str(y) for y in data["year_range"])))
     if data.get("brands") is not None:
@@ -60,7 +60,7 @@ def data_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
     if data.get("price_median") is not None:
         rows.append(("Median asking price", rupees(data["price_median"])))
     for key, value in (data.get("clean") or {}).items():
-        rows.append((f"Cleaning: {key.replace('_', ' ')}", f"{value:,}" if isinstance(value, int)
+        rows.append((f"Cleaning: {key.replace('_', ' ')}", indian(value) if isinstance(value, int)
                      else str(value)))  # fmt: skip
     return rows
 
@@ -77,8 +77,9 @@ DIMENSION_LABELS = {
     "age band": "Age band",
 }
 REPORT_COLUMNS = ["Group", "Rows", "MAE", "MAPE", "Median APE"]
-#: Display formats for report tables (values stay numbers, so the columns sort as numbers).
-MAE_FORMAT, PCT_FORMAT = "₹%,.0f", "%.1f%%"
+#: Display format for report tables' percentages (values stay numbers, so the columns sort
+#: as numbers). Rupees go through charts.rupee_styler: no column format groups the Indian way.
+PCT_FORMAT = "%.1f%%"
 
 
 def report_column_config() -> dict[str, Any]:
@@ -87,7 +88,7 @@ def report_column_config() -> dict[str, Any]:
     return {
         "Group": st.column_config.TextColumn("Group", width="medium"),
         "Rows": number("Rows", help="Held-out test cars in the group.", format="%,d"),
-        "MAE": number("MAE", help="Mean absolute error in rupees.", format=MAE_FORMAT),
+        "MAE": number("MAE", help="Mean absolute error in rupees."),
         "MAPE": number("MAPE", help="Mean absolute % error.", format=PCT_FORMAT),
         "Median APE": number(
             "Median APE", help="Half the group's cars are closer than this.", format=PCT_FORMAT
@@ -152,7 +153,7 @@ def variant_tiles(rows: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
             (
                 f"MAPE, variants {r['group']}",
                 f"{r['mape']:.1%}",
-                f"{int(r['rows']):,} test cars · MAE {rupees(r['mae'])} · "
+                f"{indian(int(r['rows']))} test cars · MAE {rupees(r['mae'], exact=True)} · "
                 f"median APE {r['median_ape']:.1%}",
             )
         )
@@ -199,7 +200,10 @@ def show_report(report: list[dict[str, Any]] | None, version: str | None) -> Non
     table = report_frame(report, dimension)
     left, right = box.columns([3, 2], gap="large")
     left.dataframe(
-        table, hide_index=True, column_config=report_column_config(), key="model_report_table"
+        charts.rupee_styler(table, ["MAE"]),
+        hide_index=True,
+        column_config=report_column_config(),
+        key="model_report_table",
     )
     title = f"MAPE by {DIMENSION_LABELS.get(dimension, dimension).lower()}"
     right.plotly_chart(
@@ -214,6 +218,7 @@ HISTORY_COLUMNS = [
     "Version", "Went live (UTC)", "Until (UTC)", "Replaced", "How", "Why",
     "MAE on frozen set", "MAE on own test split", "Evaluation set", "Trained on",
 ]  # fmt: skip
+HISTORY_MONEY = ["MAE on frozen set", "MAE on own test split"]  # rupees, numbers in the table
 HOW_WORDS = {"gate": "promotion gate", "approval": "operator approval", "rollback": "rollback"}
 
 
@@ -281,7 +286,7 @@ def figure_tiles(metrics: dict[str, float], tags: dict[str, str]) -> list[tuple[
         tiles.append((
             "MAE · frozen evaluation set",
             rupees(metrics["frozen_mae"]),
-            f"{tags.get('carprice.eval_set', '?')}: {rows:,.0f} cars every model is scored on "
+            f"{tags.get('carprice.eval_set', '?')}: {indian(rows)} cars every model is scored on "
             f"(MAPE {metrics.get('frozen_mape', float('nan')):.1%}).",
         ))  # fmt: skip
     if "test_mae" in metrics:

@@ -1,6 +1,7 @@
 """Batch quotes (salespeople): upload a dealer's spreadsheet (CSV in any common dialect, or
 Excel), check which column feeds which field, price every row through the API in chunks, and
-download it back priced. The last priced lot stays in the session until the user clears it.
+download it back priced. The last priced lot stays until the user clears it: in the session
+across pages, and across a browser reload through its id in the URL (dashboard.batch_store).
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def main() -> None:
     intro()
     health = banners.require_api()
     upload = st.file_uploader("Spreadsheet of cars", type=FILE_TYPES, key="batch_upload")
-    lot: batch.Lot | None = st.session_state.get(view.LOT)
+    lot = view.last_lot()
     if upload is None:
         if lot is None:
             st.info(
@@ -150,7 +151,7 @@ def main() -> None:
     ):
         lot = new_lot(key, upload.name, table, check, interval_level(health.get("model_version")))
         price_with_progress(lot)
-        st.session_state[view.LOT] = lot
+        view.keep(lot)
         st.rerun()  # drawn again from the session: the button now shows the lot is priced
     if current:
         show_lot(lot)

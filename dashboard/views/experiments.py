@@ -217,7 +217,7 @@ dimension = st.radio(
 )
 side = view.report_side_by_side(reports, dimension)
 st.container(key="exp_report_box").dataframe(
-    side,
+    view.report_styler(side),
     key="exp_report_table",
     column_config={
         "_index": st.column_config.TextColumn("group", width="medium"),

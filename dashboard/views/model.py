@@ -71,12 +71,11 @@ else:
             "evaluation set compares models on the same cars; the own-split figure does not."
         )
         st.container(key="model_history").dataframe(
-            history,
+            charts.rupee_styler(history, model_card.HISTORY_MONEY),
             key="model_history_table",
             hide_index=True,
             column_config={
-                "MAE on frozen set": st.column_config.NumberColumn(format="₹%,.0f"),
-                "MAE on own test split": st.column_config.NumberColumn(format="₹%,.0f"),
+                **{c: st.column_config.NumberColumn(c) for c in model_card.HISTORY_MONEY},
                 "Why": st.column_config.TextColumn(width="large"),
             },
         )
