@@ -70,6 +70,22 @@ class Settings(BaseSettings):
         "of the gate promoting it.",
     )
     work_dir: str = Field(default=".stack", description="Local folder for generated files.")
+    database_url: str = Field(
+        default="sqlite:///.stack/carprice.db",
+        description="Quote log and sales database (SQLAlchemy URL): SQLite by default, "
+        "PostgreSQL with postgresql+psycopg2://user:pass@host:5432/carprice.",
+    )
+    quote_spool_dir: str = Field(
+        default=".stack/quote-spool",
+        description="Where quotes wait (JSON lines, fsync'd) while the database is unreachable; "
+        "replayed in order when it is back.",
+    )
+    quote_batch_rows: int = Field(
+        default=500, ge=1, le=100_000, description="Quote log: rows that wake the writer early."
+    )
+    quote_flush_seconds: float = Field(
+        default=0.5, gt=0, le=60, description="Quote log: the longest a quote waits in memory."
+    )
     lake_root: str = Field(
         default=".stack/lake",
         description="Data lake root: a local folder or s3://bucket. The pipeline reads "
