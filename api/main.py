@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from api.access import ApiKeyGate
 from api.config import get_api_settings
 from api.metrics import MetricsMiddleware
+from api.openapi import install as install_openapi
 from api.routes import catalogue, health, model, predict
 from api.runtime import ModelRuntime
 from api.scoring import UnknownValue, Unpriceable
@@ -90,9 +91,16 @@ def _summary(errors: list[dict]) -> str:
     return "; ".join(parts)
 
 
+def _echo(value: object) -> object:
+    """A refused input as JSON can carry it: a body that isn't JSON arrives as bytes."""
+    if isinstance(value, bytes):
+        return value[:200].decode("utf-8", "replace")
+    return value
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = [
-        {k: e[k] for k in ("loc", "msg", "type") if k in e} | {"input": e.get("input")}
+        {k: e[k] for k in ("loc", "msg", "type") if k in e} | {"input": _echo(e.get("input"))}
         for e in exc.errors()
     ]
     return JSONResponse(
@@ -155,6 +163,7 @@ def create_app() -> FastAPI:
     application.add_middleware(UploadLimit)
     application.add_middleware(ApiKeyGate)  # runs before UploadLimit: no key, no body read
     application.add_middleware(MetricsMiddleware)
+    install_openapi(application)  # the document follows the served model and the key setting
     return application
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FUELS: tuple[str, ...] = ("Diesel", "Petrol", "CNG", "LPG")
 SELLER_TYPES: tuple[str, ...] = ("Individual", "Dealer", "Trustmark Dealer")
@@ -218,6 +218,14 @@ class CarFeatures(BaseModel):
     seats: int | None = _spec("seats", "Number of seats.")
     torque_nm: float | None = _spec("torque_nm", "Peak torque in Nm.")
     torque_rpm: float | None = _spec("torque_rpm", "Engine speed of peak torque in rpm.")
+
+    @field_validator(*NUMERIC_COLUMNS, mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: object) -> object:
+        """JSON true/false is no number (pydantic would read it as 1/0, a 1 km car)."""
+        if isinstance(value, bool):
+            raise ValueError("a number is required, not true/false")
+        return value
 
     @model_validator(mode="after")
     def _identity_and_owner(self) -> CarFeatures:
