@@ -41,6 +41,15 @@ def accuracy(matched: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def with_inputs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The quote log's frame with each car's logged `inputs` (a dict per row) as columns, so
+    drift sees year, km, brand, … beside the prices."""
+    if "inputs" not in frame or frame.empty:
+        return frame
+    inputs = pd.DataFrame(list(frame["inputs"].map(lambda v: v or {})), index=frame.index)
+    return frame.join(inputs[[c for c in inputs.columns if c not in frame.columns]])
+
+
 def _week(stamps: pd.Series) -> pd.Series:
     """ISO week start (Monday, UTC) as 'YYYY-MM-DD'."""
     days = pd.to_datetime(stamps, utc=True).dt.tz_convert(None).dt.normalize()
@@ -51,17 +60,18 @@ def summary(
     quotes: pd.DataFrame,
     reference: dict[str, Any] | None = None,
     *,
-    refused: int = 0,
+    refused: int | None = None,
     min_rows: int = drift.MIN_ROWS,
     max_major: int = 0,
 ) -> dict[str, Any]:
     """Counts, live accuracy (overall, by model version, by week), out-of-range and refusal
-    rates, and drift of the window's inputs from `reference` (the served model's)."""
+    rates, and drift of the window's inputs from `reference` (the served model's): the
+    inputs are columns of `quotes` (see `with_inputs`)."""
     missing = [c for c in QUOTE_COLUMNS if c not in quotes]
     if missing:
         raise ValueError(f"quote frame lacks column(s): {', '.join(missing)}")
     matched = quotes[quotes["sale_price"].notna()]
-    total = len(quotes) + refused
+    total = len(quotes) + (refused or 0)
     by_version = {
         str(v): {"quotes": int(len(g)), **accuracy(g[g["sale_price"].notna()])}
         for v, g in quotes.groupby("model_version", sort=True)
@@ -79,7 +89,8 @@ def summary(
         "by_week": by_week,
         "rates": {
             "out_of_range": round(float(quotes["out_of_range"].mean()), 5) if len(quotes) else None,
-            "refused": round(refused / total, 5) if total else None,
+            # None: the caller doesn't know (refused rows are not in the quote log).
+            "refused": round(refused / total, 5) if total and refused is not None else None,
         },
         "drift": drift.compare(reference or {}, quotes, min_rows=min_rows, max_major=max_major),
     }

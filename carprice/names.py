@@ -16,6 +16,7 @@ ALIASES: tuple[str, ...] = (CHAMPION, CHALLENGER)
 
 TRAINING_DAG = "car_price_pipeline"
 BATCH_DAG = "batch_quotes"
+MONITOR_DAG = "model_monitor"
 
 # Lake layout, relative to the lake root (a local folder or s3://bucket).
 RAW_FILE = "car_details_v3.csv"
@@ -23,6 +24,8 @@ RAW_KEY = f"raw/{RAW_FILE}"  # the file the training DAG reads by default
 RUNS_PREFIX = "runs"  # runs/<run id>/<stage>/…: one training run's stages
 EVAL_PREFIX = "eval"  # eval/<set id>/rows.parquet + manifest.json: frozen evaluation sets
 BATCH_OUT_PREFIX = "batch/out"  # batch_quotes writes <input name> here by default
+SALES_PREFIX = "sales"  # sales/<date>/sales.csv: matched sales model_monitor adds to training
+MONITOR_REPORTS_PREFIX = "reports/monitor"  # reports/monitor/<date>.html: model_monitor
 
 
 def raw_uri(lake_root: str) -> str:

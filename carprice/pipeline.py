@@ -23,7 +23,7 @@ import io
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,17 +48,36 @@ def default_data_uri(lake_root: str) -> str:
     return names.raw_uri(lake_root)
 
 
-def ingest(data_uri: str, run: str) -> dict[str, Any]:
-    """Snapshot the raw CSV into the run, so a rerun of later steps sees the same bytes."""
+def ingest(data_uri: str, run: str, extra_uris: Sequence[str] = ()) -> dict[str, Any]:
+    """Snapshot the raw CSV into the run, so a rerun of later steps sees the same bytes.
+    `extra_uris` (e.g. the matched sales model_monitor exported under sales/) are CSVs in the
+    same raw format, appended to it: they are cleaned and validated with the rest."""
     from carprice import lake
 
     data = lake.read_bytes(data_uri)
     if not data.strip():
         raise ValueError(f"{data_uri} is empty")
+    extra_rows = 0
+    if extra_uris:
+        import pandas as pd
+
+        def table(uri: str, raw: bytes) -> pd.DataFrame:
+            return pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+
+        base = table(data_uri, data)
+        extras = [table(uri, lake.read_bytes(uri)) for uri in extra_uris]
+        for uri, extra in zip(extra_uris, extras, strict=True):
+            unknown = sorted(set(extra.columns) - set(base.columns))
+            if unknown:
+                raise ValueError(f"{uri} has columns the raw data lacks: {', '.join(unknown)}")
+        extra_rows = sum(len(e) for e in extras)
+        data = pd.concat([base, *extras], ignore_index=True).to_csv(index=False).encode()
+    source = {"data_uri": data_uri, "bytes": len(data), "extra_uris": list(extra_uris),
+              "extra_rows": extra_rows}  # fmt: skip
     with StageWriter(run, "raw") as stage:
         stage.write(RAW_NAME, data)
-        stage.write_json("source.json", {"data_uri": data_uri, "bytes": len(data)})
-    return {"data_uri": data_uri, "bytes": len(data)}
+        stage.write_json("source.json", source)
+    return source
 
 
 def validate(run: str) -> dict[str, int]:

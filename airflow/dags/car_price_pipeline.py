@@ -6,7 +6,8 @@ behind the promotion gate:
 
 **ingest → validate → split → tune → evaluate → register → promote**
 
-- **ingest** snapshots `data_uri` (default `{lake_root}/raw/car_details_v3.csv`) into
+- **ingest** snapshots `data_uri` (default `{lake_root}/raw/car_details_v3.csv`), with any
+  `extra_data` CSVs appended (model_monitor's matched sales), into
   `{lake_root}/runs/<run id>/raw/`.
 - **validate** cleans it: clean rows (Parquet), rejected rows with reasons (CSV) and a
   data profile (JSON) under `validated/`.
@@ -88,6 +89,18 @@ _settings = get_settings()
             type="boolean",
             description="Hold out a new frozen evaluation set from this run's data.",
         ),
+        "extra_data": Param(
+            [],
+            type="array",
+            items={"type": "string", "minLength": 1},
+            description="More CSVs in the same raw format appended to data_uri, e.g. the "
+            "matched sales model_monitor exports under sales/.",
+        ),
+        "reason": Param(
+            None,
+            type=["null", "string"],
+            description="Why this run was started (model_monitor writes its finding here).",
+        ),
     },
 )
 def car_price_pipeline() -> None:
@@ -99,7 +112,10 @@ def car_price_pipeline() -> None:
 
         context = get_current_context()
         run = runlake.run_uri(get_settings().lake_root, context["run_id"])
-        print(pipeline.ingest(context["params"]["data_uri"], run))
+        params = context["params"]
+        if params.get("reason"):
+            print("requested because:", params["reason"])
+        print(pipeline.ingest(params["data_uri"], run, params.get("extra_data") or ()))
         return run
 
     @task

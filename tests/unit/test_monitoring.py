@@ -62,3 +62,11 @@ def test_drift_is_against_the_given_reference() -> None:
 def test_a_frame_without_the_quote_columns_is_refused() -> None:
     with pytest.raises(ValueError, match="sale_price"):
         monitoring.summary(quotes().drop(columns=["sale_price"]))
+
+
+def test_logged_inputs_become_columns_for_drift() -> None:
+    frame = quotes().assign(inputs=[{"year": 2015, "fuel": "Diesel", "price": -1}] * 4)
+    out = monitoring.with_inputs(frame)
+    assert list(out["year"]) == [2015] * 4 and list(out["fuel"]) == ["Diesel"] * 4
+    assert list(out["price"]) == list(frame["price"])  # a logged column is never replaced
+    assert monitoring.summary(out)["rates"]["refused"] is None  # not in the quote log

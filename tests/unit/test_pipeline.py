@@ -278,7 +278,7 @@ def dag_check(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_dag_files_import_cleanly_fast_and_light(dag_check: dict) -> None:
     assert dag_check["errors"] == {}
     assert dag_check["heavy"] == [], "heavy modules imported at DAG parse time"
-    assert set(dag_check["dags"]) == {"car_price_pipeline", "batch_quotes"}
+    assert set(dag_check["dags"]) == {"car_price_pipeline", "batch_quotes", "model_monitor"}
     for path, seconds in dag_check["seconds"].items():
         assert seconds < 2.0, f"{path} took {seconds:.2f} s to import"
 
@@ -309,6 +309,13 @@ def test_dags_follow_the_contract(dag_check: dict) -> None:
     assert training["params"]["new_eval_set"]["type"] == "boolean"
     assert training["defaults"]["require_approval"] is False
     assert training["defaults"]["data_uri"] == "s3://data/raw/car_details_v3.csv"
+    assert training["params"]["extra_data"]["type"] == "array"
+    assert training["defaults"]["extra_data"] == [] and training["defaults"]["reason"] is None
+    monitor = dag_check["dags"]["model_monitor"]
+    assert sorted(monitor["tasks"]) == ["retrain", "retrain_due", "summarise"]
+    assert {"days", "mape_points", "min_sales", "drift_features", "min_quotes",
+            "allow_retrain"} == set(monitor["params"])  # fmt: skip
+    assert monitor["defaults"]["allow_retrain"] is True
     quotes = dag_check["dags"]["batch_quotes"]
     assert quotes["tasks"] == ["plan", "quote_chunk", "combine"]
     assert quotes["params"]["chunk_rows"]["type"] == "integer"

@@ -1,0 +1,100 @@
+"""model_monitor's run against real parts: the session champion in a real MLflow server, a
+quote log in SQLite, a local lake. A week of quotes replayed from the champion's own data:
+as quoted, nothing is due; with shifted inputs (older, higher-km cars), drift triggers a
+retrain, the matched sales are exported as training rows, and the report and MLflow run
+say why."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from carprice import lake, monitor, registry
+from carprice.clean import clean_training
+from carprice.quotelog.records import prepared_rows
+from carprice.quotelog.store import QuoteStore
+from carprice.synthetic import generate
+from tests.plugins.api_stack import Champion, refresh_settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+
+def replay(store: QuoteStore, champion_url: str, cars: pd.DataFrame, now: datetime) -> int:
+    """Price `cars` with the champion as the API would, log them over the past six days, and
+    record the listed price as the sale of every other one; returns the sales recorded."""
+    mlflow.set_tracking_uri(champion_url)
+    model, version = registry.load("car_price")
+    given = cars.drop(columns=["selling_price"]).reset_index(drop=True)
+    prepared = model.prepare(given)
+    scores = model.price(prepared)
+    ids = [str(uuid.uuid4()) if ok else None for ok in prepared.ok]
+    rows = prepared_rows(model, prepared, scores, given, ids, created_at=now,
+                         model_version=version, api_key_name=None, source="csv")  # fmt: skip
+    for i, row in enumerate(rows):
+        row["created_at"] = now - timedelta(hours=1 + (i % 144))
+    store.insert_quotes(rows)
+    priced = [(i, q) for i, q in enumerate(ids) if q is not None]
+    sales = [(q, float(cars["selling_price"].iloc[i]), date.today()) for i, q in priced[::2]]
+    store.record_sales(sales)
+    return len(sales)
+
+
+@pytest.fixture
+def env(champion: Champion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", champion.url)
+    monkeypatch.setenv("CARPRICE_DATABASE_URL", f"sqlite:///{tmp_path / 'quotes.db'}")
+    monkeypatch.setenv("CARPRICE_LAKE_ROOT", str(tmp_path / "lake"))
+    refresh_settings()
+    yield tmp_path
+    refresh_settings()
+    mlflow.set_tracking_uri(None)
+
+
+def test_quotes_like_training_need_no_retrain(env: Path, champion: Champion) -> None:
+    store = QuoteStore.from_url(f"sqlite:///{env / 'quotes.db'}")
+    store.migrate()
+    replay(store, champion.url, generate(rows=400, seed=11), datetime.now(UTC))
+    out = monitor.summarise(days=7, requested="test")
+    assert out["quotes"] >= 350 and out["sales"] >= 175
+    assert out["retrain"] is False, out["reasons"]
+    assert out["sales_uri"] is None
+    assert "No retrain" in lake.read_bytes(out["report_uri"]).decode()
+
+
+def test_shifted_quotes_trigger_a_retrain_with_their_sales(env: Path, champion: Champion) -> None:
+    store = QuoteStore.from_url(f"sqlite:///{env / 'quotes.db'}")
+    store.migrate()
+    cars = generate(rows=400, seed=12)
+    shifted = cars.assign(
+        year=(cars["year"].astype(int) - 6).clip(lower=1995),
+        km_driven=(cars["km_driven"].astype(float) * 3).clip(upper=900_000).round(),
+    )
+    sold = replay(store, champion.url, shifted, datetime.now(UTC))
+    out = monitor.summarise(days=7, requested="test")
+    assert out["retrain"] is True, out
+    assert any("inputs drifted" in r and "km_driven" in r and "year" in r for r in out["reasons"])
+    assert out["drift"] == "drift"
+    # The matched sales, as raw training rows the pipeline cleans like its own data.
+    sales = pd.read_csv(io.BytesIO(lake.read_bytes(out["sales_uri"])), dtype=str,
+                        keep_default_na=False)  # fmt: skip
+    assert len(sales) == sold
+    rejected = clean_training(sales).rejected  # only a sale price no real car sells for
+    assert all(r.startswith("selling_price") for r in rejected["reason"]), rejected.to_dict(
+        "records"
+    )
+    html = lake.read_bytes(out["report_uri"]).decode()
+    assert "Retrain triggered" in html and "km_driven" in html
+    # The MLflow run holds the figures and the decision.
+    run = MlflowClient(champion.url).get_run(out["mlflow_run_id"])
+    assert run.data.tags["retrain"] == "true" and run.data.tags["drift"] == "drift"
+    assert run.data.metrics["quotes"] == out["quotes"] and run.data.metrics["psi_km_driven"] >= 0.25
+    # Outside the window (the quotes are from the last six days), nothing is counted.
+    old = monitor.summarise(days=1, until=datetime.now(UTC) - timedelta(days=8))
+    assert old["quotes"] == 0 and old["retrain"] is False
