@@ -1,4 +1,5 @@
-"""The API-key gate on the pricing endpoints (`/predict*`), when CARPRICE_API_KEY is set.
+"""The API-key gate on the pricing and sale endpoints (`/predict*`, `/quotes*`), when
+CARPRICE_API_KEY is set.
 
 FastAPI parses a request's body (JSON, multipart upload) before it runs the route's
 dependencies, so a key checked only as a dependency lets a caller without a key learn why
@@ -28,12 +29,20 @@ def key_ok(sent: str | None, settings: ApiSettings) -> bool:
     return bool(sent) and secrets.compare_digest(sent.encode(), expected.encode())
 
 
+def key_name(settings: ApiSettings) -> str | None:
+    """The name recorded with a quote or sale for the key that let the request in: "default"
+    for CARPRICE_API_KEY, None when the API is open. Called only after `key_ok` passed; named
+    keys will map the sent key to its name here."""
+    return "default" if settings.key and settings.key.get_secret_value() else None
+
+
 def is_pricing(path: str) -> bool:
-    return path == "/predict" or path.startswith("/predict/")
+    """The paths behind the key: pricing and the quotes' sales."""
+    return any(path == p or path.startswith(p + "/") for p in ("/predict", "/quotes"))
 
 
 class ApiKeyGate:
-    """401 on `/predict*` without the right key, before the body is read."""
+    """401 on `/predict*` and `/quotes*` without the right key, before the body is read."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

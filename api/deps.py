@@ -1,4 +1,5 @@
-"""Dependencies as Annotated aliases: the settings, the model being served, the API key.
+"""Dependencies as Annotated aliases: the settings, the model being served, the API key, the
+quote log.
 
 They are `async def` on purpose: FastAPI runs plain `def` dependencies in a thread pool,
 which would add a thread hop to every request for work that takes microseconds.
@@ -11,9 +12,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
-from api.access import HEADER, REFUSED, key_ok
+from api.access import HEADER, REFUSED, key_name, key_ok
 from api.config import ApiSettings, get_api_settings
 from api.runtime import ModelRuntime, Served
+from carprice.quotelog.writer import QuoteLog
 
 _api_key_header = APIKeyHeader(
     name=HEADER,
@@ -45,6 +47,15 @@ async def get_served(runtime: Annotated[ModelRuntime, Depends(get_runtime)]) -> 
     return served
 
 
+async def get_quote_log(request: Request) -> QuoteLog:
+    return request.app.state.quote_log
+
+
+async def get_key_name(settings: Annotated[ApiSettings, Depends(get_settings_dep)]) -> str | None:
+    """Which key let this request in (recorded with its quotes and sales)."""
+    return key_name(settings)
+
+
 async def check_api_key(
     settings: Annotated[ApiSettings, Depends(get_settings_dep)],
     key: Annotated[str | None, Security(_api_key_header)] = None,
@@ -58,3 +69,5 @@ Settings = Annotated[ApiSettings, Depends(get_settings_dep)]
 Runtime = Annotated[ModelRuntime, Depends(get_runtime)]
 ServedModel = Annotated[Served, Depends(get_served)]
 RequireApiKey = Depends(check_api_key)
+QuoteLogDep = Annotated[QuoteLog, Depends(get_quote_log)]
+KeyName = Annotated[str | None, Depends(get_key_name)]

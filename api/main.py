@@ -1,6 +1,7 @@
 """The CarPrice pricing API: `uvicorn api.main:app --port 8800`.
 
-The lifespan validates settings, points MLflow at the tracking server and starts the model
+The lifespan validates settings, points MLflow at the tracking server, starts the quote log's
+writer (migrations, then a thread that batches quotes into the database) and the model
 runtime (first load, then a poller that follows the alias). Nothing happens at import time.
 """
 
@@ -14,17 +15,20 @@ from contextlib import asynccontextmanager
 import anyio
 import mlflow
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.access import ApiKeyGate
 from api.config import get_api_settings
 from api.metrics import MetricsMiddleware
 from api.openapi import install as install_openapi
-from api.routes import catalogue, health, model, predict
+from api.routes import catalogue, health, model, predict, quotes
 from api.runtime import ModelRuntime
 from api.scoring import UnknownValue, Unpriceable
 from api.tabular import UploadLimit
+from carprice.quotelog.writer import QuoteLog
 from carprice.settings import get_settings
 
 log = logging.getLogger("api")
@@ -36,8 +40,11 @@ the service loads it in the background and switches without dropping a request.
 
 Inputs are checked against the model's own vocabulary: an unknown brand or fuel is a 422 that
 lists the allowed values, never silently priced. `GET /model/info` lists every input with its
-range and allowed values. When the server sets `CARPRICE_API_KEY`, the `/predict*`
-endpoints need the header `X-API-Key`.
+range and allowed values. When the server sets `CARPRICE_API_KEY`, the `/predict*` and
+`/quotes*` endpoints need the header `X-API-Key`.
+
+Every priced row gets a `quote_id` and is logged (inputs, price, interval, model version);
+`/quotes/{quote_id}/sale` and `/quotes/sales` record what the car really sold for.
 """
 
 
@@ -69,6 +76,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         comparables_k=api_settings.comparables,
     )
     app.state.runtime = runtime
+    quote_log = QuoteLog.from_settings(settings)  # a bad URL fails start-up here, loudly
+    await anyio.to_thread.run_sync(quote_log.start)  # an unreachable database only spools
+    app.state.quote_log = quote_log
+    log.info("quote log in %s (spool %s)", quote_log.describe(), settings.quote_spool_dir)
     log.info(
         "serving %s@%s from %s (API key %s)",
         settings.model_name,
@@ -81,6 +92,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await anyio.to_thread.run_sync(runtime.stop)
+        await anyio.to_thread.run_sync(quote_log.stop)  # drained to the database or spool
 
 
 def _summary(errors: list[dict]) -> str:
@@ -137,6 +149,25 @@ async def _unpriceable(request: Request, exc: Unpriceable) -> JSONResponse:
     )
 
 
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """FastAPI's answer, except that a 405's `Allow` lists every method the path has: Starlette
+    names only the first route's (POST /quotes/{id}/sale hides its PUT)."""
+    if exc.status_code != 405:
+        return await http_exception_handler(request, exc)
+    path = request.url.path
+    allowed = sorted(
+        {
+            method
+            for route in request.app.router.routes
+            if getattr(route, "methods", None) and route.path_regex.match(path)
+            for method in route.methods
+        }
+    )
+    return JSONResponse(
+        status_code=405, content={"detail": exc.detail}, headers={"Allow": ", ".join(allowed)}
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(
@@ -156,7 +187,9 @@ def create_app() -> FastAPI:
     application.include_router(model.router)
     application.include_router(catalogue.router)
     application.include_router(predict.router)
+    application.include_router(quotes.router)
     application.add_exception_handler(RequestValidationError, _validation_error)
+    application.add_exception_handler(StarletteHTTPException, _http_error)
     application.add_exception_handler(UnknownValue, _unknown_value)
     application.add_exception_handler(Unpriceable, _unpriceable)
     application.add_exception_handler(Exception, _unexpected)

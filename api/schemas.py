@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -98,7 +99,14 @@ FILLED_DOC = (
 )
 
 
+QUOTE_ID_DOC = (
+    "This quote's id (UUID4), logged with its inputs, price and model version: send it to "
+    "POST /quotes/{quote_id}/sale when the car sells."
+)
+
+
 class Prediction(BaseModel):
+    quote_id: str = Field(description=QUOTE_ID_DOC)
     price: float = Field(description="Predicted price in rupees (rounded to ₹100).")
     price_low: float
     price_high: float
@@ -118,6 +126,7 @@ class Prediction(BaseModel):
 
 class BatchItem(BaseModel):
     index: int
+    quote_id: str | None = Field(default=None, description=QUOTE_ID_DOC + " Null: not priced.")
     price: float | None = None
     price_low: float | None = None
     price_high: float | None = None
@@ -184,3 +193,45 @@ class ReportRow(BaseModel):
 class EvaluationReport(BaseModel):
     model_version: str
     rows: list[ReportRow] = Field(description="Empty for a model trained before reports.")
+
+
+class SaleIn(BaseModel):
+    """What a quoted car sold for."""
+
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {"examples": [{"sale_price": 455000, "sold_on": "2026-11-30"}]},
+    }
+    sale_price: float = Field(
+        gt=0, allow_inf_nan=False, description="Rupees the car sold for; more than 0."
+    )
+    sold_on: date = Field(description="Day of the sale (YYYY-MM-DD); not in the future.")
+
+
+class SaleOut(BaseModel):
+    quote_id: str
+    sale_price: float
+    sold_on: date
+    recorded_at: datetime = Field(description="When this value was recorded (UTC).")
+    price: float = Field(description="The quote's price, for comparison.")
+    price_low: float
+    price_high: float
+    model_version: str
+    history: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Earlier values replaced by corrections, oldest first: sale_price, "
+        "sold_on, recorded_at, replaced_at.",
+    )
+
+
+class SaleRowStatus(BaseModel):
+    row: int = Field(description="Data row number in the upload: 1 is the row under the header.")
+    quote_id: str
+    status: Literal["recorded", "refused"]
+    reason: str | None = Field(default=None, description="Why the row was refused.")
+
+
+class SalesUpload(BaseModel):
+    recorded: int
+    refused: int
+    rows: list[SaleRowStatus]

@@ -4,6 +4,7 @@ car, `prepare` + `price` for many); this module only shapes them for the routes.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 
 from api.schemas import BatchItem, RangeWarning
 from carprice.features import UnknownCategory
-from carprice.model import PRICE_COLUMNS, PricingModel, UnpriceableCar
+from carprice.model import PRICE_COLUMNS, Prepared, PricingModel, UnpriceableCar
 from carprice.schema import CarFeatures
 
 # The API's names for the domain's refusals (422s; the first lists the allowed values).
@@ -32,7 +33,24 @@ def _reason(exc: ValidationError) -> str:
     )
 
 
+@dataclass
+class PricedBatch:
+    """A batch's answers, plus what the quote log needs: the valid items as priced (`given`),
+    `prepare`'s result and the prices, and each valid item's position in the request."""
+
+    items: list[BatchItem]
+    given: pd.DataFrame | None = None
+    prepared: Prepared | None = None
+    scores: pd.DataFrame | None = None
+    positions: list[int] = field(default_factory=list)
+
+
 def batch_items(model: PricingModel, cars: list[dict[str, Any]]) -> list[BatchItem]:
+    """`price_batch`'s answers only."""
+    return price_batch(model, cars).items
+
+
+def price_batch(model: PricingModel, cars: list[dict[str, Any]]) -> PricedBatch:
     """Each item validated on its own (a bad one fails only itself); the valid ones priced
     together as one frame, with out-of-training-range warnings. Input order is kept."""
     items = [BatchItem(index=i) for i in range(len(cars))]
@@ -46,8 +64,9 @@ def batch_items(model: PricingModel, cars: list[dict[str, Any]]) -> list[BatchIt
             continue
         positions.append(i)
     if not valid:
-        return items
-    prepared = model.prepare(pd.DataFrame(valid, columns=list(CarFeatures.model_fields)))
+        return PricedBatch(items)
+    given = pd.DataFrame(valid, columns=list(CarFeatures.model_fields))
+    prepared = model.prepare(given)
     priced = model.price(prepared)
     rows = prepared.frame.to_dict("records")
     for j, i in enumerate(positions):
@@ -61,4 +80,4 @@ def batch_items(model: PricingModel, cars: list[dict[str, Any]]) -> list[BatchIt
         item.filled = dict(prepared.filled_from.iloc[j])
         warnings = model.placeholder_warnings(prepared, j, valid[j]) + model.warnings(rows[j])
         item.warnings = [RangeWarning(**w) for w in warnings]
-    return items
+    return PricedBatch(items, given, prepared, priced, positions)

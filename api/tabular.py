@@ -34,17 +34,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import metrics
 from api.config import ApiSettings, get_api_settings
+from api.quoting import log_chunk
 from api.runtime import Served
 from carprice.clean import ShapeError, detect_shape
 from carprice.headers import PASS_PREFIX, describe, resolve
 from carprice.model import PRICE_COLUMNS
+from carprice.quotelog.writer import QuoteLog
 from carprice.safecsv import neutralise, neutralise_arrow
 from carprice.schema import TARGET
 from carprice.sheets import Dialect, Table, TableError, is_xlsx, read_table
 
 log = logging.getLogger("api.tabular")
 
-OUTPUT_COLUMNS = (*PRICE_COLUMNS, "model_version", "filled", "error")
+OUTPUT_COLUMNS = ("quote_id", *PRICE_COLUMNS, "model_version", "filled", "error")
 _ARROW_BLOCK_BYTES = 1 << 20  # Arrow reads the spooled upload this much at a time
 # Whether a file is plain is sniffed from at most this much of its start, cut at a line end:
 # `carprice.sheets` sniffs the dialect from the first 100 lines and the header from 20.
@@ -75,8 +77,11 @@ input price (`selling_price`) is never used for pricing; it is kept in the outpu
 
 **Response:** CSV, always UTF-8 and comma-separated whatever the upload's dialect: the same
 rows in the same order, every input column under its header as uploaded, plus
-`predicted_price, price_low, price_high, model_version, filled, error`. A row that can't be
-priced (or a line with the wrong number of fields) keeps its place with the reason in `error`.
+`quote_id, predicted_price, price_low, price_high, model_version, filled, error`. A row that
+can't be priced (or a line with the wrong number of fields) keeps its place with the reason
+in `error` and an empty `quote_id`; every priced row is logged under its `quote_id` (send it
+to `POST /quotes/{quote_id}/sale`, or in a sales CSV to `POST /quotes/sales`, when the car
+sells).
 An input column named like an output column is replaced, not duplicated. Response headers:
 
 * `X-CarPrice-Dialect`: what was read, e.g. `semicolon-separated CSV, UTF-8 with BOM, decimal
@@ -119,6 +124,7 @@ _BODY_LIMITS: dict[str, tuple[str, str]] = {
     "/predict/csv": ("CSV upload", "max_csv_bytes"),
     "/predict/batch": ("JSON body", "max_json_bytes"),
     "/predict": ("JSON body", "max_json_bytes"),
+    "/quotes/sales": ("Sales upload", "max_sheet_bytes"),
 }
 _MULTIPART_SLACK = 64 * 1024  # multipart framing on top of the file itself
 
@@ -521,13 +527,24 @@ def _price_column(values: pd.Series) -> pa.Array:
     return pa.array(np.round(np.where(missing, 0, numbers)).astype(np.int64), mask=missing)
 
 
-def _priced_chunk(chunk: Chunk, job: CsvJob, served: Served, keep: list[int]) -> bytes:
+def _priced_chunk(
+    chunk: Chunk,
+    job: CsvJob,
+    served: Served,
+    keep: list[int],
+    quote_log: QuoteLog | None = None,
+    key_name: str | None = None,
+) -> bytes:
     priced = chunk.frame.copy()
     priced.columns = job.columns
+    priced = priced.reset_index(drop=True)
+    prepared = None
     try:
-        scores = served.model.price_frame(priced)
+        prepared = served.model.prepare(priced)  # `price_frame`, in its two steps: the log
+        scores = served.model.price(prepared)  # keeps the inputs as the catalogue filled them
     except Exception:  # noqa: BLE001 - one chunk must not lose its rows' places
         log.exception("pricing a CSV chunk failed")
+        prepared = None
         scores = pd.DataFrame(
             {c: [None] * len(priced) for c in PRICE_COLUMNS}
             | {"filled": [""] * len(priced)}
@@ -539,7 +556,11 @@ def _priced_chunk(chunk: Chunk, job: CsvJob, served: Served, keep: list[int]) ->
         scores.loc[bad, "filled"] = ""
         scores.loc[bad, "error"] = list(chunk.problems.values())
     errors = scores["error"].fillna("").astype(object)
+    ok = (errors == "").to_numpy(dtype=bool)
+    if prepared is None:
+        ok[:] = False
     columns = [neutralise_arrow(pa.array(chunk.frame[i])) for i in keep]
+    columns.append(log_chunk(quote_log, served, prepared, scores, priced, ok, key_name))
     columns += [_price_column(scores[col]) for col in PRICE_COLUMNS]
     columns.append(pa.repeat(served.version, len(priced)))
     columns.append(pa.array(scores["filled"].to_numpy(dtype=object), type=pa.string()))
@@ -550,19 +571,21 @@ def _priced_chunk(chunk: Chunk, job: CsvJob, served: Served, keep: list[int]) ->
     return _csv_lines(columns)
 
 
-def stream_priced(job: CsvJob, served: Served) -> Iterator[bytes]:
-    """Header, then one priced chunk at a time, as UTF-8 comma CSV whatever the upload was.
-    An input column that clashes with an output column (a re-uploaded priced file) is
-    replaced, not duplicated."""
+def stream_priced(
+    job: CsvJob, served: Served, quote_log: QuoteLog | None = None, key_name: str | None = None
+) -> Iterator[bytes]:
+    """Header, then one priced chunk at a time, as UTF-8 comma CSV whatever the upload was;
+    each priced row gets a quote id and is handed to `quote_log`. An input column that
+    clashes with an output column (a re-uploaded priced file) is replaced, not duplicated."""
     keep = [i for i, h in enumerate(job.headers) if _output_name(h) not in OUTPUT_COLUMNS]
     head = io.StringIO()
     writer = csv.writer(head, lineterminator="\r\n")
     writer.writerow([*neutralise(pd.Series([job.headers[i] for i in keep])), *OUTPUT_COLUMNS])
     try:
         yield head.getvalue().encode()
-        yield _priced_chunk(job.first, job, served, keep)
+        yield _priced_chunk(job.first, job, served, keep, quote_log, key_name)
         for chunk in job.reader:
-            yield _priced_chunk(chunk, job, served, keep)
+            yield _priced_chunk(chunk, job, served, keep, quote_log, key_name)
     finally:
         if job.text is not None:
             job.text.detach()  # the upload closes with the request, not with this view

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Body, Form, HTTPException, UploadFile
 from fastapi.responses import StreamingResponse
 
 from api import metrics
-from api.deps import RequireApiKey, ServedModel, Settings
+from api.deps import KeyName, QuoteLogDep, RequireApiKey, ServedModel, Settings
+from api.quoting import log_batch, log_single
 from api.schemas import BatchResult, ErrorBody, Prediction
-from api.scoring import EXAMPLE_CAR, batch_items
+from api.scoring import EXAMPLE_CAR, price_batch
 from api.tabular import CSV_DOC, open_csv, stream_priced
 from carprice.schema import CarFeatures
 
@@ -28,13 +29,17 @@ router = APIRouter(
 
 
 @router.post("", response_model=Prediction)
-async def predict(car: CarFeatures, served: ServedModel) -> dict:
-    """Price one car: price, calibrated bounds, per-feature contributions (₹ and log) that add
-    up to the price, comparable listings, and out-of-training-range warnings."""
+async def predict(
+    car: CarFeatures, served: ServedModel, quote_log: QuoteLogDep, key_name: KeyName
+) -> dict:
+    """Price one car: its quote id, price, calibrated bounds, per-feature contributions (₹ and
+    log) that add up to the price, comparable listings, and out-of-training-range warnings."""
     # UnknownValue and Unpriceable → 422 (handlers in main)
-    result = served.model.quote(car.model_dump(), served.comparables_k)
+    given = car.model_dump()
+    result = served.model.quote(given, served.comparables_k)
     metrics.ROWS.labels("predict", "priced").inc()
     result["model_version"] = served.version
+    result["quote_id"] = log_single(quote_log, served, given, result, key_name)
     return result
 
 
@@ -42,6 +47,8 @@ async def predict(car: CarFeatures, served: ServedModel) -> dict:
 def predict_batch(
     served: ServedModel,
     settings: Settings,
+    quote_log: QuoteLogDep,
+    key_name: KeyName,
     cars: Annotated[
         list[dict[str, Any]],
         Body(
@@ -53,14 +60,17 @@ def predict_batch(
         ),
     ],
 ) -> BatchResult:
-    """Price a list of cars; per-item results in input order, one bad item fails only itself."""
+    """Price a list of cars; per-item results (each priced one with its quote id) in input
+    order, one bad item fails only itself."""
     if len(cars) > settings.max_batch_items:
         raise HTTPException(
             status_code=413,
             detail=f"{len(cars)} items sent; at most {settings.max_batch_items} per request "
             "(use /predict/csv for more).",
         )
-    items = batch_items(served.model, cars)
+    batch = price_batch(served.model, cars)
+    log_batch(quote_log, served, batch, key_name)
+    items = batch.items
     priced = sum(item.error is None for item in items)
     metrics.ROWS.labels("batch", "priced").inc(priced)
     metrics.ROWS.labels("batch", "failed").inc(len(cars) - priced)
@@ -93,7 +103,8 @@ MAPPING_DOC = (
     responses={
         200: {
             "content": {"text/csv": {}},
-            "description": "Input rows + prices as UTF-8 comma CSV, streamed.",
+            "description": "Input rows + prices and each priced row's quote_id as UTF-8 comma "
+            "CSV, streamed.",
             "headers": {
                 name: {"description": text, "schema": {"type": "string"}}
                 for name, text in _TABLE_HEADERS.items()
@@ -120,13 +131,15 @@ def predict_csv(
     file: UploadFile,
     served: ServedModel,
     settings: Settings,
+    quote_log: QuoteLogDep,
+    key_name: KeyName,
     mapping: Annotated[str | None, Form(description=MAPPING_DOC)] = None,
 ) -> StreamingResponse:
     """Price every row of a CSV or Excel table (either shape); returns it as CSV with prices
     appended, streamed."""
     job = open_csv(file, settings, mapping)
     return StreamingResponse(
-        stream_priced(job, served),
+        stream_priced(job, served, quote_log, key_name),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{_download_stem(file.filename)}'

@@ -12,7 +12,15 @@ from tests.api.conftest import CAR, REPO, csv_bytes, refresh_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-OUTPUT = ["predicted_price", "price_low", "price_high", "model_version", "filled", "error"]
+OUTPUT = [
+    "quote_id",
+    "predicted_price",
+    "price_low",
+    "price_high",
+    "model_version",
+    "filled",
+    "error",
+]
 
 
 def post_csv(client, data: bytes, name: str = "cars.csv"):  # noqa: ANN001, ANN201
