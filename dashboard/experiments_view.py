@@ -82,6 +82,16 @@ def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
     return frame[ID_COLUMNS + metrics + params]
 
 
+def runs_styler(table: pd.DataFrame) -> Styler:
+    """The runs table with its rupee metrics (metric.*_mae, metric.*_rmse) as '₹67,964'; the
+    cells stay numbers, so clicking a header still sorts them as numbers."""
+    money = [c for c in table.columns if c.startswith(METRIC_PREFIX) and c.endswith(_RUPEES)]
+    return charts.rupee_styler(table, money)
+
+
+_RUPEES = ("_mae", "_rmse")  # metrics in rupees (the rest are shares, counts or R²)
+
+
 def filter_runs(runs: Sequence[Run], kind: str, text: str) -> list[Run]:
     """`kind` is 'all', 'training runs' or 'trials'; `text` matches name or id (any case)."""
     needle = text.strip().lower()

@@ -126,7 +126,7 @@ table.insert(
     0, "open", [view.run_link(link_base, experiment.experiment_id, r) for r in table.run_id]
 )
 st.container(key="exp_runs_box").dataframe(
-    table,
+    view.runs_styler(table),
     key="exp_runs",
     hide_index=True,
     height="auto" if len(table) <= 10 else 420,

@@ -183,3 +183,17 @@ def test_experiments_report_cards_and_metrics_in_indian_rupees() -> None:
     aliases = view.alias_table([view.AliasedModel(CHAMPION, ModelVersion("m", "3", "r1", {}, ()),
                                                   run)])  # fmt: skip
     assert aliases.loc["test_mae", CHAMPION] == "₹2,07,430"
+
+
+def test_the_runs_table_writes_rupee_metrics_the_indian_way() -> None:
+    from dashboard import experiments_view as view
+    from dashboard.clients.mlflow_client import Run
+
+    runs = [Run("r1", "train", "1", "FINISHED", 0, {"seed": "42"},
+                {"test_mae": 1_006_500.0, "val_rmse": 2_07_430.0, "test_mape": 0.12,
+                 "test_r2": 0.91})]  # fmt: skip
+    table = view.runs_frame(runs)
+    shown = styled(view.runs_styler(table)).iloc[0]
+    assert shown["metric.test_mae"] == "₹10,06,500" and shown["metric.val_rmse"] == "₹2,07,430"
+    assert shown["metric.test_mape"] != "₹0" and "₹" not in shown["metric.test_r2"]
+    assert view.runs_styler(table).data["metric.test_mae"].dtype == float
