@@ -24,7 +24,7 @@ from api.access import ApiKeyGate
 from api.config import get_api_settings
 from api.metrics import MetricsMiddleware
 from api.openapi import install as install_openapi
-from api.routes import catalogue, health, model, predict, quotes
+from api.routes import catalogue, health, model, monitoring, predict, quotes
 from api.runtime import ModelRuntime
 from api.scoring import UnknownValue, Unpriceable
 from api.tabular import UploadLimit
@@ -188,6 +188,7 @@ def create_app() -> FastAPI:
     application.include_router(catalogue.router)
     application.include_router(predict.router)
     application.include_router(quotes.router)
+    application.include_router(monitoring.router)
     application.add_exception_handler(RequestValidationError, _validation_error)
     application.add_exception_handler(StarletteHTTPException, _http_error)
     application.add_exception_handler(UnknownValue, _unknown_value)

@@ -16,8 +16,8 @@ Daily (and on demand): is the live model still right about the cars being quoted
   - with a retrain due, the matched sales are written as raw training rows to
     `{lake_root}/sales/<date>/sales.csv`.
 - **retrain** (only when due and `allow_retrain` is on) triggers `car_price_pipeline` with
-  those sales added to its training data and the reason as its `reason`; the promotion gate
-  still decides whether the new model goes live.
+  those sales added to its training data, the reason as its `reason` and `retrain_trials`
+  trials; the promotion gate still decides whether the new model goes live.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import Param, dag, get_current_context, task
 
 from carprice import names
+from carprice.settings import get_settings
+
+_settings = get_settings()
 
 
 @dag(
@@ -61,6 +64,14 @@ from carprice import names
         ),
         "min_quotes": Param(
             50, type="integer", minimum=1, description="… over at least this many quotes."
+        ),
+        "retrain_trials": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            maximum=500,
+            description="Hyperparameter trials of a retrain this run triggers; empty: "
+            f"the pipeline's default ({_settings.trials}).",
         ),
         "allow_retrain": Param(
             True,
@@ -102,6 +113,7 @@ def model_monitor() -> None:
         conf={
             "extra_data": "{{ [ti.xcom_pull(task_ids='summarise')['sales_uri']] "
             "if ti.xcom_pull(task_ids='summarise')['sales_uri'] else [] }}",
+            "trials": "{{ params.retrain_trials or " + str(_settings.trials) + " }}",
             "reason": "model_monitor {{ run_id }}: "
             "{{ ti.xcom_pull(task_ids='summarise')['reasons'] | join('; ') }}",
         },

@@ -12,12 +12,18 @@ from __future__ import annotations
 import io
 import json
 import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from carprice.clean import clean_training
+from carprice.quotelog.records import inputs_of, quote_row
+from carprice.quotelog.store import QuoteStore
 from carprice.runlake import safe_run_id
 from carprice.synthetic import generate
 from tests.airflow_server import AirflowStack
@@ -219,3 +225,49 @@ def test_batch_quotes_keeps_every_row_in_order(
     )
     assert ((low <= mid) & (mid <= high)).all()
     assert set(out["model_version"]) == {alias_version(mlflow_client, "champion")}
+
+
+def test_model_monitor_triggers_a_retrain_with_the_sales(
+    airflow_stack: AirflowStack, first_run: dict[str, Any], mlflow_client: MlflowClient
+) -> None:
+    """A week of logged quotes for older, higher-km cars than the champion learned from, half
+    of them sold: model_monitor reports drift, writes its report and the sales, and starts
+    car_price_pipeline with the sales as extra training data, which runs to success."""
+    store = QuoteStore.from_url(airflow_stack.task_env["CARPRICE_DATABASE_URL"])
+    store.migrate()
+    cars = clean_training(generate(rows=300, seed=21)).frame
+    cars = cars.assign(year=(cars["year"] - 6).clip(lower=1995), km_driven=cars["km_driven"] * 3)
+    now, version = datetime.now(UTC), alias_version(mlflow_client, "champion")
+    rows, sales = [], []
+    for i, car in enumerate(cars.to_dict("records")):
+        quote_id, price = str(uuid.uuid4()), float(car["selling_price"])
+        rows.append(quote_row(
+            quote_id, created_at=now - timedelta(hours=1 + i % 150), model_version=version,
+            inputs=inputs_of(car), price=price * 0.8, price_low=price * 0.6,
+            price_high=price, warnings=[], api_key_name=None, source="csv",
+        ))  # fmt: skip
+        if i % 2:
+            sales.append((quote_id, price, date.today()))
+    store.insert_quotes(rows)
+    store.record_sales(sales)
+
+    run = _run(airflow_stack, "model_monitor", {"retrain_trials": 1})
+    assert run["task_states"]["retrain"] == "success", run["task_states"]
+    day = now.strftime("%Y-%m-%d")
+    report = airflow_stack.s3.client().get_object(Bucket="data", Key=f"reports/monitor/{day}.html")
+    assert b"Retrain triggered" in report["Body"].read()
+    assert f"{day}/sales.csv" in _s3_keys(airflow_stack, "sales/")
+    # The retrain it started: the sales as extra data, the finding as its reason.
+    runs = httpx.get(
+        f"{airflow_stack.url}/api/v2/dags/car_price_pipeline/dagRuns",
+        params={"order_by": "-run_after", "limit": 1},
+        headers={"Authorization": f"Bearer {airflow_stack.token()}"},
+        timeout=30,
+    ).json()["dag_runs"]
+    triggered = runs[0]
+    assert triggered["conf"]["extra_data"] == [f"s3://data/sales/{day}/sales.csv"]
+    assert "inputs drifted" in triggered["conf"]["reason"] and triggered["conf"]["trials"] == 1
+    done = airflow_stack.client.wait("car_price_pipeline", triggered["dag_run_id"], RUN_TIMEOUT)
+    assert done["state"] == "success", airflow_stack.failure_report(done)
+    source = _s3_json(airflow_stack, f"runs/{safe_run_id(triggered['dag_run_id'])}/raw/source.json")
+    assert source["extra_rows"] == len(sales)

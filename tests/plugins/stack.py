@@ -146,6 +146,8 @@ def airflow_stack(
         **s3_server.env(),
         "MLFLOW_TRACKING_URI": mlflow_pg_s3_server.url,
         "CARPRICE_LAKE_ROOT": f"s3://{DATA_BUCKET}",
+        # model_monitor reads the quote log; tests write quotes into the same file.
+        "CARPRICE_DATABASE_URL": f"sqlite:///{home / 'quotes.db'}",
     }
     stack = start_airflow(home, task_env, mlflow_url=mlflow_pg_s3_server.url, s3=s3_server)
     STARTUP_TIMES["airflow (postgresql, 4 components)"] = stack.startup_seconds

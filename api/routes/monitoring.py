@@ -1,0 +1,119 @@
+"""Live accuracy and input drift of logged quotes: how the served model is doing out there."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from api.deps import QuoteLogDep, RequireApiKey, ServedModel
+from api.schemas import ErrorBody
+from carprice import monitoring
+from carprice.quotelog.store import OUTAGE_ERRORS
+
+router = APIRouter(
+    prefix="/monitoring",
+    tags=["monitoring"],
+    dependencies=[RequireApiKey],
+    responses={
+        401: {"model": ErrorBody, "description": "API key required and missing or wrong."},
+        422: {"model": ErrorBody, "description": "A date that can't be read."},
+        503: {
+            "model": ErrorBody,
+            "description": "No model loaded yet, or the quote log's database can't be reached.",
+        },
+    },
+)
+
+
+class Accuracy(BaseModel):
+    """Error of quotes against the prices the cars sold for (null without sales)."""
+
+    sales: int
+    mae: float | None = Field(description="Mean absolute error, ₹.")
+    mape: float | None = Field(description="Mean absolute percentage error, a share (0.15).")
+    median_ape: float | None
+    coverage: float | None = Field(description="Share of sale prices inside the quoted range.")
+
+
+class VersionAccuracy(Accuracy):
+    quotes: int
+
+
+class WeekAccuracy(VersionAccuracy):
+    week: str = Field(description="Monday of the ISO week (UTC), YYYY-MM-DD.")
+
+
+class Rates(BaseModel):
+    out_of_range: float | None = Field(
+        description="Share of quotes that carried an outside-the-training-range warning."
+    )
+    refused: float | None = Field(
+        description="Share of rows refused; null: refusals are not in the quote log."
+    )
+
+
+class Reference(BaseModel):
+    """What the live figures compare with: the served model's own held-out test."""
+
+    model_version: str
+    test_mae: float | None
+    test_mape: float | None
+    test_coverage: float | None
+
+
+class MonitoringSummary(BaseModel):
+    since: datetime | None
+    until: datetime | None
+    model_version: str | None
+    quotes: int
+    sales: int
+    accuracy: Accuracy
+    by_model_version: dict[str, VersionAccuracy]
+    by_week: list[WeekAccuracy]
+    rates: Rates
+    drift: dict[str, Any] = Field(
+        description="PSI of each input against the served model's training data (bands: < 0.1 "
+        "stable, 0.1–0.25 moderate, ≥ 0.25 major), category share changes, and a verdict per "
+        "feature and overall: stable, watch, drift, too few rows or no reference."
+    )
+    reference: Reference
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@router.get("/summary", response_model=MonitoringSummary)
+def summary(
+    served: ServedModel,
+    quote_log: QuoteLogDep,
+    since: Annotated[datetime | None, Query(description="From this time (UTC if no zone).")] = None,
+    until: Annotated[datetime | None, Query(description="Before this time.")] = None,
+    model_version: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    """Quotes and matched sales in a window: live MAE, MAPE, median APE and coverage, by model
+    version and by week; out-of-range rate; input drift from the served model's training data."""
+    since, until = _utc(since), _utc(until)  # `since` ≥ `until` is an empty window, not an error
+    try:
+        frame = quote_log.store.quotes_frame(since, until, model_version)
+    except OUTAGE_ERRORS as exc:
+        raise HTTPException(
+            status_code=503,
+            detail=f"The quote log's database can't be reached ({type(exc).__name__}); "
+            "try again shortly.",
+            headers={"Retry-After": "5"},
+        ) from exc
+    out = monitoring.summary(monitoring.with_inputs(frame), served.model.drift_reference)
+    metrics = served.model.metrics
+    out["reference"] = {
+        "model_version": served.version,
+        "test_mae": metrics.get("mae"),
+        "test_mape": metrics.get("mape"),
+        "test_coverage": metrics.get("interval_coverage"),
+    }
+    return {"since": since, "until": until, "model_version": model_version, **out}
