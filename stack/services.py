@@ -70,6 +70,18 @@ def base_env(settings: StackSettings) -> dict[str, str]:
     return env
 
 
+def quote_log_env(settings: StackSettings) -> dict[str, str]:
+    """The quote log both the API (writes) and model_monitor (reads) use: the caller's
+    CARPRICE_DATABASE_URL (e.g. PostgreSQL) when set, else one SQLite file in the stack's
+    state, by absolute path (the API and Airflow tasks run in different folders)."""
+    return {
+        "CARPRICE_DATABASE_URL": os.environ.get("CARPRICE_DATABASE_URL")
+        or f"sqlite:///{(settings.state / 'carprice.db').resolve()}",
+        "CARPRICE_QUOTE_SPOOL_DIR": os.environ.get("CARPRICE_QUOTE_SPOOL_DIR")
+        or str((settings.state / "quote-spool").resolve()),
+    }
+
+
 def airflow_env(settings: StackSettings, creds: Credentials) -> dict[str, str]:
     """Environment of every Airflow component; tasks inherit it (MLflow, S3, lake root)."""
     home = settings.state / "airflow"
@@ -107,6 +119,7 @@ def airflow_env(settings: StackSettings, creds: Credentials) -> dict[str, str]:
         "MLFLOW_TRACKING_URI": settings.url(settings.mlflow_port),
         "CARPRICE_LAKE_ROOT": f"s3://{DATA_BUCKET}",
         "CARPRICE_WORK_DIR": str(settings.state / "work"),
+        **quote_log_env(settings),
     }
 
 
@@ -175,6 +188,7 @@ def build(settings: StackSettings, creds: Credentials) -> list[Service]:
         "MLFLOW_TRACKING_URI": mlflow_url,
         "CARPRICE_API_POLL_SECONDS": os.environ.get("CARPRICE_API_POLL_SECONDS", "5"),
         "CARPRICE_API_STARTUP_WAIT_SECONDS": "0",
+        **quote_log_env(settings),
     }
     services.append(
         Service(

@@ -224,9 +224,13 @@ def test_check_secrets_refuses_placeholders(value: str, code: int) -> None:
         assert "DB_PASSWORD" in done.stderr and "placeholder" in done.stderr
 
 
-def test_postgres_init_creates_both_databases() -> None:
+def test_postgres_init_creates_the_three_databases() -> None:
     script = (ROOT / "docker" / "postgres" / "init-databases.sh").read_text()
     assert "CREATE DATABASE mlflow_db" in script and "CREATE DATABASE airflow" in script
+    assert "CREATE DATABASE carprice" in script  # the quote log, beside the other two
+    for name in ("api", "airflow-scheduler", "airflow-worker"):  # writes it; model_monitor reads
+        assert _env(name)["CARPRICE_DATABASE_URL"].endswith("@postgres:5432/carprice"), name
+    assert "postgres" in SERVICES["api"]["depends_on"]
     mounts = " ".join(str(v) for v in SERVICES["postgres"]["volumes"])
     assert "init-databases.sh:/docker-entrypoint-initdb.d/" in mounts
     assert "/mlflow_db" in " ".join(SERVICES["mlflow"]["command"])

@@ -220,3 +220,27 @@ def test_service_never_healthy_times_out_with_its_log(tmp_path: Path) -> None:
     with pytest.raises(StartError) as err:
         wait_all([silent], tmp_path, 0.5, lambda: True, lambda: None, lambda _: None)
     assert "not healthy after" in str(err.value) and str(tmp_path / "api.log") in str(err.value)
+
+
+def test_api_and_monitor_share_one_quote_log(
+    settings: StackSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API writes the quote log and model_monitor (an Airflow task, in another folder)
+    reads it: one absolute SQLite path by default, the caller's database when configured."""
+    monkeypatch.delenv("CARPRICE_DATABASE_URL", raising=False)
+    creds, _ = credentials.load_or_create(settings.secrets_dir)
+    built = {s.name: s.env for s in services.build(settings, creds)}
+    url = built["api"]["CARPRICE_DATABASE_URL"]
+    assert url == built["airflow-scheduler"]["CARPRICE_DATABASE_URL"]
+    assert url.startswith("sqlite:////") and url.endswith("/carprice.db")
+    assert Path(url.removeprefix("sqlite:///")).parent == settings.state.resolve()
+    postgres = "postgresql+psycopg2://carprice@127.0.0.1:5432/carprice"
+    monkeypatch.setenv("CARPRICE_DATABASE_URL", postgres)
+    built = {s.name: s.env for s in services.build(settings, creds)}
+    assert built["api"]["CARPRICE_DATABASE_URL"] == postgres
+    assert (
+        built["airflow-worker" if "airflow-worker" in built else "airflow-scheduler"][
+            "CARPRICE_DATABASE_URL"
+        ]
+        == postgres
+    )
