@@ -238,9 +238,4 @@ def test_api_and_monitor_share_one_quote_log(
     monkeypatch.setenv("CARPRICE_DATABASE_URL", postgres)
     built = {s.name: s.env for s in services.build(settings, creds)}
     assert built["api"]["CARPRICE_DATABASE_URL"] == postgres
-    assert (
-        built["airflow-worker" if "airflow-worker" in built else "airflow-scheduler"][
-            "CARPRICE_DATABASE_URL"
-        ]
-        == postgres
-    )
+    assert built["airflow-scheduler"]["CARPRICE_DATABASE_URL"] == postgres
