@@ -101,7 +101,7 @@ def log_chunk(
             )
 
         created = now_utc()
-        quote_log.submit(int(priced.sum()), build)
+        quote_log.submit(int(priced.sum()), build, block=True)  # on the upload's worker thread
     return column
 
 

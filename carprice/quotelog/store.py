@@ -4,12 +4,13 @@ CARPRICE_DATABASE_URL names one. The schema comes from the Alembic migrations sh
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import JSON, Column, Engine, MetaData, Table, Text, create_engine, event, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -85,8 +86,29 @@ def utc(value: datetime | str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _json_text(value: Any) -> str:
+    """A JSON column's value as text: rows built in bulk arrive already serialised."""
+    return value if isinstance(value, str) else json.dumps(value, allow_nan=False)
+
+
 def _quote_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: row.get(name) for name in QUOTE_FIELDS} | {"created_at": utc(row["created_at"])}
+    out = {name: row.get(name) for name in QUOTE_FIELDS}
+    out["created_at"] = utc(row["created_at"])
+    out["inputs"] = _json_text(out["inputs"])
+    out["warnings"] = _json_text(out["warnings"] if out["warnings"] is not None else [])
+    return out
+
+
+# The quotes table for bulk inserts: the JSON columns bound as text (serialised once, by the
+# caller or `_json_text`), which both SQLite and PostgreSQL store into their JSON columns.
+_INSERT_TABLE = Table(
+    "quotes",
+    MetaData(),
+    *(
+        Column(c.name, Text() if isinstance(c.type, JSON) else c.type, primary_key=c.primary_key)
+        for c in Quote.__table__.columns
+    ),
+)
 
 
 class QuoteStore:
@@ -109,13 +131,17 @@ class QuoteStore:
         duplicates nothing. Returns how many rows were new."""
         if not rows:
             return 0
-        table = Quote.__table__
+        table = _INSERT_TABLE
         dialect = self.engine.dialect.name
         inserted = 0
         with self.engine.begin() as conn:
+            if dialect == "sqlite":  # the driver's executemany: no per-row SQLAlchemy work
+                before = conn.exec_driver_sql("SELECT total_changes()").scalar()
+                conn.exec_driver_sql(_SQLITE_INSERT, _sqlite_rows(rows))
+                return conn.exec_driver_sql("SELECT total_changes()").scalar() - before
             for start in range(0, len(rows), self.chunk_rows):
                 chunk = [_quote_row(r) for r in rows[start : start + self.chunk_rows]]
-                if dialect in ("sqlite", "postgresql"):
+                if dialect == "postgresql":
                     insert = _dialect_insert(dialect)(table).on_conflict_do_nothing(
                         index_elements=["quote_id"]
                     )
@@ -280,6 +306,42 @@ class QuoteStore:
             any(w.get("train_min") is not None for w in (warns or [])) for warns in frame.warnings
         ]
         return frame
+
+
+_SQLITE_INSERT = (
+    f"INSERT INTO quotes ({', '.join(QUOTE_FIELDS)}) VALUES ({', '.join('?' * len(QUOTE_FIELDS))})"
+    " ON CONFLICT (quote_id) DO NOTHING"
+)
+
+
+def _sqlite_rows(rows: Sequence[dict[str, Any]]) -> list[tuple]:
+    """Rows as SQLAlchemy's SQLite dialect stores them (DateTime as 'YYYY-MM-DD
+    HH:MM:SS.ffffff' in UTC, read back as UTC by `utc`; JSON as text), so ORM reads see the
+    same values. A batch shares few timestamps: each is formatted once."""
+    stamps: dict[Any, str] = {}
+    out = []
+    for row in rows:
+        created = row["created_at"]
+        stamp = stamps.get(created)
+        if stamp is None:
+            naive = utc(created).replace(tzinfo=None)
+            stamp = stamps[created] = naive.isoformat(sep=" ", timespec="microseconds")
+        warnings = row.get("warnings")
+        out.append(
+            (
+                row["quote_id"],
+                stamp,
+                row["model_version"],
+                _json_text(row["inputs"]),
+                row["price"],
+                row["price_low"],
+                row["price_high"],
+                _json_text(warnings if warnings is not None else []),
+                row.get("api_key_name"),
+                row["source"],
+            )
+        )
+    return out
 
 
 def _dialect_insert(dialect: str) -> Any:

@@ -58,6 +58,7 @@ class QuoteWriter:
         flush_seconds: float = 0.5,
         min_backoff: float = 0.5,
         max_backoff: float = 30.0,
+        max_waiting: int = 50_000,
     ) -> None:
         self.store = store
         self.spool = spool
@@ -65,6 +66,7 @@ class QuoteWriter:
         self.flush_seconds = flush_seconds
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
+        self.max_waiting = max_waiting
         self.status = WriterStatus()
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
@@ -106,10 +108,22 @@ class QuoteWriter:
             self._to_spool(self._build(rest))
 
     # ------------------------------------------------------------------ request path
-    def submit(self, count: int, build: Callable[[], Rows]) -> None:
-        """Hand over `count` quotes whose rows `build()` makes later, on the writer thread."""
+    def submit(self, count: int, build: Callable[[], Rows], *, block: bool = False) -> None:
+        """Hand over `count` quotes whose rows `build()` makes later, on the writer thread.
+
+        `block=True` (a large upload, on a worker thread, never the event loop) first waits
+        while `max_waiting` rows are queued: a million-row CSV is priced faster than its rows
+        are written, and the queue holds each chunk's frames, so memory would grow with the
+        file. It waits at most a minute, then queues anyway (nothing is ever dropped).
+        """
         if count <= 0:
             return
+        if block and self._waiting >= self.max_waiting and self._thread is not None:
+            self._wake.set()
+            with self._done:
+                self._done.wait_for(
+                    lambda: self._waiting < self.max_waiting or self._stopping, timeout=60
+                )
         with self._lock:
             self._queue.append(Pending(count, build))
             self._waiting += count
@@ -197,6 +211,7 @@ class QuoteWriter:
             items = list(self._queue)
             self._queue.clear()
             self._waiting = 0
+            self._done.notify_all()  # uploads waiting for room
         return items
 
     @staticmethod
@@ -293,8 +308,8 @@ class QuoteLog:
         self.writer.stop(timeout)
         self.store.engine.dispose()
 
-    def submit(self, count: int, build: Callable[[], Rows]) -> None:
-        self.writer.submit(count, build)
+    def submit(self, count: int, build: Callable[[], Rows], *, block: bool = False) -> None:
+        self.writer.submit(count, build, block=block)
 
     def known_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of `ids` are logged quotes; a miss flushes the writer (a quote still in its

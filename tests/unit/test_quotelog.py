@@ -288,3 +288,20 @@ def test_a_bad_row_is_set_aside_not_retried_forever(store: QuoteStore, tmp_path:
         writer.stop()
     assert store.count_quotes() == 2
     assert len(list((tmp_path / "spool" / "rejected").glob("*.jsonl"))) == 1
+
+
+def test_a_large_upload_waits_for_room_in_the_queue(store: QuoteStore, tmp_path: Path) -> None:
+    """Chunks submitted with block=True never pile up beyond max_waiting (memory stays
+    bounded on a million-row upload); every row still arrives."""
+    writer = QuoteWriter(
+        store, Spool(tmp_path / "spool"), batch_rows=10**6, flush_seconds=30, max_waiting=100
+    )
+    writer.start()
+    try:
+        for _ in range(10):
+            writer.submit(60, lambda: _rows(60), block=True)
+            assert writer.waiting <= 120
+        assert writer.flush(10)
+    finally:
+        writer.stop()
+    assert store.count_quotes() == 600
