@@ -27,6 +27,7 @@ navigation = st.navigation(
         "Model": [
             st.Page(_VIEWS / "model.py", title="Model", icon=":material/insights:"),
             st.Page(_VIEWS / "experiments.py", title="Experiments", icon=":material/science:"),
+            st.Page(_VIEWS / "monitoring.py", title="Monitoring", icon=":material/monitoring:"),
         ],
         "Operations": [
             st.Page(_VIEWS / "pipelines.py", title="Pipelines", icon=":material/settings:"),

@@ -8,6 +8,7 @@ down" (banner) from "the service refused this input" (a reason next to the form)
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import quote
 
@@ -46,6 +47,13 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def _moment(value: date | datetime) -> str:
+    """A day is its midnight, UTC: 2026-11-30 → '2026-11-30T00:00:00+00:00'."""
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time(), UTC)
+    return value.isoformat()
+
+
 class ApiClient:
     """Thin typed wrapper over the pricing API's endpoints; one per dashboard process."""
 
@@ -63,7 +71,11 @@ class ApiClient:
             base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
         )
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _request(
+        self, method: str, path: str, *, own_503: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        """`own_503`: the endpoint's 503 says itself what is down (the quote log's database),
+        so its reason is shown as is rather than as "no model to serve"."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
@@ -80,7 +92,7 @@ class ApiClient:
             reason = _detail(response)
             if response.status_code == 401:
                 reason = f"The API refused the key: {reason}. Set CARPRICE_DASHBOARD_API_KEY."
-            elif response.status_code == 503:
+            elif response.status_code == 503 and not own_503:
                 reason = f"The pricing API has no model to serve yet: {reason}"
             elif response.status_code >= 500:
                 reason = f"The pricing API failed ({response.status_code}): {reason}"
@@ -134,6 +146,41 @@ class ApiClient:
         files = {"file": (filename, content, "text/csv")}
         data = {"mapping": json.dumps(mapping, ensure_ascii=False)} if mapping is not None else None
         return self._request("POST", "/predict/csv", files=files, data=data).content
+
+    def monitoring_summary(
+        self,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
+        model_version: str | None = None,
+    ) -> dict[str, Any]:
+        """GET /monitoring/summary: quotes and matched sales in [since, until), live accuracy
+        overall/by version/by week, rates, drift and the served model's test figures."""
+        params = {
+            k: _moment(v) if isinstance(v, date) else v
+            for k, v in (("since", since), ("until", until), ("model_version", model_version))
+            if v is not None
+        }
+        return self._request("GET", "/monitoring/summary", params=params, own_503=True).json()
+
+    def _sale(self, method: str, quote_id: str, sale_price: float, sold_on: date) -> dict:
+        body = {"sale_price": sale_price, "sold_on": sold_on.isoformat()}
+        path = f"/quotes/{_segment(quote_id)}/sale"
+        return self._request(method, path, json=body, own_503=True).json()
+
+    def record_sale(self, quote_id: str, sale_price: float, sold_on: date) -> dict[str, Any]:
+        """POST /quotes/{id}/sale: the recorded sale beside the quote's price (404 unknown id,
+        409 already sold: correct it with `correct_sale`, 422 price <= 0 or a future date)."""
+        return self._sale("POST", quote_id, sale_price, sold_on)
+
+    def correct_sale(self, quote_id: str, sale_price: float, sold_on: date) -> dict[str, Any]:
+        """PUT /quotes/{id}/sale: replace a recorded sale; the earlier value goes to history."""
+        return self._sale("PUT", quote_id, sale_price, sold_on)
+
+    def upload_sales(self, filename: str, content: bytes) -> dict[str, Any]:
+        """POST /quotes/sales: `recorded`, `refused` and one {row, quote_id, status, reason}
+        per data row of a CSV (quote_id, sale_price, sold_on)."""
+        files = {"file": (filename, content, "text/csv")}
+        return self._request("POST", "/quotes/sales", files=files, own_503=True).json()
 
     def close(self) -> None:
         self._http.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import banners, charts, pricing, whatif
+from dashboard import banners, charts, pricing, sales, whatif
 from dashboard import quote_answer as answer
 from dashboard import quote_form as form
 from dashboard.clients.api_client import ApiError
@@ -129,6 +129,12 @@ with right:
     st.caption(
         f"Model version {result['model_version']} · {charts.rupees(result['price'], exact=True)}"
     )
+    if result.get("quote_id"):  # the id a sale is recorded against (copy button on the code)
+        with st.container(key="quote_id"):
+            st.caption("Quote id, to record the sale:")
+            st.code(result["quote_id"], language=None)
+        with st.expander("Record the sale", icon=":material/handshake:"):
+            sales.sale_form("quote_sale", result["quote_id"], result["price"])
     span = whatif.span(
         form.specs(info)["year"],
         form.specs(info)["km_driven"],
