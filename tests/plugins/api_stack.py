@@ -161,6 +161,9 @@ def start_api(url: str, log_dir: Path, **env: str) -> tuple[ManagedProcess, str]
         **inherited,
         "MLFLOW_TRACKING_URI": url,
         "CARPRICE_API_POLL_SECONDS": "0.5",
+        # the quote log of a test server stays in its log folder, not in the repo's .stack
+        "CARPRICE_DATABASE_URL": f"sqlite:///{log_dir / f'quotes-{port}.db'}",
+        "CARPRICE_QUOTE_SPOOL_DIR": str(log_dir / f"quote-spool-{port}"),
         **env,  # a test may set CARPRICE_API_KEY here on purpose
     }
     cmd = [
