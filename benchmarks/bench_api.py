@@ -83,6 +83,9 @@ def feature_rows(n: int, seed: int) -> pd.DataFrame:
 def start_api(uri: str, port: int, workdir: Path) -> ManagedProcess:
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "CARPRICE_API_POLL_SECONDS": "60"}
     env.pop("CARPRICE_API_KEY", None)
+    # Quotes are logged as in production (SQLite by default), into a fresh file per run.
+    env.setdefault("CARPRICE_DATABASE_URL", f"sqlite:///{workdir / 'quotes.db'}")
+    env.setdefault("CARPRICE_QUOTE_SPOOL_DIR", str(workdir / "quote-spool"))
     cmd = [
         sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
         "--port", str(port), "--log-level", "warning", "--no-access-log",
