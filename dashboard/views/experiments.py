@@ -130,7 +130,11 @@ st.container(key="exp_runs_box").dataframe(
     key="exp_runs",
     hide_index=True,
     height="auto" if len(table) <= 10 else 420,
-    column_config={"open": st.column_config.LinkColumn("MLflow", display_text="open")},
+    column_config={
+        "open": st.column_config.LinkColumn("MLflow", display_text="open"),
+        # A column format wins over the Styler's text (which would be str() of the time).
+        "started": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),
+    },
 )
 note = f"{len(table):,} of {len(shown):,} matching runs shown (click a header to sort)."
 if len(shown) > len(table):
