@@ -31,6 +31,16 @@ def load_monitor_runs(url: str, limit: int = 20) -> list[Run] | None:
     return client.search_runs([found[0].experiment_id], max_runs=limit)[0] if found else None
 
 
+# Six figures side by side: they wrap rather than being cut off ("₹2.76 la…"), as on Quote.
+st.html("""<style>
+[class*="st-key-monitoring_"] [data-testid="stMetricValue"],
+[class*="st-key-monitoring_"] [data-testid="stMetricValue"] * {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+}
+[class*="st-key-monitoring_"] [data-testid="stMetricValue"] {
+  font-size: clamp(1.3rem, 2vw, 2rem); line-height: 1.2;
+}
+</style>""")
 if "monitoring_window" not in st.session_state:
     st.session_state["monitoring_window"] = next(iter(view.WINDOWS))
     st.session_state["monitoring_version"] = view.ALL_VERSIONS
