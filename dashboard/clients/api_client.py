@@ -92,8 +92,9 @@ class ApiClient:
             reason = _detail(response)
             if response.status_code == 401:
                 reason = f"The API refused the key: {reason}. Set CARPRICE_DASHBOARD_API_KEY."
-            elif response.status_code == 503 and not own_503:
-                reason = f"The pricing API has no model to serve yet: {reason}"
+            elif response.status_code == 503:
+                if not own_503:
+                    reason = f"The pricing API has no model to serve yet: {reason}"
             elif response.status_code >= 500:
                 reason = f"The pricing API failed ({response.status_code}): {reason}"
             raise ApiError(reason, status=response.status_code)

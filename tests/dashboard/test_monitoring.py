@@ -376,3 +376,42 @@ def test_sale_words_and_what_moved() -> None:
     assert view.window_since(7, date(2026, 12, 2)) == date(2026, 11, 26)
     level, words = view.drift_words({"verdict": "stable", "rows": 1200, "features": {"a": {}}})
     assert level == "success" and "1,200 quotes" in words
+
+
+def test_client_methods_send_what_the_api_takes() -> None:
+    from dashboard.clients.api_client import ApiClient, ApiError
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/quotes/gone/sale":
+            return httpx.Response(
+                503,
+                json={
+                    "detail": "The quote log's database can't be "
+                    "reached (OperationalError); nothing was recorded."
+                },
+            )
+        if request.url.path == "/quotes/sold/sale":
+            return httpx.Response(409, json={"detail": "This quote already has a sale."})
+        return httpx.Response(200, json={"ok": True})
+
+    client = ApiClient("http://api.test", transport=httpx.MockTransport(handler))
+    client.monitoring_summary(date(2026, 11, 1), datetime(2026, 12, 1, 12, tzinfo=UTC), "7")
+    assert dict(seen[-1].url.params) == {"since": "2026-11-01T00:00:00+00:00",
+                                         "until": "2026-12-01T12:00:00+00:00",
+                                         "model_version": "7"}  # fmt: skip
+    client.record_sale("a b", 450000.0, date(2026, 11, 30))
+    assert (seen[-1].method, seen[-1].url.raw_path) == ("POST", b"/quotes/a%20b/sale")
+    assert json.loads(seen[-1].content) == {"sale_price": 450000.0, "sold_on": "2026-11-30"}
+    client.correct_sale("q", 1.0, date(2026, 11, 30))
+    assert seen[-1].method == "PUT"
+    client.upload_sales("sales.csv", b"quote_id,sale_price,sold_on\n")
+    assert b'filename="sales.csv"' in seen[-1].content
+    with pytest.raises(ApiError) as down:
+        client.record_sale("gone", 1.0, date(2026, 11, 30))
+    assert down.value.status == 503 and str(down.value).startswith("The quote log's database")
+    with pytest.raises(ApiError) as sold:
+        client.record_sale("sold", 1.0, date(2026, 11, 30))
+    assert sold.value.status == 409 and "already has a sale" in str(sold.value)
