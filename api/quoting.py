@@ -34,12 +34,11 @@ def log_single(
 ) -> str:
     """Log one `/predict` answer; returns its quote id."""
     quote_id = str(uuid.uuid4())
-    created, model, version = now_utc(), served.model, served.version
+    created, version = now_utc(), served.version
     quote_log.submit(
         1,
         lambda: [
             single_row(
-                model,
                 car,
                 result,
                 quote_id,

@@ -108,7 +108,6 @@ def quote_row(
 
 
 def single_row(
-    model: PricingModel,
     car: Mapping[str, Any],
     result: Mapping[str, Any],
     quote_id: str,
@@ -117,16 +116,16 @@ def single_row(
     model_version: str,
     api_key_name: str | None,
 ) -> dict[str, Any]:
-    """The row for one `PricingModel.quote` answer. The filled inputs come from `prepare`
-    again (the same function the quote used; deterministic), run on the writer thread."""
-    import pandas as pd
-
-    prepared = model.prepare(pd.DataFrame([dict(car)]))
+    """The row for one `PricingModel.quote` answer. Its contributions carry every model input
+    as priced (specs as the catalogue filled them), so nothing is computed again; columns
+    that aren't model inputs (the name) come from the car as sent."""
+    priced = {item["feature"]: item["value"] for item in result["contributions"]["features"]}
+    inputs = {col: plain(priced[col] if col in priced else car.get(col)) for col in FRAME_COLUMNS}
     return quote_row(
         quote_id,
         created_at=created_at,
         model_version=model_version,
-        inputs=inputs_of(prepared.frame.iloc[0].to_dict()),
+        inputs=inputs,
         price=result["price"],
         price_low=result["price_low"],
         price_high=result["price_high"],
