@@ -1,5 +1,5 @@
-"""The API-key gate on the pricing and sale endpoints (`/predict*`, `/quotes*`), when
-CARPRICE_API_KEY is set.
+"""The API-key gate on the pricing and sale endpoints (`/predict*`, `/quotes*`), when a key
+is configured (CARPRICE_API_KEY or the named keys of CARPRICE_API_KEYS_FILE, `api.keys`).
 
 FastAPI parses a request's body (JSON, multipart upload) before it runs the route's
 dependencies, so a key checked only as a dependency lets a caller without a key learn why
@@ -11,29 +11,24 @@ middleware refuses such a request with a 401 before a byte of the body is read;
 from __future__ import annotations
 
 import json
-import secrets
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.config import ApiSettings, get_api_settings
+from api.keys import key_ring
 
 HEADER = "X-API-Key"
 REFUSED = f"Missing or wrong API key: send it in the {HEADER} header."
 
 
-def key_ok(sent: str | None, settings: ApiSettings) -> bool:
-    """True when no key is configured, or `sent` is the key (constant-time comparison)."""
-    expected = settings.key.get_secret_value() if settings.key else ""
-    if not expected:
-        return True
-    return bool(sent) and secrets.compare_digest(sent.encode(), expected.encode())
+def key_name(sent: str | None) -> str | None:
+    """The name of the key `sent` is (see `api.keys`), or None."""
+    return key_ring().match(sent)
 
 
-def key_name(settings: ApiSettings) -> str | None:
-    """The name recorded with a quote or sale for the key that let the request in: "default"
-    for CARPRICE_API_KEY, None when the API is open. Called only after `key_ok` passed; named
-    keys will map the sent key to its name here."""
-    return "default" if settings.key and settings.key.get_secret_value() else None
+def key_ok(sent: str | None) -> bool:
+    """True when no key is configured, or `sent` is one of the keys in force."""
+    ring = key_ring()
+    return not ring.configured or ring.match(sent) is not None
 
 
 def is_pricing(path: str) -> bool:
@@ -53,7 +48,11 @@ class ApiKeyGate:
             return
         raw = dict(scope["headers"]).get(HEADER.lower().encode())
         sent = raw.decode("latin-1") if raw is not None else None
-        if key_ok(sent, get_api_settings()):
+        ring = key_ring()
+        name = ring.match(sent)
+        if name is not None or not ring.configured:
+            # The routes record it with the request's quotes (request.state.api_key_name).
+            scope.setdefault("state", {})["api_key_name"] = name
             await self.app(scope, receive, send)
             return
         body = json.dumps({"detail": REFUSED}).encode()

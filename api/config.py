@@ -16,7 +16,13 @@ class ApiSettings(BaseSettings):
 
     key: SecretStr | None = Field(
         default=None,
-        description="CARPRICE_API_KEY: when set, pricing endpoints need header X-API-Key.",
+        description="CARPRICE_API_KEY: when set, pricing endpoints need header X-API-Key "
+        "(this key's name in the quote log is 'default').",
+    )
+    keys_file: str | None = Field(
+        default=None,
+        description="CARPRICE_API_KEYS_FILE: JSON {name: key} of named keys (one per client), "
+        "re-read when it changes: rotate a key by rewriting the file, no restart.",
     )
     poll_seconds: float = Field(
         default=10.0, gt=0, le=3600, description="How often to check whether the alias moved."

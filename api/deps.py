@@ -20,7 +20,8 @@ from carprice.quotelog.writer import QuoteLog
 _api_key_header = APIKeyHeader(
     name=HEADER,
     auto_error=False,
-    description="Required on pricing endpoints only when the server sets CARPRICE_API_KEY.",
+    description="Required on pricing, sales and monitoring when the server has keys "
+    "(CARPRICE_API_KEY, CARPRICE_API_KEYS_FILE).",
 )
 
 
@@ -51,17 +52,20 @@ async def get_quote_log(request: Request) -> QuoteLog:
     return request.app.state.quote_log
 
 
-async def get_key_name(settings: Annotated[ApiSettings, Depends(get_settings_dep)]) -> str | None:
-    """Which key let this request in (recorded with its quotes and sales)."""
-    return key_name(settings)
+async def get_key_name(
+    request: Request, key: Annotated[str | None, Security(_api_key_header)] = None
+) -> str | None:
+    """The name of the key that let this request in (recorded with its quotes and sales):
+    the gate's finding, else the header's match (a path the gate doesn't cover)."""
+    if "api_key_name" in request.scope.get("state", {}):
+        return request.scope["state"]["api_key_name"]
+    return key_name(key)
 
 
-async def check_api_key(
-    settings: Annotated[ApiSettings, Depends(get_settings_dep)],
-    key: Annotated[str | None, Security(_api_key_header)] = None,
-) -> None:
-    """Also enforced, before the body is read, by `access.ApiKeyGate`; here for OpenAPI."""
-    if not key_ok(key, settings):
+async def check_api_key(key: Annotated[str | None, Security(_api_key_header)] = None) -> None:
+    """Also enforced, before the body is read, by `access.ApiKeyGate`; here for OpenAPI and
+    for the GET routes the gate doesn't cover (/monitoring)."""
+    if not key_ok(key):
         raise HTTPException(status_code=401, detail=REFUSED, headers={"WWW-Authenticate": HEADER})
 
 

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.access import ApiKeyGate
 from api.config import get_api_settings
+from api.keys import key_ring
 from api.metrics import MetricsMiddleware
 from api.openapi import install as install_openapi
 from api.routes import catalogue, health, model, monitoring, predict, quotes
@@ -63,6 +64,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     _configure_logging()
     settings = get_settings()
     api_settings = get_api_settings()  # fails loudly on a bad CARPRICE_API_* value
+    key_ring()  # and on a keys file that can't be read
     # MLflow's HTTP client retries for minutes by default; the poller retries anyway.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
@@ -81,11 +83,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.quote_log = quote_log
     log.info("quote log in %s (spool %s)", quote_log.describe(), settings.quote_spool_dir)
     log.info(
-        "serving %s@%s from %s (API key %s)",
+        "serving %s@%s from %s (%s)",
         settings.model_name,
         settings.model_alias,
         settings.mlflow_tracking_uri,
-        "required" if api_settings.key else "not required",
+        f"API key required, keys: {', '.join(sorted(key_ring().names())) or 'none yet'}"
+        if key_ring().configured
+        else "API key not required",
     )
     await anyio.to_thread.run_sync(runtime.start, api_settings.startup_wait_seconds)
     try:

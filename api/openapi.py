@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from api.config import get_api_settings
+from api.keys import key_ring
 from carprice.features import FeaturePipeline
 from carprice.schema import NUMERIC_RANGES, OWNER_LABELS, SPEC_COLUMNS, TWO_WORD_BRANDS
 
@@ -166,9 +166,7 @@ def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         runtime = getattr(app.state, "runtime", None)
         served = runtime.current if runtime is not None else None
-        keyed = get_api_settings().key is not None and bool(
-            get_api_settings().key.get_secret_value()
-        )
+        keyed = key_ring().configured
         state = (served.version if served else None, keyed)
         with lock:
             if "base" not in cache:

@@ -106,7 +106,7 @@ QUOTE_ID_DOC = (
 
 
 class Prediction(BaseModel):
-    quote_id: str = Field(description=QUOTE_ID_DOC)
+    quote_id: str | None = Field(description=QUOTE_ID_DOC + " Null with record=false.")
     price: float = Field(description="Predicted price in rupees (rounded to ₹100).")
     price_low: float
     price_high: float

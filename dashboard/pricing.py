@@ -8,6 +8,7 @@ Model info and the catalogue lists are keyed on the served version, so a new cha
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -72,15 +73,30 @@ def catalogue_variants(url: str, version: str | None, brand: str, model: str) ->
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def quote(url: str, version: str | None, car_json: str) -> dict[str, Any]:
-    """One priced car; keyed on the canonical JSON of the inputs."""
+def quote(url: str, version: str | None, car_json: str, session: str) -> dict[str, Any]:
+    """One priced car, logged by the API as a quote with its own id. Keyed on the canonical
+    JSON of the inputs and on the browser session (`session_id()`): a rerun shows the same
+    quote, but two salespeople pricing the same car get two quotes, each sold on its own."""
     return api_client().predict(json.loads(car_json))
+
+
+def session_id() -> str:
+    """A random id of this browser session, for cache keys that must not cross sessions."""
+    return st.session_state.setdefault("pricing_session", uuid.uuid4().hex)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def explore(url: str, version: str | None, car_json: str) -> dict[str, Any]:
+    """A variation of a car priced to explore (what-if, the Model page's curves): not a
+    quote, so the API logs nothing (record=false) and it has no quote id."""
+    return api_client().predict(json.loads(car_json), record=False)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def sweep(url: str, version: str | None, cars_json: str) -> list[dict[str, Any]]:
-    """Prices for a list of variations of one car (what-if and dependence curves)."""
-    return api_client().predict_batch(json.loads(cars_json))["items"]
+    """Prices for a list of variations of one car (what-if and dependence curves); not
+    quotes (record=false)."""
+    return api_client().predict_batch(json.loads(cars_json), record=False)["items"]
 
 
 def price_chunk(url: str, filename: str, chunk: bytes, mapping_json: str | None = None) -> bytes:

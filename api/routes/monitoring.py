@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from api.deps import QuoteLogDep, RequireApiKey, ServedModel
 from api.schemas import ErrorBody
@@ -82,6 +83,20 @@ class MonitoringSummary(BaseModel):
     reference: Reference
 
 
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _date_time(value: object) -> object:
+    """Only what the document promises (an ISO date-time): pydantic alone would also read a
+    bare number as seconds since 1970, or a date without a time."""
+    if isinstance(value, str) and not _DATE_TIME.match(value.strip()):
+        raise ValueError("give a date and time, e.g. 2026-12-01T00:00:00Z")
+    return value
+
+
+DateTime = Annotated[datetime | None, BeforeValidator(_date_time)]
+
+
 def _utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
@@ -92,8 +107,8 @@ def _utc(value: datetime | None) -> datetime | None:
 def summary(
     served: ServedModel,
     quote_log: QuoteLogDep,
-    since: Annotated[datetime | None, Query(description="From this time (UTC if no zone).")] = None,
-    until: Annotated[datetime | None, Query(description="Before this time.")] = None,
+    since: Annotated[DateTime, Query(description="From this time (UTC if no zone).")] = None,
+    until: Annotated[DateTime, Query(description="Before this time.")] = None,
     model_version: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     """Quotes and matched sales in a window: live MAE, MAPE, median APE and coverage, by model

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Form, HTTPException, UploadFile
+from fastapi import APIRouter, Body, Form, HTTPException, Query, UploadFile
 from fastapi.responses import StreamingResponse
 
 from api import metrics
@@ -28,9 +28,20 @@ router = APIRouter(
 )
 
 
+RECORD_DOC = (
+    "false: price without logging a quote (no quote_id), for explorations such as what-if "
+    "variations of a car already quoted, so they don't count as quotes in monitoring."
+)
+Record = Annotated[bool, Query(description=RECORD_DOC)]
+
+
 @router.post("", response_model=Prediction)
 async def predict(
-    car: CarFeatures, served: ServedModel, quote_log: QuoteLogDep, key_name: KeyName
+    car: CarFeatures,
+    served: ServedModel,
+    quote_log: QuoteLogDep,
+    key_name: KeyName,
+    record: Record = True,
 ) -> dict:
     """Price one car: its quote id, price, calibrated bounds, per-feature contributions (₹ and
     log) that add up to the price, comparable listings, and out-of-training-range warnings."""
@@ -39,7 +50,7 @@ async def predict(
     result = served.model.quote(given, served.comparables_k)
     metrics.ROWS.labels("predict", "priced").inc()
     result["model_version"] = served.version
-    result["quote_id"] = log_single(quote_log, served, given, result, key_name)
+    result["quote_id"] = log_single(quote_log, served, given, result, key_name) if record else None
     return result
 
 
@@ -59,6 +70,7 @@ def predict_batch(
             },
         ),
     ],
+    record: Record = True,
 ) -> BatchResult:
     """Price a list of cars; per-item results (each priced one with its quote id) in input
     order, one bad item fails only itself."""
@@ -69,7 +81,8 @@ def predict_batch(
             "(use /predict/csv for more).",
         )
     batch = price_batch(served.model, cars)
-    log_batch(quote_log, served, batch, key_name)
+    if record:
+        log_batch(quote_log, served, batch, key_name)
     items = batch.items
     priced = sum(item.error is None for item in items)
     metrics.ROWS.labels("batch", "priced").inc(priced)

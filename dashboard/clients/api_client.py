@@ -129,14 +129,18 @@ class ApiClient:
         path = f"/catalogue/{_segment(brand)}/{_segment(model)}/variants"
         return self._request("GET", path).json()
 
-    def predict(self, car: dict[str, Any]) -> dict[str, Any]:
+    def predict(self, car: dict[str, Any], *, record: bool = True) -> dict[str, Any]:
         """POST /predict: price, range, contributions, comparables, the specs filled from the
-        catalogue (`filled`) and warnings."""
-        return self._request("POST", "/predict", json=car).json()
+        catalogue (`filled`), warnings and the quote id; `record=False` for an exploration
+        the API must not log as a quote."""
+        params = {} if record else {"record": "false"}
+        return self._request("POST", "/predict", json=car, params=params).json()
 
-    def predict_batch(self, cars: list[dict[str, Any]]) -> dict[str, Any]:
-        """POST /predict/batch: prices only, one item per car in order (what-if sweeps)."""
-        return self._request("POST", "/predict/batch", json=cars).json()
+    def predict_batch(self, cars: list[dict[str, Any]], *, record: bool = True) -> dict[str, Any]:
+        """POST /predict/batch: prices only, one item per car in order (what-if sweeps pass
+        `record=False`: they are not quotes)."""
+        params = {} if record else {"record": "false"}
+        return self._request("POST", "/predict/batch", json=cars, params=params).json()
 
     def predict_csv(
         self, filename: str, content: bytes, mapping: dict[str, str | None] | None = None

@@ -130,7 +130,7 @@ if brand != info["example"].get("brand"):
     car.pop("name", None)
 try:
     curve = whatif.sweep(URL, version, car, feature, whatif.grid(specs[feature], points=25))
-    base = pricing.quote(URL, version, pricing.canonical(car))
+    base = pricing.explore(URL, version, pricing.canonical(car))
 except ApiError as exc:
     if exc.unreachable:
         banners.api_down(exc)

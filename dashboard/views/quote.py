@@ -100,7 +100,7 @@ with right:
                 )
         st.stop()
     try:
-        result = pricing.quote(URL, version, pricing.canonical(car))
+        result = pricing.quote(URL, version, pricing.canonical(car), pricing.session_id())
     except ApiError as exc:
         if exc.unreachable:
             banners.api_down(exc)
@@ -189,7 +189,9 @@ km = a.select_slider(  # a select slider: its labels can be written 1,45,500 km
 )
 year = b.slider("Year of registration", span.year_low, span.year_high, key="quote_whatif_year")
 try:
-    variant = pricing.quote(URL, version, pricing.canonical({**car, "km_driven": km, "year": year}))
+    variant = pricing.explore(
+        URL, version, pricing.canonical({**car, "km_driven": km, "year": year})
+    )
     change = variant["price"] - result["price"]
     with st.container(key="quote_whatif_price"):
         st.metric(

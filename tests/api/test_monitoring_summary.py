@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from carprice.synthetic import generate
-from tests.api.conftest import Champion, api_env
+from tests.api.conftest import CAR, Champion, api_env
 
 
 @pytest.fixture(scope="module")
@@ -99,4 +99,21 @@ def test_a_backwards_window_is_empty_and_a_bad_date_refused(api) -> None:  # noq
         params={"since": now.isoformat(), "until": (now - timedelta(days=1)).isoformat()},
     )
     assert answer.status_code == 200 and answer.json()["quotes"] == 0
-    assert api.get("/monitoring/summary", params={"since": "yesterday"}).status_code == 422
+    for bad in ("yesterday", "0.5", "2026-12-01"):  # not an ISO date-time, as documented
+        assert api.get("/monitoring/summary", params={"since": bad}).status_code == 422, bad
+
+
+def test_explorations_are_not_quotes(api, sold: dict) -> None:  # noqa: ANN001
+    """What-if variations (record=false) are priced but neither logged nor counted."""
+    before = api.get("/monitoring/summary").json()["quotes"]
+    batch = api.post("/predict/batch", params={"record": "false"}, json=[CAR] * 3).json()
+    assert batch["priced"] == 3
+    assert all(item["quote_id"] is None and item["price"] > 0 for item in batch["items"])
+    single = api.post("/predict", params={"record": "false"}, json=CAR).json()
+    assert single["quote_id"] is None and single["price"] > 0
+    assert api.app.state.quote_log.writer.flush(10)
+    assert api.get("/monitoring/summary").json()["quotes"] == before
+    # A quote proper is still logged and counted.
+    assert api.post("/predict", json=CAR).json()["quote_id"]
+    assert api.app.state.quote_log.writer.flush(10)
+    assert api.get("/monitoring/summary").json()["quotes"] == before + 1

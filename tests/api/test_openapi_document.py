@@ -7,7 +7,6 @@ from types import SimpleNamespace
 
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 
 from api import openapi
 from api.config import get_api_settings
@@ -63,7 +62,8 @@ def test_open_api_declares_no_key(app: FastAPI) -> None:
 
 
 def test_keyed_api_declares_the_key(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(openapi, "get_api_settings", lambda: SimpleNamespace(key=SecretStr("k")))
+    monkeypatch.setenv("CARPRICE_API_KEY", "a-test-key-123")
+    get_api_settings.cache_clear()  # the key ring follows the settings object
     doc = _doc(app)
     assert "APIKeyHeader" in doc["components"]["securitySchemes"]
     assert "401" in doc["paths"]["/predict/csv"]["post"]["responses"]

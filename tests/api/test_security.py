@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import socket
+from datetime import date
 from urllib.parse import urlsplit
 
 import httpx
@@ -50,13 +51,31 @@ def assert_refused(resp: httpx.Response, what: str) -> None:
     assert resp.headers.get("www-authenticate") == "X-API-Key", what
 
 
+def _sale_bodies(base: str, key: str) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Valid and invalid bodies for the sale endpoints, on two fresh quotes."""
+    today = date.today().isoformat()
+    ids = [post(base, "/predict", {"X-API-Key": key}, json=CAR).json()["quote_id"] for _ in "ab"]
+    sales_csv = f"quote_id,sale_price,sold_on\n{ids[1]},450000,{today}\n".encode()
+    valid = {
+        f"/quotes/{ids[0]}/sale": {"json": {"sale_price": 450000, "sold_on": today}},
+        "/quotes/sales": {"files": {"file": ("sales.csv", sales_csv, "text/csv")}},
+    }
+    invalid = {
+        f"/quotes/{ids[0]}/sale": {"json": {"sale_price": "lots"}},
+        "/quotes/sales": {"files": {"file": ("x.bin", b"\xff\xfe\x00garbage", "text/csv")}},
+    }
+    return valid, invalid
+
+
 def test_every_pricing_endpoint_needs_the_key(keyed_api_server: KeyedApiServer) -> None:
     base, key = keyed_api_server.url, keyed_api_server.key
     paths = openapi_paths(base)
     posts = {p for p, ops in paths.items() if "post" in ops}
-    assert posts == set(PRICING), "a new POST endpoint: add it here, with a valid body"
+    sales = {"/quotes/{quote_id}/sale", "/quotes/sales"}
+    assert posts == set(PRICING) | sales, "a new POST endpoint: add it here, with a valid body"
     for path in posts:  # the published contract says so too
         assert paths[path]["post"].get("security"), f"{path} documents no API key"
+    valid, invalid = _sale_bodies(base, key)
 
     wrong_keys = {
         "no key": {},
@@ -66,19 +85,26 @@ def test_every_pricing_endpoint_needs_the_key(keyed_api_server: KeyedApiServer) 
         "key as a prefix": {"X-API-Key": key[:-1]},
         "key as bearer token": {"Authorization": f"Bearer {key}"},
     }
-    for path, body in PRICING.items():
+    for path, body in {**PRICING, **valid}.items():
         for what, headers in wrong_keys.items():
             assert_refused(post(base, path, headers, **body), f"{path}, {what}")
         assert_refused(httpx.post(f"{base}{path}?api_key={key}", timeout=30, **body), path)
         # The key is checked before the body: a bad body without a key is a 401, not a 422.
-        assert_refused(post(base, path, **INVALID[path]), f"{path}, bad body, no key")
+        bad = {**INVALID, **invalid}[path]
+        assert_refused(post(base, path, **bad), f"{path}, bad body, no key")
         ok = post(base, path, {"X-API-Key": key}, **body)
-        assert ok.status_code == 200, f"{path}: {ok.status_code} {ok.text[:200]}"
+        assert ok.status_code in (200, 201), f"{path}: {ok.status_code} {ok.text[:200]}"
 
-    # Read-only endpoints stay open for health checks and the dashboard's forms.
+    # Read-only endpoints stay open for health checks and the dashboard's forms; the quotes'
+    # monitoring figures are business data, behind the key.
     gets = [p for p, ops in paths.items() if "get" in ops and "{" not in p]
     assert {"/", "/health", "/model/info", "/model/importance", "/metrics"} <= set(gets)
     for path in gets:
+        if path.startswith("/monitoring/"):
+            assert_refused(httpx.get(base + path, timeout=30), path)
+            ok = httpx.get(base + path, headers={"X-API-Key": key}, timeout=30)
+            assert ok.status_code == 200, path
+            continue
         assert httpx.get(base + path, timeout=30).status_code == 200, path
 
 
