@@ -30,7 +30,7 @@ from carprice.headers import TARGETS, resolve, suggest
 from carprice.sheets import Table
 
 PRICE_COLUMNS = ("predicted_price", "price_low", "price_high")
-RESULT_COLUMNS = (*PRICE_COLUMNS, "model_version", "filled", "error")
+RESULT_COLUMNS = (*PRICE_COLUMNS, "model_version", "filled", "error", "quote_id")
 # The least a file needs: what a salesperson knows. Specs are filled from the model's catalogue.
 IDENTITY_COLUMNS = ("name", "year", "km_driven", "fuel", "seller_type", "transmission", "owner")
 IGNORE = "(ignore)"  # the mapping editor's choice for a column that feeds no field
@@ -340,7 +340,9 @@ def combine(table: Table, chunks: list[Chunk], outcome: BatchOutcome) -> pd.Data
     """The result columns for every table row in order: priced, or the reason it isn't."""
     n = len(table.rows)
     prices = {c: np.full(n, np.nan) for c in PRICE_COLUMNS}
-    text = {c: np.full(n, "", dtype=object) for c in ("model_version", "filled", "error")}
+    text = {
+        c: np.full(n, "", dtype=object) for c in ("model_version", "filled", "error", "quote_id")
+    }
     for chunk in chunks:
         where = np.asarray(chunk.sent, dtype=int)
         answer = outcome.parts.get(chunk.index)

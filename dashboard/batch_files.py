@@ -34,6 +34,7 @@ ADDED = {
     "error": "Reason not priced",
     "filled": "Specs assumed",
     "model_version": "Model version",
+    "quote_id": "Quote id",  # what a salesperson quotes back when recording the sale
 }
 PRICES = ("predicted_price", "price_low", "price_high")
 # ₹ with lakh/crore grouping: ₹4,85,000 and ₹1,20,00,000 (Excel's own grouping is Western).
@@ -72,13 +73,14 @@ def template_csv() -> bytes:
 
 def priced_sheet(table: Table, results: pd.DataFrame) -> PricedSheet:
     """The dealer's cells as uploaded, then price, low, high (whole rupees), the reason a row
-    wasn't priced, the specs assumed and the model version."""
+    wasn't priced, the specs assumed, the model version and the quote id."""
     added = pd.DataFrame(
         {
             **{c: results[c].round().astype("Int64") for c in PRICES},
             "error": results["error"].fillna("").astype(str),
             "filled": summarise_filled_column(results["filled"].fillna("").astype(str)),
             "model_version": results["model_version"].fillna("").astype(str),
+            "quote_id": results["quote_id"].fillna("").astype(str),
         }
     )
     frame = pd.concat(
@@ -104,7 +106,7 @@ def to_csv(sheet: PricedSheet, dialect: Dialect) -> bytes:
         if dialect.kind == "csv" and dialect.decimal == ",":
             column = column.str.replace(_POINT_DECIMAL, r"\1,\2\3", regex=True)
         frame.isetitem(i, column)
-    for name in ("error", "filled", "model_version"):
+    for name in ("error", "filled", "model_version", "quote_id"):
         frame.isetitem(sheet.added(name), neutralise(frame.iloc[:, sheet.added(name)]))
     return write_csv(frame, dialect)
 

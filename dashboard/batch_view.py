@@ -28,6 +28,7 @@ _SHOWN = {  # result column → on-page header
     "filled": "Specs assumed",
     "error": "Reason not priced",
     "model_version": "Model version",
+    "quote_id": "Quote id",
 }
 _NOT_PRICED_STYLE = "background-color: #fdecea"
 

@@ -42,7 +42,8 @@ def answer_for(chunk: batch.Chunk, price: float = 100_000.0) -> bytes:
     writer.writerow([*records[0], *batch.RESULT_COLUMNS])
     for n, row in enumerate(records[1:]):
         p = price + n
-        writer.writerow([*row, p, p * 0.9, p * 1.2, "7", "seats from variant", ""])
+        quote_id = f"q-{chunk.start + n:04d}"  # the API's quote id of this row
+        writer.writerow([*row, p, p * 0.9, p * 1.2, "7", "seats from variant", "", quote_id])
     return out.getvalue().encode()
 
 
@@ -330,9 +331,12 @@ def test_the_download_keeps_the_users_columns_then_adds_the_prices() -> None:
     table, sheet = priced_semicolon_lot()
     assert list(sheet.frame.columns) == [
         *HEADER.split(";"), "Price (Rs)", "Low (Rs)", "High (Rs)", "Reason not priced",
-        "Specs assumed", "Model version",
+        "Specs assumed", "Model version", "Quote id",
     ]  # fmt: skip
     assert sheet.not_priced.tolist() == [False, False, False, True, False]
+    # Each priced row carries its quote id (to record the sale); a row not priced has none.
+    ids = sheet.frame["Quote id"].tolist()
+    assert ids[3] == "" and all(i.startswith("q-") for n, i in enumerate(ids) if n != 3)
     table = read_table(b"name,Price (Rs)\na,1\n")  # a file priced before, uploaded again
     again = batch_files.priced_sheet(table, batch.combine(table, [], batch.BatchOutcome()))
     assert list(again.frame.columns)[:3] == ["name", "Price (Rs)", "Price (Rs) (CarPrice)"]
