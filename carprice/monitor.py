@@ -129,7 +129,13 @@ def summarise(
     store.migrate()  # a fresh database has no tables until the API has started once
     frame = store.quotes_frame(since, until)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    model, version = registry.load(settings.model_name, settings.model_alias)
+    try:
+        model, version = registry.load(settings.model_name, settings.model_alias)
+    except mlflow.exceptions.MlflowException as exc:  # a fresh stack: nothing to watch yet
+        reason = f"no {settings.model_name}@{settings.model_alias} to monitor yet ({exc})"
+        return {"window": {"since": since.isoformat(), "until": until.isoformat()},
+                "champion": None, "quotes": len(frame), "retrain": False,
+                "reasons": [reason[:500]], "sales_uri": None, "report_uri": None}  # fmt: skip
     summary = monitoring.summary(monitoring.with_inputs(frame), model.drift_reference)
     test_mape = model.metrics.get("mape")
     decision = decide(summary, test_mape, t)

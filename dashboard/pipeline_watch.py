@@ -92,11 +92,16 @@ def param_label(name: str) -> str:
 def conf_from_form(fields: Sequence[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
     """Only values that differ from the DAG's defaults, so the DAG stays the source of truth.
 
-    An emptied field means "use the default" (never an empty string the DAG would refuse).
+    An emptied field means "use the default" (never an empty string the DAG would refuse);
+    a list Param (e.g. `extra_data`) is typed one item per line and sent as a list.
     """
     conf = {}
     for f in fields:
         value = values.get(f["name"])
+        if f["type"] == "array" and isinstance(value, str):  # one item per line
+            value = [line.strip() for line in value.splitlines() if line.strip()]
+            if value == list(f["default"] or []):
+                continue
         if isinstance(value, str):
             value = value.strip()
         if value is None or value == "":  # left empty: the DAG's default applies

@@ -48,6 +48,14 @@ def param_input(field: dict[str, Any]) -> Any:
             key=key,
             help=help_,
         )
+    if kind == "array":
+        return st.text_area(
+            label,
+            value="\n".join(str(v) for v in default or []),
+            key=key,
+            help=help_,
+            placeholder="one per line; empty: none",
+        )
     return st.text_input(
         label,
         value="" if default is None else str(default),

@@ -167,11 +167,17 @@ def test_conf_sends_only_changed_params() -> None:
                 "trials": {"value": 30, "schema": {"type": "integer"}},
                 "data_uri": {"value": None, "schema": {"type": ["null", "string"]}},
                 "fast": {"value": False, "schema": {}},
+                "extra_data": {"value": [], "schema": {"type": "array"}},
             }
         }  # fmt: skip
     )
-    assert [f["type"] for f in fields] == ["integer", "string", "boolean"]
+    assert [f["type"] for f in fields] == ["integer", "string", "boolean", "array"]
     assert pw.conf_from_form(fields, {"trials": 30, "data_uri": "  ", "fast": False}) == {}
+    # A list Param is typed one item per line: left empty it is not sent, filled it is a list.
+    assert pw.conf_from_form(fields, {"extra_data": ""}) == {}
+    assert pw.conf_from_form(fields, {"extra_data": " s3://d/a.csv \n\ns3://d/b.csv"}) == {
+        "extra_data": ["s3://d/a.csv", "s3://d/b.csv"]
+    }
     assert pw.conf_from_form(fields, {"trials": 2, "data_uri": " s3://d/x.csv ", "fast": True}) == {
         "trials": 2,
         "data_uri": "s3://d/x.csv",

@@ -114,3 +114,21 @@ def test_pipeline_ingest_appends_the_sales(tmp_path: Path) -> None:
         bad = lake.join(root, "sales", "bad.csv")
         lake.write_bytes(bad, b"name,colour\nMaruti Swift,red\n")
         pipeline.ingest(raw_uri, runlake.run_uri(root, "manual__y"), [bad])
+
+
+def test_a_stack_without_a_champion_has_nothing_to_monitor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """model_monitor's first scheduled run on a fresh stack comes before any champion."""
+    from carprice.settings import get_settings
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("CARPRICE_DATABASE_URL", f"sqlite:///{tmp_path / 'quotes.db'}")
+    monkeypatch.setenv("CARPRICE_LAKE_ROOT", str(tmp_path / "lake"))
+    get_settings.cache_clear()
+    try:
+        out = monitor.summarise(days=7)
+    finally:
+        get_settings.cache_clear()
+    assert out["retrain"] is False and out["champion"] is None
+    assert out["reasons"][0].startswith("no car_price@champion to monitor yet")
