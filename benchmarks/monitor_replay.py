@@ -72,6 +72,7 @@ def main() -> None:
     import mlflow
 
     mlflow.set_tracking_uri(args.tracking_uri)
+    mlflow.set_registry_uri(args.tracking_uri)
     raw = pd.read_csv(args.data, dtype=str, keep_default_na=False)
     cars = raw.sample(n=min(args.rows, len(raw)), random_state=args.seed).reset_index(drop=True)
     year = pd.to_numeric(cars["year"], errors="coerce")

@@ -129,6 +129,7 @@ def summarise(
     store.migrate()  # a fresh database has no tables until the API has started once
     frame = store.quotes_frame(since, until)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)  # not one a caller set before
     try:
         model, version = registry.load(settings.model_name, settings.model_alias)
     except mlflow.exceptions.MlflowException as exc:  # a fresh stack: nothing to watch yet

@@ -30,6 +30,7 @@ def replay(store: QuoteStore, champion_url: str, cars: pd.DataFrame, now: dateti
     """Price `cars` with the champion as the API would, log them over the past six days, and
     record the listed price as the sale of every other one; returns the sales recorded."""
     mlflow.set_tracking_uri(champion_url)
+    mlflow.set_registry_uri(champion_url)
     model, version = registry.load("car_price")
     given = cars.drop(columns=["selling_price"]).reset_index(drop=True)
     prepared = model.prepare(given)
@@ -48,6 +49,9 @@ def replay(store: QuoteStore, champion_url: str, cars: pd.DataFrame, now: dateti
 
 @pytest.fixture
 def env(champion: Champion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # Other tests move the session registry's alias (to versions made to be refused, too):
+    # the monitor must watch the session's trained model.
+    champion.set_alias(champion.version)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", champion.url)
     monkeypatch.setenv("CARPRICE_DATABASE_URL", f"sqlite:///{tmp_path / 'quotes.db'}")
     monkeypatch.setenv("CARPRICE_LAKE_ROOT", str(tmp_path / "lake"))
@@ -55,6 +59,7 @@ def env(champion: Champion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     yield tmp_path
     refresh_settings()
     mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
 
 
 def test_quotes_like_training_need_no_retrain(env: Path, champion: Champion) -> None:
