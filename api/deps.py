@@ -7,6 +7,8 @@ which would add a thread hop to every request for work that takes microseconds.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
@@ -15,6 +17,7 @@ from fastapi.security import APIKeyHeader
 from api.access import HEADER, REFUSED, key_name, key_ok
 from api.config import ApiSettings, get_api_settings
 from api.runtime import ModelRuntime, Served
+from carprice.quotelog.store import OUTAGE_ERRORS
 from carprice.quotelog.writer import QuoteLog
 
 _api_key_header = APIKeyHeader(
@@ -46,6 +49,19 @@ async def get_served(runtime: Annotated[ModelRuntime, Depends(get_runtime)]) -> 
             headers={"Retry-After": str(max(1, round(runtime.poll_seconds)))},
         )
     return served
+
+
+@contextlib.contextmanager
+def quote_log_reachable(outcome: str) -> Iterator[None]:
+    """An unreachable quote-log database is a 503 saying so (and `outcome`), never a 500."""
+    try:
+        yield
+    except OUTAGE_ERRORS as exc:
+        raise HTTPException(
+            status_code=503,
+            detail=f"The quote log's database can't be reached ({type(exc).__name__}); {outcome}",
+            headers={"Retry-After": "5"},
+        ) from exc
 
 
 async def get_quote_log(request: Request) -> QuoteLog:

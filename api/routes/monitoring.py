@@ -6,13 +6,12 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, BeforeValidator, Field
 
-from api.deps import QuoteLogDep, RequireApiKey, ServedModel
+from api.deps import QuoteLogDep, RequireApiKey, ServedModel, quote_log_reachable
 from api.schemas import ErrorBody
 from carprice import monitoring
-from carprice.quotelog.store import OUTAGE_ERRORS
 
 router = APIRouter(
     prefix="/monitoring",
@@ -114,15 +113,8 @@ def summary(
     """Quotes and matched sales in a window: live MAE, MAPE, median APE and coverage, by model
     version and by week; out-of-range rate; input drift from the served model's training data."""
     since, until = _utc(since), _utc(until)  # `since` ≥ `until` is an empty window, not an error
-    try:
+    with quote_log_reachable("try again shortly."):
         frame = quote_log.store.quotes_frame(since, until, model_version)
-    except OUTAGE_ERRORS as exc:
-        raise HTTPException(
-            status_code=503,
-            detail=f"The quote log's database can't be reached ({type(exc).__name__}); "
-            "try again shortly.",
-            headers={"Retry-After": "5"},
-        ) from exc
     out = monitoring.summary(monitoring.with_inputs(frame), served.model.drift_reference)
     metrics = served.model.metrics
     out["reference"] = {

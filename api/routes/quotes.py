@@ -4,17 +4,16 @@ corrections that keep the earlier value."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, HTTPException, UploadFile
 
-from api.deps import KeyName, QuoteLogDep, RequireApiKey
+from api.deps import KeyName, QuoteLogDep, RequireApiKey, quote_log_reachable
 from api.schemas import ErrorBody, SaleIn, SaleOut, SalesUpload
 from api.tabular import read_whole
 from carprice.quotelog.sales import SALE_COLUMNS, missing_columns, read_lines, record_lines
 from carprice.quotelog.sales import sale_problem as check_sale
-from carprice.quotelog.store import OUTAGE_ERRORS, NoSale, QuoteStore, SaleExists, UnknownQuote
+from carprice.quotelog.store import NoSale, QuoteStore, SaleExists, UnknownQuote
 
 _UNAVAILABLE = {
     "model": ErrorBody,
@@ -38,18 +37,8 @@ _INVALID = {
 }
 
 
-@contextlib.contextmanager
-def _database() -> Iterator[None]:
-    """An unreachable database is a 503 saying so, never a 500."""
-    try:
-        yield
-    except OUTAGE_ERRORS as exc:
-        raise HTTPException(
-            status_code=503,
-            detail=f"The quote log's database can't be reached ({type(exc).__name__}); "
-            "nothing was recorded. Try again shortly.",
-            headers={"Retry-After": "5"},
-        ) from exc
+def _database() -> contextlib.AbstractContextManager[None]:
+    return quote_log_reachable("nothing was recorded. Try again shortly.")
 
 
 def _checked(sale: SaleIn) -> None:
