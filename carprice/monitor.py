@@ -128,6 +128,7 @@ def summarise(
     store = QuoteStore.from_url(settings.database_url)
     store.migrate()  # a fresh database has no tables until the API has started once
     frame = store.quotes_frame(since, until)
+    refused = store.count_refusals(since, until)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_tracking_uri)  # not one a caller set before
     try:
@@ -137,7 +138,9 @@ def summarise(
         return {"window": {"since": since.isoformat(), "until": until.isoformat()},
                 "champion": None, "quotes": len(frame), "retrain": False,
                 "reasons": [reason[:500]], "sales_uri": None, "report_uri": None}  # fmt: skip
-    summary = monitoring.summary(monitoring.with_inputs(frame), model.drift_reference)
+    summary = monitoring.summary(
+        monitoring.with_inputs(frame), model.drift_reference, refused=refused
+    )
     test_mape = model.metrics.get("mape")
     decision = decide(summary, test_mape, t)
     day = until.strftime("%Y-%m-%d")
@@ -146,6 +149,7 @@ def summarise(
         "champion": version,
         "test_mape": test_mape,
         "quotes": summary["quotes"],
+        "refused": summary["refused"],
         "sales": summary["sales"],
         "live": summary["accuracy"],
         "drift": summary["drift"]["verdict"],
@@ -163,9 +167,10 @@ def summarise(
     mlflow.set_experiment(MONITOR_EXPERIMENT)
     with mlflow.start_run(run_name=f"monitor {day}") as run:
         mlflow.log_params({f"threshold_{k}": v for k, v in asdict(t).items()} | {"days": days})
-        figures = {"quotes": summary["quotes"], "sales": summary["sales"]} | {
+        figures = {k: summary[k] for k in ("quotes", "refused", "sales")} | {
             f"live_{k}": v for k, v in summary["accuracy"].items() if k != "sales" and v is not None
         }
+        figures |= {f"rate_{k}": v for k, v in summary["rates"].items() if v is not None}
         figures |= {f"psi_{n}": f["psi"] for n, f in summary["drift"].get("features", {}).items()}
         mlflow.log_metrics(figures)
         mlflow.set_tags({"champion": version, "retrain": str(decision["retrain"]).lower(),

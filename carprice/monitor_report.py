@@ -20,6 +20,10 @@ def _rupees(value: float | None) -> str:
     return "–" if value is None else f"₹{value:,.0f}"
 
 
+def _count(refused: int | None) -> str:
+    return "" if refused is None else f" ({refused:,} rows)"
+
+
 def _table(head: list[str], rows: list[list[str]], classes: list[str] | None = None) -> str:
     cells = "".join(f"<th>{escape(h)}</th>" for h in head)
     body = "".join(
@@ -77,7 +81,8 @@ def render(
         "<h3>By week</h3>",
         _table(head, weeks),
         f"<p>Out of the training range: {_pct(rates['out_of_range'])} of quotes. "
-        f"Refused: {_pct(rates['refused'])}.</p>",
+        f"Refused with a reason: {_pct(rates['refused'])} of the rows asked for"
+        f"{_count(summary.get('refused'))}.</p>",
         f"<h2>Input drift: {escape(drift['verdict'])}</h2>",
         "<p>PSI against the champion's training data: below 0.1 stable, 0.1–0.25 moderate, "
         "0.25 and above major.</p>",

@@ -1,8 +1,8 @@
 """Live accuracy of logged quotes against the prices the cars really sold for.
 
 Pure functions over a frame of quotes (one row per priced car, with its sale price where one
-was recorded), so the API's `/monitoring/summary` and the `model_monitor` DAG report the
-same figures from the same rows.
+was recorded) and the window's count of refused rows, so the API's `/monitoring/summary` and
+the `model_monitor` DAG report the same figures from the same rows.
 
 The frame's columns: `created_at` (UTC timestamps), `model_version`, `price`, `price_low`,
 `price_high`, `sale_price` (NaN for a quote with no sale), `out_of_range` (the quote carried
@@ -66,7 +66,11 @@ def summary(
 ) -> dict[str, Any]:
     """Counts, live accuracy (overall, by model version, by week), out-of-range and refusal
     rates, and drift of the window's inputs from `reference` (the served model's): the
-    inputs are columns of `quotes` (see `with_inputs`)."""
+    inputs are columns of `quotes` (see `with_inputs`).
+
+    `refused` is the number of rows refused in the same window (`QuoteStore.count_refusals`);
+    the refusal rate is refused / (quotes + refused), None when the window holds neither, or
+    when `refused` is None (a caller that doesn't know)."""
     missing = [c for c in QUOTE_COLUMNS if c not in quotes]
     if missing:
         raise ValueError(f"quote frame lacks column(s): {', '.join(missing)}")
@@ -83,13 +87,14 @@ def summary(
     ]
     return {
         "quotes": int(len(quotes)),
+        "refused": None if refused is None else int(refused),
         "sales": int(len(matched)),
         "accuracy": accuracy(matched),
         "by_model_version": by_version,
         "by_week": by_week,
         "rates": {
             "out_of_range": round(float(quotes["out_of_range"].mean()), 5) if len(quotes) else None,
-            # None: the caller doesn't know (refused rows are not in the quote log).
+            # None: nothing asked for in the window, or a caller that didn't count refusals.
             "refused": round(refused / total, 5) if total and refused is not None else None,
         },
         "drift": drift.compare(reference or {}, quotes, min_rows=min_rows, max_major=max_major),

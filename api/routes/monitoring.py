@@ -1,4 +1,4 @@
-"""Live accuracy and input drift of logged quotes: how the served model is doing out there."""
+"""Live accuracy, refusals and input drift of logged quotes: how the served model is doing."""
 
 from __future__ import annotations
 
@@ -51,7 +51,13 @@ class Rates(BaseModel):
         description="Share of quotes that carried an outside-the-training-range warning."
     )
     refused: float | None = Field(
-        description="Share of rows refused; null: refusals are not in the quote log."
+        description="Share of the rows asked for that were refused with a reason: refused / "
+        "(quotes + refused). Refused rows are /predict cars the pricing logic refused (unknown "
+        "brand or fuel, a car it can't price: 422 unknown_value or unpriceable) and "
+        "/predict/batch items and /predict/csv rows answered with an error; requests sent "
+        "with record=false, whole requests refused (401, 413, an unreadable file) and "
+        "/predict bodies failing the request schema are not counted. Null only when the "
+        "window holds no quote and no refused row."
     )
 
 
@@ -69,6 +75,7 @@ class MonitoringSummary(BaseModel):
     until: datetime | None
     model_version: str | None
     quotes: int
+    refused: int = Field(description="Rows refused with a reason in the window (see rates).")
     sales: int
     accuracy: Accuracy
     by_model_version: dict[str, VersionAccuracy]
@@ -111,11 +118,15 @@ def summary(
     model_version: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     """Quotes and matched sales in a window: live MAE, MAPE, median APE and coverage, by model
-    version and by week; out-of-range rate; input drift from the served model's training data."""
+    version and by week; out-of-range and refusal rates; input drift from the served model's
+    training data."""
     since, until = _utc(since), _utc(until)  # `since` ≥ `until` is an empty window, not an error
     with quote_log_reachable("try again shortly."):
         frame = quote_log.store.quotes_frame(since, until, model_version)
-    out = monitoring.summary(monitoring.with_inputs(frame), served.model.drift_reference)
+        refused = quote_log.store.count_refusals(since, until, model_version)
+    out = monitoring.summary(
+        monitoring.with_inputs(frame), served.model.drift_reference, refused=refused
+    )
     metrics = served.model.metrics
     out["reference"] = {
         "model_version": served.version,

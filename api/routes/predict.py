@@ -10,9 +10,9 @@ from fastapi.responses import StreamingResponse
 
 from api import metrics
 from api.deps import KeyName, QuoteLogDep, RequireApiKey, ServedModel, Settings
-from api.quoting import log_batch, log_single
+from api.quoting import log_batch, log_refusal, log_single
 from api.schemas import BatchResult, ErrorBody, Prediction
-from api.scoring import EXAMPLE_CAR, price_batch
+from api.scoring import EXAMPLE_CAR, UnknownValue, Unpriceable, price_batch
 from api.tabular import CSV_DOC, open_csv, stream_priced
 from carprice.schema import CarFeatures
 
@@ -30,7 +30,8 @@ router = APIRouter(
 
 RECORD_DOC = (
     "false: price without logging a quote (no quote_id), for explorations such as what-if "
-    "variations of a car already quoted, so they don't count as quotes in monitoring."
+    "variations of a car already quoted, so they don't count as quotes in monitoring (nor "
+    "as refused rows, when refused)."
 )
 Record = Annotated[bool, Query(description=RECORD_DOC)]
 
@@ -45,9 +46,13 @@ async def predict(
 ) -> dict:
     """Price one car: its quote id, price, calibrated bounds, per-feature contributions (₹ and
     log) that add up to the price, comparable listings, and out-of-training-range warnings."""
-    # UnknownValue and Unpriceable → 422 (handlers in main)
     given = car.model_dump()
-    result = served.model.quote(given, served.comparables_k)
+    try:
+        result = served.model.quote(given, served.comparables_k)
+    except (UnknownValue, Unpriceable) as exc:  # → 422 (handlers in main), logged as refused
+        if record:
+            log_refusal(quote_log, served, str(exc), key_name)
+        raise
     metrics.ROWS.labels("predict", "priced").inc()
     result["model_version"] = served.version
     result["quote_id"] = log_single(quote_log, served, given, result, key_name) if record else None

@@ -1,9 +1,12 @@
-"""The quote log: every priced row with its id, and the sale prices matched to quotes.
+"""The quote log: every priced row with its id, every refused row with its reason, and the
+sale prices matched to quotes.
 
 * `models`: the tables (SQLAlchemy 2 ORM); `migrations/`: their Alembic history, run on
   start-up by `store.migrate`.
-* `store`: reads and writes (idempotent quote inserts, sales with their correction history).
-* `spool`: JSON-lines files that hold quotes while the database is unreachable.
-* `writer`: the background thread the request path hands quotes to.
-* `records`: quote ids and rows built from priced frames; `sales`: sale checks and CSV rows.
+* `store`: reads and writes (idempotent quote and refusal inserts, sales with their
+  correction history, counts for monitoring).
+* `spool`: JSON-lines files that hold rows while the database is unreachable.
+* `writer`: the background thread the request path hands quotes and refusals to.
+* `records`: quote ids, quote rows built from priced frames, refusal rows; `sales`: sale
+  checks and CSV rows.
 """

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SOURCES = ("predict", "batch", "csv")
+SOURCES = ("predict", "batch", "csv")  # /predict (a single car), /predict/batch, /predict/csv
 
 
 class Base(DeclarativeBase):
@@ -64,3 +64,18 @@ class SaleHistory(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     replaced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     api_key_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class Refusal(Base):
+    """One row the service was asked to price and refused with a reason: when, by which model
+    version, for whom, why and from which endpoint. No inputs are kept: the row may be
+    anything the caller sent (see `carprice.quotelog.records.refusal_rows`)."""
+
+    __tablename__ = "refusals"
+
+    refusal_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # UUID4 text
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    model_version: Mapped[str] = mapped_column(String(64), index=True)
+    api_key_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))  # one of SOURCES

@@ -1,4 +1,5 @@
-"""Quote ids, and quote-log rows built from what the pricing code already computed.
+"""Quote ids, and quote-log rows built from what the pricing code already computed: quotes
+(priced rows) and refusals (rows refused with a reason, see `refusal_rows`).
 
 Ids are made on the request path (they go back to the caller), so they are made in bulk:
 one `os.urandom` call and numpy for 10,000 rows costs about a millisecond, where
@@ -198,6 +199,60 @@ def prepared_rows(
             }
         )
     return rows
+
+
+MAX_REASON = 1000  # characters of a refusal's reason kept (an allowed-values list can be long)
+REFUSAL_KEY = "refusal_id"  # a row with this key is a refusal; any other row is a quote
+
+
+def is_refusal(row: Mapping[str, Any]) -> bool:
+    """Whether a quote-log row (as built here, or read back from the spool) is a refusal."""
+    return REFUSAL_KEY in row
+
+
+def refusal_rows(
+    reasons: Sequence[str],
+    *,
+    created_at: datetime,
+    model_version: str,
+    api_key_name: str | None,
+    source: str,
+) -> list[dict[str, Any]]:
+    """One row per refused row, each with a fresh id (a spooled batch replayed twice inserts
+    it once) and its reason (the text the caller got, cut at `MAX_REASON` characters).
+
+    What counts as refused is a row the service was asked to price, had a model to price it
+    with, and answered unpriced with a reason:
+
+    * `predict`: a `/predict` car refused by the pricing logic (unknown brand or fuel, a car
+      that can't be priced: the 422s raised by `PricingModel.quote`). A body that fails the
+      request schema (not JSON, a wrong type, a year out of the schema's range) is rejected
+      by FastAPI before any pricing and stays out: it says how the client was written, not
+      what the cars asked for, and the handler that answers it knows no model version.
+    * `batch`: every `/predict/batch` item answered with an `error`, schema failures included
+      (each item is validated on its own and refused as one row of the batch).
+    * `csv`: every `/predict/csv` row answered with an `error` (a malformed line, a value the
+      model refuses, a chunk that failed to price).
+
+    A whole request refused (401, 413, a file that can't be read, no model loaded) is no row
+    and stays out, and so does anything sent with `record=false`.
+    """
+    ids = new_quote_ids(len(reasons))
+    return [
+        {
+            REFUSAL_KEY: refusal_id,
+            "created_at": created_at,
+            "model_version": model_version,
+            "api_key_name": api_key_name,
+            "reason": _cut(str(reason or "not priced")),
+            "source": source,
+        }
+        for refusal_id, reason in zip(ids, reasons, strict=True)
+    ]
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
 def pd_numeric(values: Any) -> np.ndarray:

@@ -1,8 +1,9 @@
-"""Quotes that couldn't reach the database, kept on local disk until it is back.
+"""Quote-log rows (quotes and refusals) that couldn't reach the database, kept on local disk
+until it is back.
 
 One JSON-lines file per batch, written under a temporary name, fsync'd, then renamed, so a
 reader only ever sees whole files; names sort in the order batches were spooled. Replays are
-idempotent (`QuoteStore.insert_quotes` skips known ids), so a crash between the database write
+idempotent (`QuoteStore.insert_rows` skips known ids), so a crash between the database write
 and the file's removal duplicates nothing, and two processes sharing the folder can't double a
 row either.
 """

@@ -15,10 +15,12 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from carprice.quotelog.models import Quote, Sale, SaleHistory
+from carprice.quotelog.models import Quote, Refusal, Sale, SaleHistory
+from carprice.quotelog.records import is_refusal
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 QUOTE_FIELDS = tuple(c.name for c in Quote.__table__.columns)
+REFUSAL_FIELDS = tuple(c.name for c in Refusal.__table__.columns)
 # Errors that mean "the database isn't there right now" (retry later), not "this row is bad".
 OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     sa_exc.OperationalError,
@@ -86,6 +88,17 @@ def utc(value: datetime | str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _window(column: Any, since: datetime | None, until: datetime | None) -> list[Any]:
+    """`column` in [since, until), both compared in UTC: SQLite stores timestamps as UTC text
+    and would compare an aware bound's wall-clock time (17:00+05:30 as 17:00)."""
+    out = []
+    if since is not None:
+        out.append(column >= utc(since))
+    if until is not None:
+        out.append(column < utc(until))
+    return out
+
+
 def _json_text(value: Any) -> str:
     """A JSON column's value as text: rows built in bulk arrive already serialised."""
     return value if isinstance(value, str) else json.dumps(value, allow_nan=False)
@@ -97,6 +110,10 @@ def _quote_row(row: dict[str, Any]) -> dict[str, Any]:
     out["inputs"] = _json_text(out["inputs"])
     out["warnings"] = _json_text(out["warnings"] if out["warnings"] is not None else [])
     return out
+
+
+def _refusal_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: row.get(name) for name in REFUSAL_FIELDS} | {"created_at": utc(row["created_at"])}
 
 
 # The quotes table for bulk inserts: the JSON columns bound as text (serialised once, by the
@@ -125,34 +142,78 @@ class QuoteStore:
     def migrate(self) -> None:
         migrate(self.engine)
 
-    # ------------------------------------------------------------------ quotes
+    # ------------------------------------------------------------------ quotes and refusals
+    def insert_rows(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Quote and refusal rows (`records.is_refusal` tells them apart) in one transaction,
+        skipping ids already stored, so a replayed batch duplicates nothing. Returns how
+        many rows were new. What the writer calls, for fresh batches and spooled ones."""
+        if not rows:
+            return 0
+        quotes = [r for r in rows if not is_refusal(r)]
+        refusals = [r for r in rows if is_refusal(r)]
+        with self.engine.begin() as conn:
+            return self._insert_quotes(conn, quotes) + self._insert_refusals(conn, refusals)
+
     def insert_quotes(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Insert in one transaction, skipping quote ids already stored, so a replayed batch
-        duplicates nothing. Returns how many rows were new."""
+        """`insert_rows` for callers that hold quotes only."""
+        return self.insert_rows(rows)
+
+    def _insert_quotes(self, conn: Any, rows: Sequence[dict[str, Any]]) -> int:
         if not rows:
             return 0
         table = _INSERT_TABLE
         dialect = self.engine.dialect.name
+        if dialect == "sqlite":  # the driver's executemany: no per-row SQLAlchemy work
+            before = conn.exec_driver_sql("SELECT total_changes()").scalar()
+            conn.exec_driver_sql(_SQLITE_INSERT, _sqlite_rows(rows))
+            return conn.exec_driver_sql("SELECT total_changes()").scalar() - before
         inserted = 0
-        with self.engine.begin() as conn:
-            if dialect == "sqlite":  # the driver's executemany: no per-row SQLAlchemy work
-                before = conn.exec_driver_sql("SELECT total_changes()").scalar()
-                conn.exec_driver_sql(_SQLITE_INSERT, _sqlite_rows(rows))
-                return conn.exec_driver_sql("SELECT total_changes()").scalar() - before
-            for start in range(0, len(rows), self.chunk_rows):
-                chunk = [_quote_row(r) for r in rows[start : start + self.chunk_rows]]
-                if dialect == "postgresql":
-                    insert = _dialect_insert(dialect)(table).on_conflict_do_nothing(
-                        index_elements=["quote_id"]
-                    )
-                    inserted += conn.execute(insert, chunk).rowcount or 0
-                    continue
-                ids = [r["quote_id"] for r in chunk]
-                known = set(conn.scalars(select(table.c.quote_id).where(table.c.quote_id.in_(ids))))
-                fresh = [r for r in chunk if r["quote_id"] not in known]
-                if fresh:
-                    conn.execute(table.insert(), fresh)
-                inserted += len(fresh)
+        for start in range(0, len(rows), self.chunk_rows):
+            chunk = [_quote_row(r) for r in rows[start : start + self.chunk_rows]]
+            if dialect == "postgresql":
+                insert = _dialect_insert(dialect)(table).on_conflict_do_nothing(
+                    index_elements=["quote_id"]
+                )
+                inserted += conn.execute(insert, chunk).rowcount or 0
+                continue
+            ids = [r["quote_id"] for r in chunk]
+            known = set(conn.scalars(select(table.c.quote_id).where(table.c.quote_id.in_(ids))))
+            fresh = [r for r in chunk if r["quote_id"] not in known]
+            if fresh:
+                conn.execute(table.insert(), fresh)
+            inserted += len(fresh)
+        return inserted
+
+    def _insert_refusals(self, conn: Any, rows: Sequence[dict[str, Any]]) -> int:
+        if not rows:
+            return 0
+        table = Refusal.__table__
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":  # timestamps stored as `_sqlite_rows` stores the quotes'
+            stamps = _stamps(r["created_at"] for r in rows)
+            values = [
+                (r["refusal_id"], stamps[r["created_at"]], r["model_version"],
+                 r.get("api_key_name"), r["reason"], r["source"])
+                for r in rows
+            ]  # fmt: skip
+            before = conn.exec_driver_sql("SELECT total_changes()").scalar()
+            conn.exec_driver_sql(_SQLITE_REFUSAL_INSERT, values)
+            return conn.exec_driver_sql("SELECT total_changes()").scalar() - before
+        inserted = 0
+        for start in range(0, len(rows), self.chunk_rows):
+            chunk = [_refusal_row(r) for r in rows[start : start + self.chunk_rows]]
+            if dialect == "postgresql":
+                insert = _dialect_insert(dialect)(table).on_conflict_do_nothing(
+                    index_elements=["refusal_id"]
+                )
+                inserted += conn.execute(insert, chunk).rowcount or 0
+                continue
+            ids = [r["refusal_id"] for r in chunk]
+            known = set(conn.scalars(select(table.c.refusal_id).where(table.c.refusal_id.in_(ids))))
+            fresh = [r for r in chunk if r["refusal_id"] not in known]
+            if fresh:
+                conn.execute(table.insert(), fresh)
+            inserted += len(fresh)
         return inserted
 
     def get_quote(self, quote_id: str) -> dict[str, Any] | None:
@@ -174,6 +235,37 @@ class QuoteStore:
 
         with self.engine.connect() as conn:
             return int(conn.scalar(select(func.count()).select_from(Quote)) or 0)
+
+    def count_refusals(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        model_version: str | None = None,
+    ) -> int:
+        """Refused rows in [since, until) (of one model version), filtered as `quotes_frame`
+        filters the quotes, so the two make one window's refusal rate."""
+        from sqlalchemy import func
+
+        query = select(func.count()).select_from(Refusal)
+        query = query.where(*_window(Refusal.created_at, since, until))
+        if model_version is not None:
+            query = query.where(Refusal.model_version == model_version)
+        with self.engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
+
+    def refusals(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        model_version: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Refused rows in [since, until), oldest first, as dicts of the table's columns."""
+        query = select(Refusal).where(*_window(Refusal.created_at, since, until))
+        if model_version is not None:
+            query = query.where(Refusal.model_version == model_version)
+        with Session(self.engine) as session:
+            found = session.scalars(query.order_by(Refusal.created_at, Refusal.refusal_id))
+            return [_as_dict(r) for r in found]
 
     # ------------------------------------------------------------------ sales
     def sold_ids(self, ids: Iterable[str]) -> set[str]:
@@ -288,10 +380,7 @@ class QuoteStore:
         query = select(Quote, Sale.sale_price, Sale.sold_on).outerjoin(
             Sale, Sale.quote_id == Quote.quote_id
         )
-        if since is not None:
-            query = query.where(Quote.created_at >= since)
-        if until is not None:
-            query = query.where(Quote.created_at < until)
+        query = query.where(*_window(Quote.created_at, since, until))
         if model_version is not None:
             query = query.where(Quote.model_version == model_version)
         with Session(self.engine) as session:
@@ -312,6 +401,23 @@ _SQLITE_INSERT = (
     f"INSERT INTO quotes ({', '.join(QUOTE_FIELDS)}) VALUES ({', '.join('?' * len(QUOTE_FIELDS))})"
     " ON CONFLICT (quote_id) DO NOTHING"
 )
+
+
+_SQLITE_REFUSAL_INSERT = (
+    f"INSERT INTO refusals ({', '.join(REFUSAL_FIELDS)}) "
+    f"VALUES ({', '.join('?' * len(REFUSAL_FIELDS))}) ON CONFLICT (refusal_id) DO NOTHING"
+)
+
+
+def _stamps(values: Iterable[Any]) -> dict[Any, str]:
+    """Each distinct timestamp (datetime or spooled ISO text) as SQLAlchemy's SQLite dialect
+    stores a DateTime: 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC; formatted once per value."""
+    stamps: dict[Any, str] = {}
+    for value in values:
+        if value not in stamps:
+            naive = utc(value).replace(tzinfo=None)
+            stamps[value] = naive.isoformat(sep=" ", timespec="microseconds")
+    return stamps
 
 
 def _sqlite_rows(rows: Sequence[dict[str, Any]]) -> list[tuple]:

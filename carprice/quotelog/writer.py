@@ -1,4 +1,5 @@
-"""The background writer: the request path only hands quotes over; a thread writes them.
+"""The background writer: the request path only hands quote-log rows over (quotes and
+refused rows, `records`); a thread writes them.
 
 `submit` appends to an in-memory queue (microseconds, no I/O, no row building: a CSV chunk
 is handed over as a function that builds its rows later, off the request path). Every
@@ -29,7 +30,7 @@ Rows = list[dict[str, Any]]
 
 @dataclass(frozen=True)
 class Pending:
-    """`count` quotes whose rows `build` makes when the writer gets to them."""
+    """`count` rows (quotes and refusals) that `build` makes when the writer gets to them."""
 
     count: int
     build: Callable[[], Rows]
@@ -109,7 +110,8 @@ class QuoteWriter:
 
     # ------------------------------------------------------------------ request path
     def submit(self, count: int, build: Callable[[], Rows], *, block: bool = False) -> None:
-        """Hand over `count` quotes whose rows `build()` makes later, on the writer thread.
+        """Hand over `count` rows (quotes, refusals) that `build()` makes later, on the writer
+        thread.
 
         `block=True` (a large upload, on a worker thread, never the event loop) first waits
         while `max_waiting` rows are queued: a million-row CSV is priced faster than its rows
@@ -192,7 +194,7 @@ class QuoteWriter:
             self._ensure_schema()
             self._replay()
             if rows:
-                self.store.insert_quotes(rows)
+                self.store.insert_rows(rows)
                 self.status.written += len(rows)
         except OUTAGE_ERRORS as exc:
             self._failed(exc)
@@ -237,7 +239,7 @@ class QuoteWriter:
             except FileNotFoundError:  # another process replayed it
                 continue
             try:
-                self.store.insert_quotes(rows)
+                self.store.insert_rows(rows)
             except OUTAGE_ERRORS:
                 raise
             except Exception as exc:  # noqa: BLE001 - this file's content, not an outage

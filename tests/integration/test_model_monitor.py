@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 
 from carprice import lake, monitor, registry
 from carprice.clean import clean_training
-from carprice.quotelog.records import prepared_rows
+from carprice.quotelog.records import prepared_rows, refusal_rows
 from carprice.quotelog.store import QuoteStore
 from carprice.synthetic import generate
 from tests.plugins.api_stack import Champion, refresh_settings
@@ -65,12 +65,23 @@ def env(champion: Champion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def test_quotes_like_training_need_no_retrain(env: Path, champion: Champion) -> None:
     store = QuoteStore.from_url(f"sqlite:///{env / 'quotes.db'}")
     store.migrate()
-    replay(store, champion.url, generate(rows=400, seed=11), datetime.now(UTC))
+    now = datetime.now(UTC)
+    replay(store, champion.url, generate(rows=400, seed=11), now)
+    for at, n in ((now - timedelta(hours=3), 12), (now - timedelta(days=9), 5)):  # 5 too old
+        reasons = ["brand 'Tesla' is unknown"] * n
+        store.insert_rows(
+            refusal_rows(reasons, created_at=at, model_version="1", api_key_name=None, source="csv")
+        )
     out = monitor.summarise(days=7, requested="test")
     assert out["quotes"] >= 350 and out["sales"] >= 175
     assert out["retrain"] is False, out["reasons"]
     assert out["sales_uri"] is None
-    assert "No retrain" in lake.read_bytes(out["report_uri"]).decode()
+    html = lake.read_bytes(out["report_uri"]).decode()
+    assert "No retrain" in html and "(12 rows)" in html
+    assert out["refused"] == 12
+    metrics = MlflowClient(champion.url).get_run(out["mlflow_run_id"]).data.metrics
+    assert metrics["refused"] == 12
+    assert metrics["rate_refused"] == pytest.approx(12 / (out["quotes"] + 12), abs=1e-5)
 
 
 def test_shifted_quotes_trigger_a_retrain_with_their_sales(env: Path, champion: Champion) -> None:

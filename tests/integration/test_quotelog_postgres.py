@@ -93,20 +93,26 @@ def own_postgres() -> Iterator[PgServer]:
 
 
 def _quote_all(client, sent: list[str], round_: int) -> None:  # noqa: ANN001
-    """One of each: a single quote, a batch of 3, a CSV of 4 rows; every one must succeed."""
+    """One of each: a single quote, a batch of 3, a CSV of 4 rows; every one must succeed.
+    Plus one refused row of each source: a single car, a batch item, a CSV row."""
     single = client.post("/predict", json={**CAR, "km_driven": 40_000 + round_})
     assert single.status_code == 200, single.text
     sent.append(single.json()["quote_id"])
-    batch = client.post("/predict/batch", json=[{**CAR, "year": 2012 + i} for i in range(3)])
-    assert batch.status_code == 200, batch.text
-    sent += [item["quote_id"] for item in batch.json()["items"]]
+    assert client.post("/predict", json={**CAR, "brand": "Tesla"}).status_code == 422
+    cars = [{**CAR, "year": 2012 + i} for i in range(3)] + [{**CAR, "brand": "Tesla"}]
+    batch = client.post("/predict/batch", json=cars)
+    assert batch.status_code == 200 and batch.json()["priced"] == 3, batch.text
+    sent += [item["quote_id"] for item in batch.json()["items"] if item["error"] is None]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(CAR))
     writer.writeheader()
     writer.writerows([{**CAR, "km_driven": 10_000 * (i + 1)} for i in range(4)])
+    writer.writerow({**CAR, "fuel": "Electric"})
     priced = client.post("/predict/csv", files={"file": ("c.csv", out.getvalue(), "text/csv")})
     assert priced.status_code == 200, priced.text
-    sent += [row["quote_id"] for row in csv.DictReader(io.StringIO(priced.text))]
+    sent += [
+        row["quote_id"] for row in csv.DictReader(io.StringIO(priced.text)) if not row["error"]
+    ]
 
 
 def test_outage_loses_no_quote(own_postgres: PgServer, champion: Champion, tmp_path) -> None:  # noqa: ANN001
@@ -149,9 +155,13 @@ def test_outage_loses_no_quote(own_postgres: PgServer, champion: Champion, tmp_p
             sources = dict(
                 conn.execute(text("SELECT source, count(*) FROM quotes GROUP BY source")).all()
             )
+            refused = dict(
+                conn.execute(text("SELECT source, count(*) FROM refusals GROUP BY source")).all()
+            )
     finally:
         engine.dispose()
     lost = set(sent) - set(stored)
     assert not lost, f"{len(lost)} quotes lost"
     assert len(stored) == len(sent)  # each exactly once (no strays, no doubles)
     assert sources == {"predict": 20, "batch": 60, "csv": 80}
+    assert refused == {"predict": 20, "batch": 20, "csv": 20}  # each exactly once too

@@ -23,7 +23,7 @@ def quotes() -> pd.DataFrame:
 
 def test_accuracy_on_matched_sales() -> None:
     out = monitoring.summary(quotes(), refused=1)
-    assert (out["quotes"], out["sales"]) == (4, 3)
+    assert (out["quotes"], out["refused"], out["sales"]) == (4, 1, 3)
     acc = out["accuracy"]
     assert acc["mae"] == pytest.approx((10_000 + 50_000 + 0) / 3, abs=0.01)
     assert acc["mape"] == pytest.approx((10_000 / 110_000 + 50_000 / 150_000) / 3, abs=1e-5)
@@ -69,4 +69,19 @@ def test_logged_inputs_become_columns_for_drift() -> None:
     out = monitoring.with_inputs(frame)
     assert list(out["year"]) == [2015] * 4 and list(out["fuel"]) == ["Diesel"] * 4
     assert list(out["price"]) == list(frame["price"])  # a logged column is never replaced
-    assert monitoring.summary(out)["rates"]["refused"] is None  # not in the quote log
+    assert monitoring.summary(out)["rates"]["refused"] is None  # refusals not counted
+
+
+def test_refusal_rate_is_refused_over_everything_asked_for() -> None:
+    """refused / (quotes + refused): 0 with none refused, 1 with nothing priced, None only
+    when the window holds neither."""
+    out = monitoring.summary(quotes(), refused=0)
+    assert out["refused"] == 0 and out["rates"]["refused"] == 0.0
+    out = monitoring.summary(quotes(), refused=2)
+    assert out["refused"] == 2 and out["rates"]["refused"] == pytest.approx(2 / 6, abs=1e-5)
+    only = monitoring.summary(quotes().iloc[:0], refused=3)
+    assert (only["quotes"], only["refused"], only["rates"]["refused"]) == (0, 3, 1.0)
+    assert only["rates"]["out_of_range"] is None  # a share of quotes: there are none
+    nothing = monitoring.summary(quotes().iloc[:0], refused=0)
+    assert nothing["rates"]["refused"] is None
+    assert monitoring.summary(quotes())["refused"] is None  # the caller didn't count

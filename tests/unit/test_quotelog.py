@@ -53,11 +53,11 @@ class FlakyStore(QuoteStore):
         self.down = threading.Event()
         self.calls = 0
 
-    def insert_quotes(self, rows):  # noqa: ANN001, ANN201
+    def insert_rows(self, rows):  # noqa: ANN001, ANN201
         self.calls += 1
         if self.down.is_set():
             raise OperationalError("INSERT", {}, ConnectionRefusedError("server is down"))
-        return super().insert_quotes(rows)
+        return super().insert_rows(rows)
 
 
 def test_quote_ids_are_distinct_uuid4() -> None:
@@ -71,7 +71,7 @@ def test_quote_ids_are_distinct_uuid4() -> None:
 def test_migrations_create_the_tables_and_run_twice(store: QuoteStore) -> None:
     store.migrate()  # idempotent: a restart runs it again
     names = set(inspect(store.engine).get_table_names())
-    assert {"quotes", "sales", "sale_history", "alembic_version"} <= names
+    assert {"quotes", "refusals", "sales", "sale_history", "alembic_version"} <= names
 
 
 def test_insert_is_idempotent_and_keeps_every_field(store: QuoteStore) -> None:
