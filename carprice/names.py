@@ -44,3 +44,6 @@ REPLACED_TAG = "carprice.replaced"  # the champion it replaced then
 PROMOTION_TAG = "carprice.promotion"  # how: gate, approval, rollback
 PROMOTION_REASON_TAG = "carprice.promotion_reason"
 ROLLED_BACK_TAG = "carprice.rolled_back"  # reason, on a version rolled back from champion
+# SHA-256 of the configured raw file a run trained on (data_uri's bytes, before any extra_data
+# was appended): `make up` retrains when the configured data is not the champion's.
+DATA_SOURCE_SHA_TAG = "data.source_sha256"

@@ -19,6 +19,7 @@ candidate and champion on it.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tempfile
@@ -57,6 +58,7 @@ def ingest(data_uri: str, run: str, extra_uris: Sequence[str] = ()) -> dict[str,
     data = lake.read_bytes(data_uri)
     if not data.strip():
         raise ValueError(f"{data_uri} is empty")
+    source_sha = hashlib.sha256(data).hexdigest()  # the configured file, before any extras
     extra_rows = 0
     if extra_uris:
         import pandas as pd
@@ -73,11 +75,18 @@ def ingest(data_uri: str, run: str, extra_uris: Sequence[str] = ()) -> dict[str,
         extra_rows = sum(len(e) for e in extras)
         data = pd.concat([base, *extras], ignore_index=True).to_csv(index=False).encode()
     source = {"data_uri": data_uri, "bytes": len(data), "extra_uris": list(extra_uris),
-              "extra_rows": extra_rows}  # fmt: skip
+              "extra_rows": extra_rows, "sha256": source_sha}  # fmt: skip
     with StageWriter(run, "raw") as stage:
         stage.write(RAW_NAME, data)
         stage.write_json("source.json", source)
     return source
+
+
+def source_sha256(run: str) -> str:
+    """SHA-256 of the configured file the run read (runs ingested before it was recorded,
+    always without extras then, fall back to the snapshot's checksum: the same bytes)."""
+    recorded = runlake.read_json(run, "raw", "source.json").get("sha256")
+    return recorded or runlake.manifest(run, "raw")["files"][RAW_NAME]["sha256"]
 
 
 def validate(run: str) -> dict[str, int]:
@@ -216,6 +225,7 @@ def tune(
                 "data.synthetic": str(profile["synthetic"]).lower(),
                 # the raw snapshot's checksum: retrains on the same bytes are recognisable
                 "data.sha256": runlake.manifest(run, "raw")["files"][RAW_NAME]["sha256"],
+                names.DATA_SOURCE_SHA_TAG: source_sha256(run),
             }
         )
         mlflow.log_params(
@@ -325,7 +335,12 @@ def register(run: str, settings: Settings | None = None) -> str:
             _load_model(run),
             best["mlflow_run_id"],
             settings.model_name,
-            tags={PIPELINE_TAG: best["label"], "lake.run": run, names.EVAL_SET_TAG: eval_set},
+            tags={
+                PIPELINE_TAG: best["label"],
+                "lake.run": run,
+                names.EVAL_SET_TAG: eval_set,
+                names.DATA_SOURCE_SHA_TAG: source_sha256(run),
+            },
         )
     with StageWriter(run, "registry") as stage:
         stage.write_json("version.json", {"model": settings.model_name, "version": version})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ class Seed:
     data_uri: str
     source: str  # "configured: <uri>" or "synthetic"
     uploaded: bool
+    sha256: str = ""  # of the object's bytes: what a champion trained on it records
+    replaced: bool = False  # the configured file differed from the object there before
 
 
 def s3_client(settings: StackSettings, creds: Credentials) -> Any:
@@ -47,24 +50,24 @@ def ensure_buckets(client: Any) -> None:
             client.create_bucket(Bucket=name)
 
 
-def _exists(client: Any, key: str) -> bool:
+def _read(client: Any, key: str) -> bytes | None:
     try:
-        client.head_object(Bucket=DATA_BUCKET, Key=key)
+        return client.get_object(Bucket=DATA_BUCKET, Key=key)["Body"].read()
     except client.exceptions.ClientError:
-        return False
-    return True
+        return None
 
 
 def seed_data(client: Any, raw_data: str | None, work_dir: Path) -> Seed:
     """Upload CARPRICE_RAW_DATA to s3://data/raw/car_details_v3.csv (`names.RAW_KEY`), or
-    else the synthetic sample under a name that says so. An object already there is kept."""
-    if raw_data:
-        key, source = REAL_KEY, f"configured: {raw_data}"
-    else:
-        key, source = SYNTHETIC_KEY, "synthetic"
+    else the synthetic sample under a name that says so.
+
+    The synthetic sample already there is kept. A configured file replaces the object when
+    their bytes differ (a new file was configured since the last `up`): the lake then holds
+    what the user configured, and every earlier training run kept its own snapshot."""
+    key = REAL_KEY if raw_data else SYNTHETIC_KEY
+    source = f"configured: {raw_data}" if raw_data else "synthetic"
     uri = f"s3://{DATA_BUCKET}/{key}"
-    if _exists(client, key):
-        return Seed(uri, source, uploaded=False)
+    there = _read(client, key)
     if raw_data:
         from carprice import lake
 
@@ -75,9 +78,17 @@ def seed_data(client: Any, raw_data: str | None, work_dir: Path) -> Seed:
                 f"CARPRICE_RAW_DATA={raw_data} could not be read ({err}); fix the path or "
                 "unset it to use the synthetic sample"
             ) from err
+        if there == body:
+            return Seed(uri, source, uploaded=False, sha256=_sha(body))
+    elif there is not None:
+        return Seed(uri, source, uploaded=False, sha256=_sha(there))
     else:
         from carprice.synthetic import ensure_sample
 
         body = Path(ensure_sample(str(work_dir))).read_bytes()
     client.put_object(Bucket=DATA_BUCKET, Key=key, Body=body)
-    return Seed(uri, source, uploaded=True)
+    return Seed(uri, source, uploaded=True, sha256=_sha(body), replaced=there is not None)
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

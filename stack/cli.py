@@ -6,9 +6,13 @@ import argparse
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from stack import control, envfile
 from stack.config import StackSettings, get_stack_settings
+
+if TYPE_CHECKING:
+    from stack.bootstrap import Seed
 
 
 def say(message: str) -> None:
@@ -52,8 +56,23 @@ def _start_services(settings: StackSettings) -> None:
         raise UpError(str(err)) from err
 
 
-def _ensure_champion(settings: StackSettings, seed_uri: str) -> str:
-    """Return the live champion version, training one through Airflow if none exists."""
+def stale_reason(version: str | None, trained_on: str | None, seed: Seed) -> str | None:
+    """Why the champion can't be served on this data (None: it can). A champion trained on
+    other bytes than the configured data's, or on bytes nobody recorded, is the wrong model."""
+    if version is None:
+        return None
+    if trained_on is None:
+        return f"champion v{version} records no checksum of its training data"
+    if trained_on != seed.sha256:
+        return (
+            f"champion v{version} was trained on other data (sha256 {trained_on[:12]}…) than "
+            f"this stack's ({seed.source}, sha256 {seed.sha256[:12]}…)"
+        )
+    return None
+
+
+def _train(settings: StackSettings, seed: Seed, reason: str) -> str:
+    """Run the training DAG on the seed data, follow it, return the champion version after."""
     from carprice.settings import get_settings
     from stack import training
     from stack.credentials import load_or_create
@@ -61,35 +80,65 @@ def _ensure_champion(settings: StackSettings, seed_uri: str) -> str:
 
     app = get_settings()
     creds, _ = load_or_create(settings.secrets_dir)
+    conf: dict[str, object] = {"trials": settings.trials, "data_uri": seed.data_uri}
+    if settings.max_rounds is not None:
+        conf["max_rounds"] = settings.max_rounds
+    airflow = training.Airflow(
+        settings.url(settings.airflow_port), AIRFLOW_USER, creds.airflow_admin_password
+    )
+    say(f"training: waiting for DAG {settings.dag_id} to be parsed …")
+    airflow.wait_for_dag(settings.dag_id, timeout=240)
+    run_id = airflow.trigger(settings.dag_id, {**conf, "reason": f"make up: {reason}"})
+    say(f"training: triggered {settings.dag_id} run {run_id} with {conf}")
+    result = airflow.follow(settings.dag_id, run_id, settings.train_timeout, say)
+    if result["state"] != "success":
+        failed = [t for t, s in result["tasks"].items() if s in ("failed", "upstream_failed")]
+        raise UpError(
+            f"training run {run_id} {result['state']} (tasks {failed}); the stack is still "
+            f"up: read the task logs in the Airflow UI "
+            f"{settings.url(settings.airflow_port)} or under "
+            f"{settings.state / 'airflow' / 'logs'}"
+        )
     mlflow_url = settings.url(settings.mlflow_port)
     version = training.champion_version(mlflow_url, app.model_name, app.model_alias)
-    if version is not None:
-        say(f"champion: {app.model_name} v{version} already registered, not retraining")
-    else:
-        conf: dict[str, object] = {"trials": settings.trials, "data_uri": seed_uri}
-        if settings.max_rounds is not None:
-            conf["max_rounds"] = settings.max_rounds
-        airflow = training.Airflow(
-            settings.url(settings.airflow_port), AIRFLOW_USER, creds.airflow_admin_password
+    if version is None:
+        raise UpError(
+            f"run {run_id} succeeded but no '{app.model_alias}' alias exists in MLflow "
+            f"({mlflow_url}); see the promote task's log in Airflow"
         )
-        say(f"training: waiting for DAG {settings.dag_id} to be parsed …")
-        airflow.wait_for_dag(settings.dag_id, timeout=240)
-        run_id = airflow.trigger(settings.dag_id, conf)
-        say(f"training: triggered {settings.dag_id} run {run_id} with {conf}")
-        result = airflow.follow(settings.dag_id, run_id, settings.train_timeout, say)
-        if result["state"] != "success":
-            failed = [t for t, s in result["tasks"].items() if s in ("failed", "upstream_failed")]
+    return version
+
+
+def _ensure_champion(settings: StackSettings, seed: Seed) -> str:
+    """Return the live champion version once it was trained on the seed data: train one
+    through Airflow if there is none, or if the registered one was trained on other data."""
+    from carprice.settings import get_settings
+    from stack import training
+
+    app = get_settings()
+    mlflow_url = settings.url(settings.mlflow_port)
+    version = training.champion_version(mlflow_url, app.model_name, app.model_alias)
+    trained_on = (
+        training.champion_data_sha(mlflow_url, app.model_name, version) if version else None
+    )
+    stale = stale_reason(version, trained_on, seed)
+    if version is not None and stale is None:
+        say(
+            f"champion: {app.model_name} v{version} already registered, trained on this data "
+            f"(sha256 {seed.sha256[:12]}…), not retraining"
+        )
+    else:
+        if stale:
+            say(f"champion: {stale}: training on the configured data instead")
+        version = _train(settings, seed, stale or "no champion yet")
+        after = training.champion_data_sha(mlflow_url, app.model_name, version)
+        still = stale_reason(version, after, seed)
+        if still:
             raise UpError(
-                f"training run {run_id} {result['state']} (tasks {failed}); the stack is still "
-                f"up: read the task logs in the Airflow UI "
-                f"{settings.url(settings.airflow_port)} or under "
-                f"{settings.state / 'airflow' / 'logs'}"
-            )
-        version = training.champion_version(mlflow_url, app.model_name, app.model_alias)
-        if version is None:
-            raise UpError(
-                f"run {run_id} succeeded but no '{app.model_alias}' alias exists in MLflow "
-                f"({mlflow_url}); see the promote task's log in Airflow"
+                f"the run trained on the configured data did not go live: {still}. The "
+                "promotion gate kept it (its verdict is on the version in MLflow and on "
+                "Pipelines); approve the challenger on Pipelines, or retrain there, and run "
+                "`make up` again. The stack is still up."
             )
     say(f"api: waiting until it serves v{version} …")
     training.wait_api_serving(settings.url(settings.api_port), version, timeout=300)
@@ -114,8 +163,9 @@ def up(settings: StackSettings) -> int:
     client = bootstrap.s3_client(settings, creds)
     bootstrap.ensure_buckets(client)
     seed = bootstrap.seed_data(client, os.environ.get("CARPRICE_RAW_DATA"), settings.state)
-    say(f"data: {seed.data_uri} ({seed.source}{', uploaded' if seed.uploaded else ''})")
-    version = _ensure_champion(settings, seed.data_uri)
+    uploaded = ", replaced: the file changed" if seed.replaced else ", uploaded"
+    say(f"data: {seed.data_uri} ({seed.source}{uploaded if seed.uploaded else ''})")
+    version = _ensure_champion(settings, seed)
     env = envfile.values(settings, creds)
     env.update(
         {
@@ -165,8 +215,14 @@ def logs(settings: StackSettings, service: str | None, follow: bool = True) -> i
     return 0  # pragma: no cover - exec does not return
 
 
-def status(settings: StackSettings) -> int:
-    """Supervisor pid, each service's health and the memory held."""
+def _backend(url: str) -> str:
+    """A database URL's kind only ("sqlite", "postgresql"): never its host, user or password."""
+    return url.split(":", 1)[0].split("+", 1)[0]
+
+
+def status_report(settings: StackSettings) -> dict[str, object]:
+    """What runs, on what: the executor, each database's backend, the Celery workers by name
+    (none with the LocalExecutor), each service's URL and health, and the memory held."""
     import httpx
 
     from stack import health
@@ -175,17 +231,47 @@ def status(settings: StackSettings) -> int:
 
     pid = control.read_pid(settings.pidfile)
     if pid is None:
-        say("stack not running")
-        return 3
+        return {"running": False, "state_dir": str(settings.state)}
     creds, _ = load_or_create(settings.secrets_dir)
-    say(f"supervisor pid {pid}")
+    services = build(settings, creds)
+    by_name = {s.name: s for s in services}
+    airflow = by_name["airflow-scheduler"].env
+    mlflow_argv = by_name["mlflow"].argv
+    store = mlflow_argv[mlflow_argv.index("--backend-store-uri") + 1]
     with httpx.Client(timeout=5, trust_env=False) as client:
-        for service in build(settings, creds):
-            state = "healthy" if health.is_healthy(service, client) else "NOT healthy"
-            say(f"  {service.name:<22} {state:<12} {service.log_file(settings.log_dir)}")
+        states = [
+            {
+                "name": s.name,
+                "url": s.health_url,
+                "state": "healthy" if health.is_healthy(s, client) else "unhealthy",
+                "log": str(s.log_file(settings.log_dir)),
+            }
+            for s in services
+        ]
     count, rss, pss = control.memory(settings.state)
-    say(f"  {count} processes, RSS {rss:.0f} MiB, PSS {pss:.0f} MiB")
-    return 0
+    return {
+        "running": True,
+        "supervisor_pid": pid,
+        "executor": airflow["AIRFLOW__CORE__EXECUTOR"],
+        "databases": {
+            "airflow": _backend(airflow["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]),
+            "mlflow": _backend(store),
+            "quote_log": _backend(by_name["api"].env["CARPRICE_DATABASE_URL"]),
+        },
+        # The LocalExecutor runs tasks in the scheduler's own subprocesses: no worker to name.
+        "workers": [],
+        "services": states,
+        "memory": {"processes": count, "rss_mib": round(rss), "pss_mib": round(pss)},
+    }
+
+
+def status(settings: StackSettings) -> int:
+    """`status_report` as JSON on stdout; exit 3 when the stack is not running."""
+    import json
+
+    report = status_report(settings)
+    print(json.dumps(report, indent=2), flush=True)
+    return 0 if report["running"] else 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     p_logs = sub.add_parser("logs", help="follow the logs")
     p_logs.add_argument("service", nargs="?", help="one service (default: all)")
     p_logs.add_argument("--no-follow", action="store_true")
-    sub.add_parser("status", help="health of each service")
+    sub.add_parser("status", help="JSON: executor, databases, workers, each service's health")
     sub.add_parser("supervise", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     settings = get_stack_settings()

@@ -43,6 +43,26 @@ def champion_version(mlflow_url: str, model: str, alias: str) -> str | None:
         raise
 
 
+def champion_data_sha(mlflow_url: str, model: str, version: str) -> str | None:
+    """SHA-256 of the configured file the version was trained on: its own tag, else its
+    training run's snapshot checksum (versions from before the tag; they never had extras),
+    else None (unknown)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from carprice import names
+
+    client = MlflowClient(tracking_uri=mlflow_url, registry_uri=mlflow_url)
+    found = client.get_model_version(model, version)
+    if found.tags.get(names.DATA_SOURCE_SHA_TAG):
+        return found.tags[names.DATA_SOURCE_SHA_TAG]
+    try:
+        run = client.get_run(found.run_id) if found.run_id else None
+    except MlflowException:  # the run was deleted: nothing says what it trained on
+        return None
+    return (run.data.tags.get("data.sha256") or None) if run else None
+
+
 def airflow_api(url: str) -> ApiClient:
     """apache-airflow-client's ApiClient for ``url``: no proxy from the environment, no
     retries, no redirects followed (a call either answers or fails at once). Callers pass

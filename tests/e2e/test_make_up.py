@@ -2,12 +2,14 @@
 
 First `up` trains a small champion through Airflow (synthetic data, 2 trials, 50 rounds) and
 must end with the API serving it; `stack.env` must hold working URLs and credentials; `up`
-again (running, then after `down`) must reuse the state without retraining; `down` must leave
-no process and no listening port behind.
+again (running, then after `down`) must reuse the state without retraining; `up` with other
+data configured must train on it, since the champion is then the wrong model; `down` must
+leave no process and no listening port behind.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import httpx
 import pytest
 
 from carprice.names import TRAINING_DAG
+from carprice.synthetic import generate
 from stack import control, envfile
 from stack.ports import is_free
 from stack.training import airflow_api, request_token
@@ -133,10 +136,39 @@ def test_up_trains_once_serves_and_down_cleans_up(
         health = httpx.get(values["DASHBOARD_URL"] + "/_stcore/health", trust_env=False)
         assert health.status_code == 200
 
+    # `status`: JSON naming the executor, each database's kind and every service healthy.
+    shown = _stack("status", stack_env, timeout=60)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    report = json.loads(shown.stdout)
+    assert report["running"] and report["executor"] == "LocalExecutor"
+    assert report["databases"] == {"airflow": "sqlite", "mlflow": "sqlite", "quote_log": "sqlite"}
+    assert report["workers"] == []
+    assert {s["name"]: s["state"] for s in report["services"]} == {
+        s["name"]: "healthy" for s in report["services"]
+    }
+    assert {"api", "mlflow", "airflow-scheduler"} <= {s["name"] for s in report["services"]}
+    assert not [s for s in secrets if len(s) >= 8 and s in shown.stdout]
+
     # `up` on a running stack: reuse, no retraining.
     again = _stack("up", stack_env, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "already running" in again.stdout and "not retraining" in again.stdout
+
+    # Other data configured (`CARPRICE_RAW_DATA=<file> make up`): the champion was trained on
+    # the synthetic sample, so it is the wrong model for it; `up` says so and trains on it.
+    listings = state.parent / "listings.csv"
+    other = generate(rows=2000, seed=7)
+    other["selling_price"] = other["selling_price"] * 3  # a market the old champion never saw
+    other.to_csv(listings, index=False)
+    configured = {**stack_env, "CARPRICE_RAW_DATA": str(listings)}
+    retrained = _stack("up", configured, timeout=900)
+    assert retrained.returncode == 0, retrained.stdout[-3000:] + retrained.stderr[-3000:]
+    assert "champion v1 was trained on other data" in retrained.stdout, retrained.stdout
+    assert "training on the configured data instead" in retrained.stdout
+    assert "champion live: v2" in retrained.stdout
+    assert envfile.read(env_file)["DATA_SOURCE"] == "configured"
+    assert _airflow_runs(envfile.read(env_file)) == 2
+    stack_env = configured  # from here on the stack's data is that file
 
     # `down`: nothing left, every port free.
     down = _stack("down", stack_env, timeout=120)
@@ -144,14 +176,16 @@ def test_up_trains_once_serves_and_down_cleans_up(
     assert control.marked_processes(state) == []
     ports = {name: int(stack_env[f"CARPRICE_STACK_{name}_PORT"]) for name in PORT_VARS}
     assert all(is_free("127.0.0.1", port) for port in ports.values()), ports
+    stopped = _stack("status", stack_env, timeout=60)
+    assert stopped.returncode == 3 and json.loads(stopped.stdout)["running"] is False
 
     # Cold `up` from the same state: same champion, still one DAG run.
     started = time.monotonic()
     cold = _stack("up", stack_env, timeout=600)
     record("make up, existing state (no retraining)", time.monotonic() - started)
     assert cold.returncode == 0, cold.stdout[-3000:] + cold.stderr[-3000:]
-    assert "not retraining" in cold.stdout and "champion live: v1" in cold.stdout
-    assert _airflow_runs(envfile.read(env_file)) == 1
+    assert "not retraining" in cold.stdout and "champion live: v2" in cold.stdout
+    assert _airflow_runs(envfile.read(env_file)) == 2
 
     down = _stack("down", stack_env, timeout=120)
     assert down.returncode == 0

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from hashlib import sha256
 from pathlib import Path
 
 import mlflow
@@ -17,7 +18,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from carprice import registry, train
+from carprice import names, registry, train
 from carprice.settings import get_settings
 from carprice.synthetic import ensure_sample
 from tests.plugins.api_stack import CAR as API_CAR
@@ -82,6 +83,8 @@ def test_sqlite_server_train_register_reload_and_gate(
     assert champion.version == "1"
     assert champion.tags["gate.verdict"] == "promoted"
     assert champion.tags["gate.reason"] == "no champion yet"
+    # The champion records what it was trained on (make up compares it with its data).
+    assert champion.tags[names.DATA_SOURCE_SHA_TAG] == sha256(Path(sample).read_bytes()).hexdigest()
 
     children = client.search_runs(
         [client.get_experiment_by_name("car_price").experiment_id],

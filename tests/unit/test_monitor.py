@@ -3,6 +3,7 @@ and the pipeline taking the exported sales as extra training rows."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -106,6 +107,9 @@ def test_pipeline_ingest_appends_the_sales(tmp_path: Path) -> None:
     run = runlake.run_uri(root, "manual__x")
     out = pipeline.ingest(raw_uri, run, [sales_uri])
     assert out["extra_rows"] == 4 and out["extra_uris"] == [sales_uri]
+    # The configured file's checksum, not the merged snapshot's: sales don't make it "other data".
+    assert out["sha256"] == hashlib.sha256(lake.read_bytes(raw_uri)).hexdigest()
+    assert pipeline.source_sha256(run) == out["sha256"]
     pipeline.validate(run)
     clean = lake.read_parquet(lake.join(run, "validated", "clean.parquet"))
     sold = clean[(clean["selling_price"] == 450_000) & clean["km_driven"].isin([145_500, 60_000])]
