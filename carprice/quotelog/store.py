@@ -161,56 +161,40 @@ class QuoteStore:
     def _insert_quotes(self, conn: Any, rows: Sequence[dict[str, Any]]) -> int:
         if not rows:
             return 0
-        table = _INSERT_TABLE
-        dialect = self.engine.dialect.name
-        if dialect == "sqlite":  # the driver's executemany: no per-row SQLAlchemy work
-            before = conn.exec_driver_sql("SELECT total_changes()").scalar()
-            conn.exec_driver_sql(_SQLITE_INSERT, _sqlite_rows(rows))
-            return conn.exec_driver_sql("SELECT total_changes()").scalar() - before
-        inserted = 0
-        for start in range(0, len(rows), self.chunk_rows):
-            chunk = [_quote_row(r) for r in rows[start : start + self.chunk_rows]]
-            if dialect == "postgresql":
-                insert = _dialect_insert(dialect)(table).on_conflict_do_nothing(
-                    index_elements=["quote_id"]
-                )
-                inserted += conn.execute(insert, chunk).rowcount or 0
-                continue
-            ids = [r["quote_id"] for r in chunk]
-            known = set(conn.scalars(select(table.c.quote_id).where(table.c.quote_id.in_(ids))))
-            fresh = [r for r in chunk if r["quote_id"] not in known]
-            if fresh:
-                conn.execute(table.insert(), fresh)
-            inserted += len(fresh)
-        return inserted
+        if self.engine.dialect.name == "sqlite":  # the driver's executemany: no per-row work
+            return _sqlite_insert(conn, _SQLITE_INSERT, _sqlite_rows(rows))
+        return self._insert_new(conn, _INSERT_TABLE, "quote_id", [_quote_row(r) for r in rows])
 
     def _insert_refusals(self, conn: Any, rows: Sequence[dict[str, Any]]) -> int:
         if not rows:
             return 0
-        table = Refusal.__table__
-        dialect = self.engine.dialect.name
-        if dialect == "sqlite":  # timestamps stored as `_sqlite_rows` stores the quotes'
+        if self.engine.dialect.name == "sqlite":  # timestamps stored as the quotes' are
             stamps = _stamps(r["created_at"] for r in rows)
             values = [
                 (r["refusal_id"], stamps[r["created_at"]], r["model_version"],
                  r.get("api_key_name"), r["reason"], r["source"])
                 for r in rows
             ]  # fmt: skip
-            before = conn.exec_driver_sql("SELECT total_changes()").scalar()
-            conn.exec_driver_sql(_SQLITE_REFUSAL_INSERT, values)
-            return conn.exec_driver_sql("SELECT total_changes()").scalar() - before
+            return _sqlite_insert(conn, _SQLITE_REFUSAL_INSERT, values)
+        table = Refusal.__table__
+        return self._insert_new(conn, table, "refusal_id", [_refusal_row(r) for r in rows])
+
+    def _insert_new(self, conn: Any, table: Any, key: str, rows: list[dict[str, Any]]) -> int:
+        """Insert the rows whose `key` the table doesn't hold yet, in chunks; how many were
+        new (a replayed spool batch inserts nothing twice)."""
+        dialect = self.engine.dialect.name
         inserted = 0
         for start in range(0, len(rows), self.chunk_rows):
-            chunk = [_refusal_row(r) for r in rows[start : start + self.chunk_rows]]
+            chunk = rows[start : start + self.chunk_rows]
             if dialect == "postgresql":
                 insert = _dialect_insert(dialect)(table).on_conflict_do_nothing(
-                    index_elements=["refusal_id"]
+                    index_elements=[key]
                 )
                 inserted += conn.execute(insert, chunk).rowcount or 0
                 continue
-            ids = [r["refusal_id"] for r in chunk]
-            known = set(conn.scalars(select(table.c.refusal_id).where(table.c.refusal_id.in_(ids))))
-            fresh = [r for r in chunk if r["refusal_id"] not in known]
+            column = table.c[key]
+            known = set(conn.scalars(select(column).where(column.in_([r[key] for r in chunk]))))
+            fresh = [r for r in chunk if r[key] not in known]
             if fresh:
                 conn.execute(table.insert(), fresh)
             inserted += len(fresh)
@@ -407,6 +391,14 @@ _SQLITE_REFUSAL_INSERT = (
     f"INSERT INTO refusals ({', '.join(REFUSAL_FIELDS)}) "
     f"VALUES ({', '.join('?' * len(REFUSAL_FIELDS))}) ON CONFLICT (refusal_id) DO NOTHING"
 )
+
+
+def _sqlite_insert(conn: Any, sql: str, values: Sequence[Any]) -> int:
+    """One executemany through the driver; how many rows it added (ON CONFLICT DO NOTHING skips
+    ids already there, so SQLite's change counter is the count)."""
+    before = conn.exec_driver_sql("SELECT total_changes()").scalar()
+    conn.exec_driver_sql(sql, values)
+    return conn.exec_driver_sql("SELECT total_changes()").scalar() - before
 
 
 def _stamps(values: Iterable[Any]) -> dict[Any, str]:
