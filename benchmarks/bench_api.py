@@ -125,13 +125,15 @@ def single_row(api: str, peer: str, cars: pd.DataFrame, n: int) -> dict[str, lis
         {k: v for k, v in r.items() if not (isinstance(v, float) and np.isnan(v))}
         for r in cars.head(n).to_dict("records")
     ]
-    times: dict[str, list[float]] = {"api": [], "peer": []}
+    times: dict[str, list[float]] = {"api": [], "api_unlogged": [], "peer": []}
     with httpx.Client(timeout=30) as client:
 
         def call(which: str, rec: dict) -> float:
             started = time.perf_counter()
             if which == "api":
                 r = client.post(f"{api}/predict", json=rec)
+            elif which == "api_unlogged":  # the quote log's cost is the difference
+                r = client.post(f"{api}/predict", params={"record": "false"}, json=rec)
             else:
                 r = client.post(f"{peer}/invocations", json=split_payload(pd.DataFrame([rec])))
             elapsed = time.perf_counter() - started
@@ -139,11 +141,11 @@ def single_row(api: str, peer: str, cars: pd.DataFrame, n: int) -> dict[str, lis
             return elapsed
 
         for rec in records[:20]:  # warm-up
-            call("api", rec)
-            call("peer", rec)
+            for which in times:
+                call(which, rec)
         block = 50
         for start in range(0, len(records), block):
-            for which in ("api", "peer"):
+            for which in times:
                 for rec in records[start : start + block]:
                     times[which].append(call(which, rec))
     return times
@@ -180,9 +182,15 @@ def best_of(fn, repeat: int = 3) -> float:  # noqa: ANN001
     return min(fn() for _ in range(repeat))
 
 
-def post_csv(client: httpx.Client, api: str, data: bytes, expect_rows: int) -> float:
+def post_csv(
+    client: httpx.Client, api: str, data: bytes, expect_rows: int, record: bool = True
+) -> float:
     started = time.perf_counter()
-    r = client.post(f"{api}/predict/csv", files={"file": ("cars.csv", data, "text/csv")})
+    r = client.post(
+        f"{api}/predict/csv",
+        params=None if record else {"record": "false"},
+        files={"file": ("cars.csv", data, "text/csv")},
+    )
     elapsed = time.perf_counter() - started
     r.raise_for_status()
     lines = r.text.count("\n") - 1
@@ -247,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
             raw_bytes = raw.to_csv(index=False).encode()
             with httpx.Client(timeout=600) as client:
                 api_s = best_of(lambda: post_csv(client, api, csv_bytes, len(rows)))
+                unlogged_s = best_of(
+                    lambda: post_csv(client, api, csv_bytes, len(rows), record=False)
+                )
                 peer_s = best_of(lambda: post_split(client, peer, rows))
                 api_raw_s = best_of(lambda: post_csv(client, api, raw_bytes, len(raw)))
                 peer_raw_s = best_of(lambda: post_split(client, peer, raw))
@@ -279,13 +290,16 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"{'single row, sequential HTTP, distinct cars':<52}{'p50 ms':>9}{'p95 ms':>9}",
         ms("our API  POST /predict (+contribs, bounds, comps)", single["api"]),
+        ms("our API  POST /predict?record=false (no quote log)", single["api_unlogged"]),
         ms("peer     POST /invocations (price, bounds)", single["peer"]),
         ms("floor    booster.predict, in-process", plain),
         ms("floor    booster.predict(pred_contribs), in-process", contribs),
-        f"  ratio peer p50 / our p50: {p50['peer'] / p50['api']:.2f}x (target >= 1)",
+        f"  ratio peer p50 / our p50: {p50['peer'] / p50['api']:.2f}x (target >= 1); "
+        f"quote log adds {p50['api'] - p50['api_unlogged']:+.2f} ms to our p50",
         "",
         f"{f'{n:,} rows, best of 3':<52}{'seconds':>9}{'rows/s':>11}",
         rate("our API  POST /predict/csv (CarFeatures columns)", api_s),
+        rate("our API  POST /predict/csv?record=false (same)", unlogged_s),
         rate("peer     POST /invocations dataframe_split (same)", peer_s),
         rate("our API  POST /predict/csv (raw listing columns)", api_raw_s),
         rate("peer     dataframe_split (raw listing columns)", peer_raw_s),
