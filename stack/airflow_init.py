@@ -20,6 +20,17 @@ def write_passwords(home: Path, creds: Credentials) -> Path:
     return path
 
 
+def ensure_databases(settings: StackSettings) -> list[str]:
+    """Distributed profile: create Airflow's and MLflow's PostgreSQL databases if missing."""
+    if not settings.distributed:
+        return []
+    from stack import databases
+
+    return databases.ensure(
+        settings.database_url, settings.airflow_database, settings.mlflow_database
+    )
+
+
 def airflow_version() -> str:
     from importlib.metadata import version
 
@@ -35,6 +46,9 @@ def migrate(settings: StackSettings, creds: Credentials, timeout: float = 600) -
     home.mkdir(parents=True, exist_ok=True)
     marker = home / _MARKER
     wanted = airflow_version()
+    if settings.distributed:  # its own marker: the PostgreSQL database, not airflow.db
+        marker = home / f"{_MARKER}-distributed"
+        wanted = f"{wanted} {settings.airflow_database}"
     if marker.is_file() and marker.read_text().strip() == wanted:
         return False
     log = settings.log_dir / "airflow-db-migrate.log"

@@ -34,6 +34,9 @@ def _start_services(settings: StackSettings) -> None:
     if busy:
         raise UpError("cannot start, ports busy:\n" + "\n".join(f"  - {m}" for m in busy))
     airflow_init.write_passwords(settings.state / "airflow", creds)
+    created = airflow_init.ensure_databases(settings)
+    if created:
+        say(f"postgresql: created databases {', '.join(created)}")
     if not (settings.state / "airflow" / ".migrated").is_file():
         say("airflow: creating its database (first run only, about a minute) …")
     airflow_init.migrate(settings, creds)
@@ -152,6 +155,11 @@ def up(settings: StackSettings) -> int:
 
     started = time.monotonic()
     settings.state.mkdir(parents=True, exist_ok=True)
+    if settings.distributed:
+        say(
+            f"profile: distributed (CeleryExecutor, {settings.workers} workers, "
+            "PostgreSQL for Airflow and MLflow)"
+        )
     creds, created = load_or_create(settings.secrets_dir)
     if created:
         say(f"secrets: generated {len(created)} in {settings.secrets_dir} (mode 0600)")
@@ -188,6 +196,11 @@ def up(settings: StackSettings) -> int:
         f"password {env['AIRFLOW_PASSWORD']}"
     )
     say(f"  MLflow     {env['MLFLOW_URL']}")
+    if settings.distributed:
+        say(
+            f"  Flower     {env['FLOWER_URL']}   same login as Airflow; "
+            f"{settings.workers} Celery workers on {settings.broker_url.split('@')[-1]}"
+        )
     say(f"  S3         {env['S3_ENDPOINT']}   key {env['S3_KEY']} secret {env['S3_SECRET']}")
     say(f"  all of it  {settings.env_file} (0600); secrets in {settings.secrets_dir}")
     say(f"  memory     {count} processes, RSS {rss:.0f} MiB, PSS {pss:.0f} MiB")
@@ -215,29 +228,39 @@ def logs(settings: StackSettings, service: str | None, follow: bool = True) -> i
     return 0  # pragma: no cover - exec does not return
 
 
-def _backend(url: str) -> str:
-    """A database URL's kind only ("sqlite", "postgresql"): never its host, user or password."""
-    return url.split(":", 1)[0].split("+", 1)[0]
+def _workers(settings: StackSettings) -> dict[str, object]:
+    """The Celery workers that answer the broker's ping (none with the LocalExecutor, which
+    runs tasks in the scheduler's own subprocesses)."""
+    if not settings.distributed:
+        return {"workers": []}
+    from stack.celery_status import live_workers, safe_url
+
+    report: dict[str, object] = {"broker": safe_url(settings.broker_url)}
+    try:
+        report["workers"] = live_workers(settings.broker_url)
+    except Exception as err:  # noqa: BLE001 - a status report names the failure, never raises
+        report["workers"] = []
+        report["workers_error"] = f"broker unreachable: {type(err).__name__}: {err}"[:300]
+    return report
 
 
 def status_report(settings: StackSettings) -> dict[str, object]:
-    """What runs, on what: the executor, each database's backend, the Celery workers by name
-    (none with the LocalExecutor), each service's URL and health, and the memory held."""
+    """What runs, on what: the profile and executor, each database's backend, the Celery
+    workers that answer by name, each service's URL and health, and the memory held."""
     import httpx
 
     from stack import health
     from stack.credentials import load_or_create
-    from stack.services import build
+    from stack.databases import kind
+    from stack.services import build, mlflow_store_url
 
     pid = control.read_pid(settings.pidfile)
     if pid is None:
-        return {"running": False, "state_dir": str(settings.state)}
+        return {"running": False, "state_dir": str(settings.state), "profile": settings.profile}
     creds, _ = load_or_create(settings.secrets_dir)
     services = build(settings, creds)
     by_name = {s.name: s for s in services}
     airflow = by_name["airflow-scheduler"].env
-    mlflow_argv = by_name["mlflow"].argv
-    store = mlflow_argv[mlflow_argv.index("--backend-store-uri") + 1]
     with httpx.Client(timeout=5, trust_env=False) as client:
         states = [
             {
@@ -251,15 +274,15 @@ def status_report(settings: StackSettings) -> dict[str, object]:
     count, rss, pss = control.memory(settings.state)
     return {
         "running": True,
+        "profile": settings.profile,
         "supervisor_pid": pid,
         "executor": airflow["AIRFLOW__CORE__EXECUTOR"],
         "databases": {
-            "airflow": _backend(airflow["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]),
-            "mlflow": _backend(store),
-            "quote_log": _backend(by_name["api"].env["CARPRICE_DATABASE_URL"]),
+            "airflow": kind(airflow["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]),
+            "mlflow": kind(mlflow_store_url(settings)),
+            "quote_log": kind(by_name["api"].env["CARPRICE_DATABASE_URL"]),
         },
-        # The LocalExecutor runs tasks in the scheduler's own subprocesses: no worker to name.
-        "workers": [],
+        **_workers(settings),
         "services": states,
         "memory": {"processes": count, "rss_mib": round(rss), "pss_mib": round(pss)},
     }

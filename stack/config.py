@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +65,27 @@ class StackSettings(BaseSettings):
     stop_grace: float = Field(
         default=20.0, gt=0, description="Seconds between SIGTERM and SIGKILL on `down`."
     )
+    profile: Literal["embedded", "distributed"] = Field(
+        default="embedded",
+        description="embedded: SQLite + LocalExecutor; distributed: PostgreSQL + Celery workers.",
+    )
+    broker_url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="Celery broker (distributed profile)."
+    )
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432",
+        description="PostgreSQL server holding Airflow's and MLflow's databases (distributed).",
+    )
+    airflow_database: str = Field(default="airflow", description="Airflow's database there.")
+    mlflow_database: str = Field(default="mlflow_db", description="MLflow's database there.")
+    workers: int = Field(default=2, ge=1, le=16, description="Celery workers (distributed).")
+    worker_concurrency: int = Field(
+        default=1, ge=1, le=32, description="Tasks each Celery worker runs at once."
+    )
+    worker_log_port: int = Field(
+        default=8795, ge=1, le=65535, description="Log server of Celery worker 1 (+1 each next)."
+    )
+    flower_port: int = Field(default=5555, ge=1, le=65535, description="Flower (Celery UI).")
 
     @field_validator("state_dir", "dags_folder")
     @classmethod
@@ -106,9 +128,25 @@ class StackSettings(BaseSettings):
             "airflow-trigger-log-server": self.airflow_trigger_log_port,
             "api": self.api_port,
         }
+        if self.distributed:
+            ports["flower"] = self.flower_port
+            for index, port in enumerate(self.worker_log_ports(), start=1):
+                ports[f"airflow-worker-{index}-log-server"] = port
         if self.with_dashboard:
             ports["dashboard"] = self.dashboard_port
         return ports
+
+    @property
+    def distributed(self) -> bool:
+        return self.profile == "distributed"
+
+    def worker_names(self) -> list[str]:
+        """Celery hostnames of the workers (`celery@<name>` to Celery, service names here)."""
+        return [f"airflow-worker-{index}" for index in range(1, self.workers + 1)]
+
+    def worker_log_ports(self) -> list[int]:
+        """One task-log server port per worker: they share a host, so each needs its own."""
+        return [self.worker_log_port + index for index in range(self.workers)]
 
     @property
     def with_dashboard(self) -> bool:

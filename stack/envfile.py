@@ -25,7 +25,10 @@ def values(settings: StackSettings, creds: Credentials) -> dict[str, str]:
         "STATE_DIR": str(settings.state),
         "LOG_DIR": str(settings.log_dir),
         "SECRETS_DIR": str(settings.secrets_dir),
+        "PROFILE": settings.profile,
     }
+    if settings.distributed:  # Flower shares the Airflow login
+        env["FLOWER_URL"] = settings.url(settings.flower_port)
     return env
 
 

@@ -62,4 +62,6 @@ def _env_name(service: str) -> str:
         "airflow-worker-log-server": "AIRFLOW_WORKER_LOG",
         "airflow-trigger-log-server": "AIRFLOW_TRIGGER_LOG",
     }
+    if service not in names and service.endswith("-log-server"):
+        return "WORKER_LOG"  # a Celery worker's: CARPRICE_STACK_WORKER_LOG_PORT (+1 each)
     return names.get(service, service.upper())

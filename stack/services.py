@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stack import airflow_config, databases
 from stack.config import REPO_ROOT, StackSettings
 from stack.credentials import Credentials
 from stack.process import find_executable
@@ -82,10 +83,37 @@ def quote_log_env(settings: StackSettings) -> dict[str, str]:
     }
 
 
+def airflow_database_url(settings: StackSettings) -> str:
+    """Airflow's metadata database: SQLite in the state folder, or its PostgreSQL database."""
+    if settings.distributed:
+        return databases.database_url(settings.database_url, settings.airflow_database)
+    return f"sqlite:///{settings.state / 'airflow' / 'airflow.db'}"
+
+
+def mlflow_store_url(settings: StackSettings) -> str:
+    """MLflow's backend store: SQLite in the state folder, or its PostgreSQL database."""
+    if settings.distributed:
+        return databases.database_url(settings.database_url, settings.mlflow_database)
+    return f"sqlite:///{settings.state / 'mlflow.db'}"
+
+
+def _celery_env(settings: StackSettings, creds: Credentials) -> dict[str, str]:
+    """Broker, result backend (Airflow's PostgreSQL database) and Flower's address and login."""
+    return {
+        "AIRFLOW__CELERY__BROKER_URL": settings.broker_url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + airflow_database_url(settings),
+        "AIRFLOW__CELERY__FLOWER_HOST": settings.host,
+        "AIRFLOW__CELERY__FLOWER_PORT": str(settings.flower_port),
+        "AIRFLOW__CELERY__FLOWER_BASIC_AUTH": f"{AIRFLOW_USER}:{creds.airflow_admin_password}",
+    }
+
+
 def airflow_env(settings: StackSettings, creds: Credentials) -> dict[str, str]:
-    """Environment of every Airflow component; tasks inherit it (MLflow, S3, lake root)."""
+    """Environment of every Airflow component; tasks inherit it (MLflow, S3, lake root).
+
+    The profile's shared settings come from stack.airflow_config (compose.yaml and the tests
+    use the same); this adds where this stack's pieces are and its secrets."""
     home = settings.state / "airflow"
-    db = home / "airflow.db"
     env = base_env(settings)
     # Airflow finds airflow_local_settings.py (the preload) on PYTHONPATH: its own mechanism.
     local_settings = REPO_ROOT / "airflow" / "config"
@@ -93,34 +121,56 @@ def airflow_env(settings: StackSettings, creds: Credentials) -> dict[str, str]:
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(local_settings), env.get("PYTHONPATH")])
         )
-    return {
-        **env,
-        **s3_env(settings, creds),
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_folder.resolve()),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": str(settings.airflow_parallelism),
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{AIRFLOW_USER}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}",
-        "AIRFLOW__API__HOST": settings.host,
-        "AIRFLOW__API__PORT": str(settings.airflow_port),
-        "AIRFLOW__API__BASE_URL": settings.url(settings.airflow_port),
-        "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__API__SECRET_KEY": creds.airflow_api_secret_key,
-        "AIRFLOW__API_AUTH__JWT_SECRET": creds.airflow_jwt_secret,
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(settings.airflow_worker_log_port),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(settings.airflow_trigger_log_port),
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
-        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
-        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-        "MLFLOW_TRACKING_URI": settings.url(settings.mlflow_port),
-        "CARPRICE_LAKE_ROOT": f"s3://{DATA_BUCKET}",
-        "CARPRICE_WORK_DIR": str(settings.state / "work"),
-        **quote_log_env(settings),
-    }
+    db_url = airflow_database_url(settings)
+    env.update(
+        {
+            **s3_env(settings, creds),
+            "AIRFLOW_HOME": str(home),
+            **airflow_config.shared(settings.profile),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_folder.resolve()),
+            "AIRFLOW__CORE__PARALLELISM": str(settings.airflow_parallelism),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
+            "AIRFLOW__API__HOST": settings.host,
+            "AIRFLOW__API__PORT": str(settings.airflow_port),
+            "AIRFLOW__API__BASE_URL": settings.url(settings.airflow_port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__SECRET_KEY": creds.airflow_api_secret_key,
+            "AIRFLOW__API_AUTH__JWT_SECRET": creds.airflow_jwt_secret,
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(settings.airflow_worker_log_port),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(settings.airflow_trigger_log_port),
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "MLFLOW_TRACKING_URI": settings.url(settings.mlflow_port),
+            "CARPRICE_LAKE_ROOT": f"s3://{DATA_BUCKET}",
+            "CARPRICE_WORK_DIR": str(settings.state / "work"),
+            **quote_log_env(settings),
+        }
+    )
+    if settings.distributed:
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] = airflow_config.async_url(db_url)
+        env.update(_celery_env(settings, creds))
+    return env
+
+
+def celery_services(settings: StackSettings, airflow: dict[str, str]) -> list[Service]:
+    """N `airflow celery worker`s, each with its own Celery hostname, pid file and log server
+    port (they share a host), and Flower. A worker is up when its log server answers; `status`
+    also asks the broker which workers answer a ping."""
+    flower_url = settings.url(settings.flower_port) + "/healthcheck"
+    airflow_bin = bin_path("airflow")
+    services = []
+    for name, log_port in zip(settings.worker_names(), settings.worker_log_ports(), strict=True):
+        argv = [
+            airflow_bin, "celery", "worker",
+            "--celery-hostname", name,
+            "--concurrency", str(settings.worker_concurrency),
+            "--pid", str(settings.state / "airflow" / f"{name}.pid"),
+        ]  # fmt: skip
+        env = {**airflow, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port)}
+        services.append(Service(name, argv, settings.url(log_port) + "/", env))
+    flower_argv = [airflow_bin, "celery", "flower"]
+    services.append(Service("flower", flower_argv, flower_url, airflow))
+    return services
 
 
 def rclone_auth_env(key: str, secret: str) -> dict[str, str]:
@@ -136,6 +186,13 @@ def build(settings: StackSettings, creds: Credentials) -> list[Service]:
     base = base_env(settings)
     mlflow_url = settings.url(settings.mlflow_port)
     s3_url = settings.url(settings.s3_port)
+    # PostgreSQL's URL may hold a password: hand it over in the environment, not on argv.
+    mlflow_store_args: list[str] = []
+    mlflow_store_env: dict[str, str] = {}
+    if settings.distributed:
+        mlflow_store_env["MLFLOW_BACKEND_STORE_URI"] = mlflow_store_url(settings)
+    else:
+        mlflow_store_args = ["--backend-store-uri", mlflow_store_url(settings)]
     services = [
         Service(
             "s3",
@@ -161,8 +218,7 @@ def build(settings: StackSettings, creds: Credentials) -> list[Service]:
             [
                 bin_path("mlflow"),
                 "server",
-                "--backend-store-uri",
-                f"sqlite:///{state / 'mlflow.db'}",
+                *mlflow_store_args,
                 "--artifacts-destination",
                 f"s3://{MLFLOW_BUCKET}",
                 "--host",
@@ -173,7 +229,12 @@ def build(settings: StackSettings, creds: Credentials) -> list[Service]:
                 str(settings.mlflow_workers),
             ],
             mlflow_url + "/health",
-            {**base, **s3_env(settings, creds), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+            {
+                **base,
+                **s3_env(settings, creds),
+                **mlflow_store_env,
+                "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            },
         ),
     ]
     airflow = airflow_env(settings, creds)
@@ -183,6 +244,8 @@ def build(settings: StackSettings, creds: Credentials) -> list[Service]:
         services.append(
             Service(f"airflow-{component}", [bin_path("airflow"), component], health, airflow)
         )
+    if settings.distributed:
+        services.extend(celery_services(settings, airflow))
     api_env = {
         **base,
         "MLFLOW_TRACKING_URI": mlflow_url,

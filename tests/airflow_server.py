@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from stack import airflow_config
 from stack.training import airflow_api, request_token
 from tests.servers import (
     ManagedProcess,
@@ -368,17 +369,13 @@ def airflow_env(
             # training stack once, so forked task processes start with it loaded. The repo
             # root is not needed: carprice and friends are installed into the venv.
             "PYTHONPATH": str(REPO_ROOT / "airflow" / "config"),
+            # The embedded profile's shared settings (LocalExecutor): the ones `make up` uses.
+            **airflow_config.shared("embedded"),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{AIRFLOW_USER}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_uri,
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": db_uri.replace(
-                "postgresql+psycopg2://", "postgresql+asyncpg://"
-            ),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": airflow_config.async_url(db_uri),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
@@ -387,8 +384,6 @@ def airflow_env(
             "AIRFLOW__API_AUTH__JWT_SECRET": jwt_secret,
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         }
     )
