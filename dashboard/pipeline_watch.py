@@ -1,16 +1,14 @@
-"""Pipelines page logic without Streamlit: operator check, trigger conf, run progress, and
+"""Pipelines page logic without Streamlit: trigger conf and who asked, run progress, and
 what a finished retrain changed in the registry.
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from pydantic import SecretStr
 
 from carprice.champions import ROLLBACK_TO_TAG
 from carprice.names import (
@@ -49,11 +47,28 @@ STATE_COLOURS = {
 HEADLINE_METRICS = ("frozen_mae", "frozen_mape", "test_mae", "test_rmse", "test_r2", "test_mape")
 
 
-def operator_ok(typed: str, configured: SecretStr | None) -> bool:
-    """Constant-time comparison; an unset operator password never matches."""
-    if configured is None or not configured.get_secret_value() or not typed:
-        return False
-    return hmac.compare_digest(typed.encode(), configured.get_secret_value().encode())
+#: The DAG run conf key naming who asked for a run (a DAG ignores conf keys it has no Param for).
+REQUESTED_BY = "requested_by"
+
+
+def with_requester(conf: dict[str, Any], requested_by: str) -> dict[str, Any]:
+    """The trigger conf plus who asked; a form field can't override it."""
+    return {**conf, REQUESTED_BY: requested_by}
+
+
+def requested_note(requested_by: str) -> str:
+    """The DAG run note Airflow's own UI shows."""
+    return f"Requested by {requested_by} from the CarPrice dashboard"
+
+
+def requester(run: DagRun) -> str:
+    """Who asked for a run: the dashboard's conf key, else how Airflow started it."""
+    asked = run.conf.get(REQUESTED_BY)
+    if isinstance(asked, str) and asked:
+        return asked
+    return {"scheduled": "the schedule", "backfill": "a backfill"}.get(
+        run.run_type or "", "unknown (not started from the dashboard)"
+    )
 
 
 def param_fields(details: dict[str, Any]) -> list[dict[str, Any]]:
@@ -122,6 +137,7 @@ def runs_overview(dags: Sequence[dict[str, Any]], runs: dict[str, list[DagRun]])
                 "DAG": d["dag_id"],
                 "paused": bool(d.get("is_paused")),
                 "latest run": last.run_id if last else "—",
+                "requested by": requester(last) if last else "—",
                 "state": (last.state or "created") if last else "never run",
                 "started": last.start_date if last else None,
                 "took (s)": round(last.duration, 1) if last and last.duration else None,

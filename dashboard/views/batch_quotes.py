@@ -12,10 +12,12 @@ from collections.abc import Callable
 import streamlit as st
 
 from carprice.sheets import Table, TableError, read_table
-from dashboard import banners, batch, batch_files, pricing
+from dashboard import auth, banners, batch, batch_files, pricing
 from dashboard import batch_view as view
 from dashboard.clients.api_client import ApiError
 from dashboard.config import get_dashboard_settings
+
+auth.require_page("batch_quotes")  # before anything else: refused roles see nothing
 
 log = logging.getLogger("dashboard.batch_quotes")
 SETTINGS = get_dashboard_settings()

@@ -6,10 +6,12 @@ import streamlit as st
 
 from carprice import champions
 from carprice.names import CHALLENGER, CHAMPION, EXPERIMENT, REPORT_ARTIFACT
-from dashboard import banners, connections, model_card
+from dashboard import auth, banners, connections, model_card
 from dashboard import experiments_view as view
 from dashboard.clients.mlflow_client import Experiment, MlflowError, MlflowUnavailable, Run
 from dashboard.config import get_dashboard_settings
+
+auth.require_page("experiments")  # before anything else: refused roles see nothing
 
 settings = get_dashboard_settings()
 TTL = settings.cache_ttl_seconds

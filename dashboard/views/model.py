@@ -5,10 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import banners, charts, model_card, pricing, whatif
+from dashboard import auth, banners, charts, model_card, pricing, whatif
 from dashboard.clients.api_client import ApiError
 from dashboard.clients.mlflow_client import MlflowError
 from dashboard.config import get_dashboard_settings
+
+auth.require_page("model")  # before anything else: refused roles see nothing
 
 SETTINGS = get_dashboard_settings()
 URL = SETTINGS.api_url

@@ -7,11 +7,13 @@ from datetime import date
 
 import streamlit as st
 
-from dashboard import banners, charts, connections, pricing, sales
+from dashboard import auth, banners, charts, connections, pricing, sales
 from dashboard import monitoring_view as view
 from dashboard.clients.api_client import ApiError
 from dashboard.clients.mlflow_client import MlflowError, Run
 from dashboard.config import get_dashboard_settings
+
+auth.require_page("monitoring")  # before anything else: refused roles see nothing
 
 settings = get_dashboard_settings()
 URL, TTL = settings.api_url, settings.cache_ttl_seconds

@@ -1,4 +1,5 @@
-"""Pipelines (operators): DAGs and their latest runs; retrain, then follow the run live."""
+"""Pipelines: DAGs and their latest runs, champion and challenger (science and operators);
+retrain, approve and roll back (operators only), then follow the run live."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import banners, connections
+from dashboard import auth, banners, connections
 from dashboard import pipeline_watch as pw
 from dashboard.clients.airflow_client import AirflowAuthError, AirflowError, DagRun
 from dashboard.clients.mlflow_client import MlflowError
 from dashboard.config import get_dashboard_settings
+
+who = auth.require_page("pipelines")  # before anything else: refused roles see nothing
 
 settings = get_dashboard_settings()
 DAG_ID = settings.pipeline_dag_id
@@ -66,17 +69,20 @@ def param_input(field: dict[str, Any]) -> Any:
 
 
 def on_retrain(fields: list[dict[str, Any]]) -> None:
-    """Submit callback: consumes (and clears) the typed password before the page re-renders."""
+    """Submit callback: the role is checked again here (the form's absence is not the guard),
+    and the run records who asked."""
     state = st.session_state
-    typed = state.get("pipe_operator_password") or ""
-    state["pipe_operator_password"] = ""  # cleared on every submit, right or wrong
-    if not pw.operator_ok(typed, settings.operator_password):
-        state["pipe_notice"] = "Wrong operator password: nothing was triggered."
+    asker = auth.current()
+    if asker is None or not auth.can(asker.role, "retrain"):
+        state["pipe_notice"] = "Only operators can retrain: nothing was triggered."
         return
     values = {f["name"]: state.get(f"pipe_param_{f['name']}") for f in fields}
+    conf = pw.with_requester(pw.conf_from_form(fields, values), asker.requested_by)
     before, problem = pw.safe_snapshot(connections.mlflow_client(), settings.model_name)
     try:
-        run = connections.airflow_client().trigger(DAG_ID, pw.conf_from_form(fields, values))
+        run = connections.airflow_client().trigger(
+            DAG_ID, conf, note=pw.requested_note(asker.requested_by)
+        )
     except AirflowError as exc:
         state["pipe_notice"] = f"Airflow refused the run: {exc}"
         return
@@ -85,11 +91,11 @@ def on_retrain(fields: list[dict[str, Any]]) -> None:
 
 
 def retrain_form(fields: list[dict[str, Any]]) -> None:
-    """Operator password first; only then is anything sent to Airflow."""
+    """The DAG's Params as a form; the run is recorded as requested by the signed-in user."""
     with st.form(key="pipe_retrain"):
         for f in fields:
             param_input(f)
-        st.text_input("Operator password", type="password", key="pipe_operator_password")
+        st.caption(f"The run records that **{who.requested_by}** asked for it.")
         st.form_submit_button(
             "Retrain now", type="primary", key="pipe_trigger", on_click=on_retrain, args=(fields,)
         )
@@ -99,21 +105,21 @@ def retrain_form(fields: list[dict[str, Any]]) -> None:
 
 
 def on_registry_action(action: str, version: str) -> None:
-    """Approve / rollback submit callback: password cleared whatever happens, then MLflow."""
+    """Approve / rollback submit callback: role checked again, then MLflow, which records
+    who did it on the versions."""
     state = st.session_state
-    typed = state.get(f"pipe_{action}_password") or ""
-    state[f"pipe_{action}_password"] = ""
     reason = (state.get(f"pipe_{action}_reason") or "").strip()
-    if not pw.operator_ok(typed, settings.operator_password):
-        state["pipe_registry_notice"] = ("error", "Wrong operator password: nothing changed.")
+    asker = auth.current()
+    if asker is None or not auth.can(asker.role, action):
+        state["pipe_registry_notice"] = ("error", f"Only operators can {action}: nothing changed.")
         return
     client = connections.mlflow_client()
     try:
         if action == "approve":
-            done = client.approve(settings.model_name, reason)
+            done = client.approve(settings.model_name, reason, by=asker.requested_by)
             text = f"v{done['version']} is champion now (was v{done['previous'] or 'none'})."
         else:
-            done = client.rollback(settings.model_name, reason)
+            done = client.rollback(settings.model_name, reason, by=asker.requested_by)
             text = f"Rolled back: v{done['version']} is champion again (v{done['previous']} off)."
     except MlflowError as exc:
         state["pipe_registry_notice"] = ("error", f"Nothing changed: {exc}")
@@ -138,7 +144,8 @@ def registry_actions() -> None:
     notice = st.session_state.pop("pipe_registry_notice", None)
     if notice:
         (st.success if notice[0] == "success" else st.error)(notice[1])
-    if settings.operator_password is None:
+    if not auth.can(who.role, "approve"):
+        st.caption("Approving a challenger and rolling back are for operators.")
         return
     left, right = st.columns(2, gap="large")
     if reg.can_approve:
@@ -146,7 +153,6 @@ def registry_actions() -> None:
         with left.form(key="pipe_approve_form"):
             st.markdown(f"**Approve challenger v{reg.challenger.version}** as champion")
             st.text_input("Why (recorded on the version)", key="pipe_approve_reason")
-            st.text_input("Operator password", type="password", key="pipe_approve_password")
             st.form_submit_button(
                 f"Approve v{reg.challenger.version}", key="pipe_approve",
                 on_click=on_registry_action, args=("approve", reg.challenger.version),
@@ -156,7 +162,6 @@ def registry_actions() -> None:
         with right.form(key="pipe_rollback_form"):
             st.markdown(f"**Roll back** champion v{reg.champion.version} to v{target}")
             st.text_input("Why (required, recorded on both versions)", key="pipe_rollback_reason")
-            st.text_input("Operator password", type="password", key="pipe_rollback_password")
             st.form_submit_button(
                 f"Roll back to v{target}", key="pipe_rollback",
                 on_click=on_registry_action, args=("rollback", reg.champion.version),
@@ -166,8 +171,10 @@ def registry_actions() -> None:
 def render_progress(run: DagRun, tasks: list, order: list[str]) -> None:
     icon = pw.STATE_ICONS.get(run.state, pw.STATE_ICONS[None])
     st.markdown(f"**{icon} Run `{run.run_id}` is {run.state or 'being created'}**")
-    if run.conf:
-        st.caption("With " + ", ".join(f"{k}={v}" for k, v in run.conf.items()))
+    st.container(key="pipe_requested_by").caption(f"Requested by **{pw.requester(run)}**")
+    params = {k: v for k, v in run.conf.items() if k != pw.REQUESTED_BY}
+    if params:
+        st.caption("With " + ", ".join(f"{k}={v}" for k, v in params.items()))
     done = pw.progress(tasks)
     st.progress(done, text=f"{round(done * len(tasks))} of {len(tasks)} tasks finished")
     st.markdown("\n".join(f"- {pw.task_line(t)}" for t in pw.task_rows(tasks, order)))
@@ -281,8 +288,11 @@ else:
 st.subheader("Retrain the price model")
 if DAG_ID not in {d["dag_id"] for d in dags}:
     st.warning(f"DAG `{DAG_ID}` is not in Airflow: deploy `airflow/dags/` and refresh.")
-elif settings.operator_password is None:
-    st.info("Retraining is disabled: set `CARPRICE_DASHBOARD_OPERATOR_PASSWORD` to enable it.")
+elif not auth.can(who.role, "retrain"):
+    st.info(
+        "Retraining is for operators. You can follow runs here; ask an operator to start one.",
+        icon=":material/lock:",
+    )
 else:
     try:
         retrain_form(load_fields(settings.airflow_url, DAG_ID))

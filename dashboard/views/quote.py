@@ -5,11 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import banners, charts, pricing, sales, whatif
+from dashboard import auth, banners, charts, pricing, sales, whatif
 from dashboard import quote_answer as answer
 from dashboard import quote_form as form
 from dashboard.clients.api_client import ApiError
 from dashboard.config import get_dashboard_settings
+
+auth.require_page("quote")  # before anything else: refused roles see nothing
 
 URL = get_dashboard_settings().api_url
 # Figures wrap instead of being cut off ("₹10.06 la…") in narrow columns, and shrink a little
