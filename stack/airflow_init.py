@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from stack.config import StackSettings
@@ -37,10 +38,16 @@ def airflow_version() -> str:
     return version("apache-airflow")
 
 
-def migrate(settings: StackSettings, creds: Credentials, timeout: float = 600) -> bool:
+def migrate(
+    settings: StackSettings,
+    creds: Credentials,
+    timeout: float = 600,
+    announce: Callable[[str], None] | None = None,
+) -> bool:
     """`airflow db migrate` unless this Airflow version already migrated the database.
 
-    Returns True if it ran. Raises RuntimeError naming the log file on failure.
+    Returns True if it ran (``announce`` hears it first: it takes about a minute). Raises
+    RuntimeError naming the log file on failure.
     """
     home = settings.state / "airflow"
     home.mkdir(parents=True, exist_ok=True)
@@ -51,6 +58,8 @@ def migrate(settings: StackSettings, creds: Credentials, timeout: float = 600) -
         wanted = f"{wanted} {settings.airflow_database}"
     if marker.is_file() and marker.read_text().strip() == wanted:
         return False
+    if announce is not None:
+        announce("airflow: creating its database (first run only, about a minute) …")
     log = settings.log_dir / "airflow-db-migrate.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:

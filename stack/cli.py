@@ -13,6 +13,7 @@ from stack.config import StackSettings, get_stack_settings
 
 if TYPE_CHECKING:
     from stack.bootstrap import Seed
+    from stack.credentials import Credentials
 
 
 def say(message: str) -> None:
@@ -23,9 +24,24 @@ class UpError(RuntimeError):
     """`up` could not finish; the message says what to do."""
 
 
+def prepare(settings: StackSettings, creds: Credentials) -> None:
+    """Everything before the services start: Airflow's login file, the PostgreSQL databases
+    (distributed profile), Airflow's schema, the S3 folder. Tests that run the services
+    themselves call it too."""
+    from stack import airflow_init
+
+    airflow_init.write_passwords(settings.state / "airflow", creds)
+    created = airflow_init.ensure_databases(settings)
+    if created:
+        say(f"postgresql: created databases {', '.join(created)}")
+    if airflow_init.migrate(settings, creds, announce=say):
+        say("airflow: database schema ready")
+    (settings.state / "s3").mkdir(parents=True, exist_ok=True)
+
+
 def _start_services(settings: StackSettings) -> None:
     """Check ports, prepare Airflow, spawn the supervisor and wait for every service."""
-    from stack import airflow_init, health, ports
+    from stack import health, ports
     from stack.credentials import load_or_create
     from stack.services import build
 
@@ -33,14 +49,7 @@ def _start_services(settings: StackSettings) -> None:
     busy = ports.busy_ports(settings.host, settings.ports())
     if busy:
         raise UpError("cannot start, ports busy:\n" + "\n".join(f"  - {m}" for m in busy))
-    airflow_init.write_passwords(settings.state / "airflow", creds)
-    created = airflow_init.ensure_databases(settings)
-    if created:
-        say(f"postgresql: created databases {', '.join(created)}")
-    if not (settings.state / "airflow" / ".migrated").is_file():
-        say("airflow: creating its database (first run only, about a minute) …")
-    airflow_init.migrate(settings, creds)
-    (settings.state / "s3").mkdir(parents=True, exist_ok=True)
+    prepare(settings, creds)
     pid = control.spawn_supervisor(settings)
     say(f"supervisor pid {pid} (honcho); logs in {settings.log_dir}")
     services = build(settings, creds)
