@@ -9,6 +9,7 @@ the other worker, and the output must hold every input row exactly once, in orde
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -80,16 +81,12 @@ def _kill_worker(stack: DistributedStack, name: str) -> list[int]:
     """SIGKILL the worker's process group and every process under it; return their pids."""
     leader = stack.workers()[name].pid
     tree = [leader]
-    try:
+    with contextlib.suppress(psutil.Error):
         tree += [child.pid for child in psutil.Process(leader).children(recursive=True)]
-    except psutil.Error:
-        pass
     os.killpg(leader, signal.SIGKILL)
     for pid in tree:  # the task process runs in a process group of its own
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     return tree
 
 
