@@ -3,8 +3,9 @@ stack's own service list (`stack.services.build`) and preparation (`stack.cli.pr
 
 Each service is a ``ManagedProcess`` in its own process group rather than under honcho, so a
 test can SIGKILL one Celery worker and watch the others carry on (honcho stops every service
-when one exits). Ports are free ones, the state is a fresh folder and the PostgreSQL databases
-have names of their own, dropped by ``stop``: it never meets another test or a `make up`.
+when one exits). Ports are free ones, the state is a fresh folder, the broker an empty Redis
+database and the PostgreSQL databases have names of their own, dropped by ``stop``: it never
+meets another test or a `make up`.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class DistributedStack:
         if drop_databases and self.settings.distributed:
             s = self.settings
             databases.drop(s.database_url, s.airflow_database, s.mlflow_database)
+            flush_broker(s.broker_url)
 
 
 def private_settings(state: Path, **overrides: object) -> StackSettings:
@@ -80,10 +82,43 @@ def private_settings(state: Path, **overrides: object) -> StackSettings:
         "mlflow_database": f"carprice_test_mlflow_{token}",
         "worker_log_port": base,
         "stop_grace": 10.0,
+        "broker_url": free_redis_db(),
         **ports,
         **overrides,
     }
     return StackSettings(**values)  # type: ignore[arg-type]
+
+
+def free_redis_db(server: str = "redis://127.0.0.1:6379") -> str:
+    """A broker URL on an empty Redis database (1-15, in random order) of ``server``.
+
+    Celery workers on one broker database see each other (queues, broadcasts, hostnames), so
+    a private stack takes a database nothing uses; database 0 is `make up`'s default."""
+    import random
+
+    import redis
+
+    numbers = list(range(1, 16))
+    random.shuffle(numbers)
+    for number in numbers:
+        client = redis.Redis.from_url(f"{server}/{number}")
+        try:
+            if client.dbsize() == 0:
+                return f"{server}/{number}"
+        finally:
+            client.close()
+    raise RuntimeError(f"no empty Redis database on {server}: flush a test one")
+
+
+def flush_broker(broker_url: str) -> None:
+    """Empty the private broker database (queues, bindings) for the next user."""
+    import redis
+
+    client = redis.Redis.from_url(broker_url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
 
 
 def _is_free(port: int) -> bool:
