@@ -253,6 +253,18 @@ def _workers(settings: StackSettings) -> dict[str, object]:
     return report
 
 
+def _running_profile(settings: StackSettings) -> StackSettings:
+    """The settings with the profile the running stack was started with (stack.env records
+    it), so `status` without CARPRICE_STACK_PROFILE still describes a distributed stack."""
+    try:
+        started = envfile.read(settings.env_file).get("PROFILE")
+    except OSError:
+        return settings
+    if started in ("embedded", "distributed") and started != settings.profile:
+        return settings.model_copy(update={"profile": started})
+    return settings
+
+
 def status_report(settings: StackSettings) -> dict[str, object]:
     """What runs, on what: the profile and executor, each database's backend, the Celery
     workers that answer by name, each service's URL and health, and the memory held."""
@@ -266,6 +278,7 @@ def status_report(settings: StackSettings) -> dict[str, object]:
     pid = control.read_pid(settings.pidfile)
     if pid is None:
         return {"running": False, "state_dir": str(settings.state), "profile": settings.profile}
+    settings = _running_profile(settings)
     creds, _ = load_or_create(settings.secrets_dir)
     services = build(settings, creds)
     by_name = {s.name: s for s in services}
