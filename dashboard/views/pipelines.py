@@ -99,9 +99,6 @@ def retrain_form(fields: list[dict[str, Any]]) -> None:
         st.form_submit_button(
             "Retrain now", type="primary", key="pipe_trigger", on_click=on_retrain, args=(fields,)
         )
-    notice = st.session_state.pop("pipe_notice", None)
-    if notice:
-        st.error(notice)
 
 
 def on_registry_action(action: str, version: str) -> None:
@@ -171,7 +168,7 @@ def registry_actions() -> None:
 def render_progress(run: DagRun, tasks: list, order: list[str]) -> None:
     icon = pw.STATE_ICONS.get(run.state, pw.STATE_ICONS[None])
     st.markdown(f"**{icon} Run `{run.run_id}` is {run.state or 'being created'}**")
-    st.container(key="pipe_requested_by").caption(f"Requested by **{pw.requester(run)}**")
+    st.caption(f"Requested by **{pw.requester(run)}**")
     params = {k: v for k, v in run.conf.items() if k != pw.REQUESTED_BY}
     if params:
         st.caption("With " + ", ".join(f"{k}={v}" for k, v in params.items()))
@@ -298,6 +295,8 @@ else:
         retrain_form(load_fields(settings.airflow_url, DAG_ID))
     except AirflowError as exc:
         st.error(f"Airflow could not describe `{DAG_ID}`: {exc}")
+if notice := st.session_state.pop("pipe_notice", None):  # on_retrain's refusal, whatever form
+    st.error(notice)
 
 
 registry_actions()

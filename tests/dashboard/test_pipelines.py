@@ -6,6 +6,11 @@ and walks a triggered run through its states, so the page's live-follow loop, th
 comparison and every error path run for real. The fakes are served by
 `tests/dashboard/fake_http.py` (the clients speak urllib3 and requests, not httpx).
 The real-Airflow path is in tests/e2e/test_pipelines*.py.
+
+Roles: the page runs in local mode (operator, requested_by "local") unless a test signs a
+user in (tests/dashboard/identity.py): operators retrain, approve and roll back, and each run
+or registry change records who asked; science reads the same page without any of the forms,
+and a submit from a session whose role no longer allows it triggers nothing.
 """
 
 from __future__ import annotations
@@ -25,10 +30,10 @@ from dashboard.clients.airflow_client import AirflowClient
 from dashboard.clients.mlflow_client import MlflowClient
 from dashboard.config import get_dashboard_settings
 from tests.dashboard.fake_http import serve
+from tests.dashboard.identity import PEOPLE, claims, configure_oidc, signed_in
 
 PAGE = str(Path(__file__).resolve().parents[2] / "dashboard" / "views" / "pipelines.py")
 AIRFLOW_PASSWORD = "af-Secret-9d1"  # what the dashboard sends to Airflow
-OPERATOR_PASSWORD = "op-Secret-42x"  # what an operator types
 TOKEN = "jwt-token-abc123"
 TASKS = ["ingest", "clean", "split", "tune", "evaluate", "register"]
 DAG = TRAINING_DAG
@@ -74,6 +79,7 @@ class FakeAirflow:
     final_state: str = "success"
     refuse_trigger: tuple[int, str] | None = None
     triggered: list[dict] = field(default_factory=list)
+    notes: list[str | None] = field(default_factory=list)  # each trigger's DAG run note
     polls: int = 0
     requests: list[httpx.Request] = field(default_factory=list)
     on_success: list = field(default_factory=list)
@@ -116,6 +122,7 @@ class FakeAirflow:
             body = json.loads(request.content)
             assert "logical_date" in body and body["logical_date"] is None
             self.triggered.append(body["conf"])
+            self.notes.append(body.get("note"))
             return httpx.Response(200, json=self._run("queued"))
         if path.endswith("/dagRuns") and method == "GET":
             runs = [self._run(self._state())] if self.triggered else []
@@ -208,7 +215,6 @@ class FakeRegistry:
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, fresh_caches: None) -> Iterator[pytest.MonkeyPatch]:
     monkeypatch.setenv("CARPRICE_DASHBOARD_AIRFLOW_PASSWORD", AIRFLOW_PASSWORD)
-    monkeypatch.setenv("CARPRICE_DASHBOARD_OPERATOR_PASSWORD", OPERATOR_PASSWORD)
     monkeypatch.setenv("CARPRICE_DASHBOARD_PIPELINE_POLL_SECONDS", "0.01")
     yield monkeypatch
 
@@ -236,13 +242,15 @@ def all_text(at: AppTest) -> str:
     return "\n".join(parts)
 
 
-def retrain(at: AppTest, password: str, **params: object) -> AppTest:
+def retrain(at: AppTest, **params: object) -> AppTest:
     for name, value in params.items():
         widget = at.number_input(key=f"pipe_param_{name}") if isinstance(value, int) \
             else at.text_input(key=f"pipe_param_{name}")  # fmt: skip
         widget.set_value(value)
-    at.text_input(key="pipe_operator_password").input(password)
     return at.button(key="pipe_trigger").click().run()
+
+
+LOCAL = {"requested_by": "local"}  # what every local-mode run's conf carries
 
 
 def test_lists_dags_with_latest_runs(env) -> None:
@@ -259,14 +267,56 @@ def test_lists_dags_with_latest_runs(env) -> None:
     assert at.number_input(key="pipe_param_max_rounds").value is None
 
 
-def test_wrong_operator_password_triggers_nothing(env) -> None:
+def test_science_reads_the_page_but_gets_no_form(env) -> None:
+    """The DAG table and the champion are there; retrain, approve and roll back are not."""
+    configure_oidc(env)
+    airflow = FakeAirflow()
+    airflow.triggered.append({"trials": 3, "requested_by": "opal@corp.test"})  # an operator's
+    wire(env, airflow, FakeRegistry(challenger="2"))
+    at = signed_in(AppTest.from_file(PAGE, default_timeout=60), "science").run()
+    assert not at.exception, at.exception
+    assert list(at.dataframe[0].value["DAG"]) == [DAG, "lake_housekeeping"]
+    assert at.dataframe[0].value.set_index("DAG").loc[DAG, "requested by"] == "opal@corp.test"
+    assert any("Retraining is for operators" in i.value for i in at.info)
+    assert "Approving a challenger and rolling back are for operators." in all_text(at)
+    keys = {b.key for b in at.button} if at.get("button") else set()
+    assert not keys & {"pipe_trigger", "pipe_approve", "pipe_rollback"}
+    assert not at.get("form") or not any(f.key == "pipe_retrain" for f in at.get("form"))
+    assert "Requested by **opal@corp.test**" in all_text(at)  # the run it follows
+    assert len(airflow.triggered) == 1  # nothing triggered by this session
+
+
+def test_a_submit_from_a_role_that_may_not_retrain_triggers_nothing(env) -> None:
+    """The form's absence is not the guard: the callback checks the role of the session that
+    submits (here an operator's page, submitted after the user became science)."""
+    configure_oidc(env)
     airflow = FakeAirflow()
     wire(env, airflow)
-    at = retrain(AppTest.from_file(PAGE, default_timeout=30).run(), "guess")
+    at = signed_in(AppTest.from_file(PAGE, default_timeout=30), "operator").run()
+    assert at.button(key="pipe_trigger")
+    at.user = claims("science")
+    at = at.button(key="pipe_trigger").click().run()
     assert not at.exception
-    assert [e.value for e in at.error] == ["Wrong operator password: nothing was triggered."]
+    assert [e.value for e in at.error] == ["Only operators can retrain: nothing was triggered."]
     assert airflow.triggered == []
     assert not any(r.method == "POST" and "dagRuns" in r.url.path for r in airflow.requests)
+
+
+def test_a_signed_in_operators_run_records_who_asked(env) -> None:
+    configure_oidc(env)
+    airflow = FakeAirflow()
+    wire(env, airflow)
+    at = signed_in(AppTest.from_file(PAGE, default_timeout=60), "operator").run()
+    assert "The run records that **opal@corp.test** asked for it." in all_text(at)
+    at = retrain(at, trials=2)
+    assert not at.exception, at.exception
+    assert airflow.triggered == [{"trials": 2, "requested_by": "opal@corp.test"}]
+    assert airflow.notes == ["Requested by opal@corp.test from the CarPrice dashboard"]
+    page = all_text(at)
+    assert "Requested by **opal@corp.test**" in page and "With trials=2" in page
+    assert "requested_by=" not in page  # shown once, as who asked, not as a parameter
+    assert at.dataframe[0].value.set_index("DAG").loc[DAG, "requested by"] == "opal@corp.test"
+    assert PEOPLE["operator"][1] == "opal@corp.test"
 
 
 def test_retrain_follows_the_run_and_reports_a_new_champion(env) -> None:
@@ -274,9 +324,9 @@ def test_retrain_follows_the_run_and_reports_a_new_champion(env) -> None:
     airflow.on_success.append(registry.promote)  # the DAG's register task moved the alias
     wire(env, airflow, registry)
     at = AppTest.from_file(PAGE, default_timeout=60).run()
-    at = retrain(at, OPERATOR_PASSWORD, trials=2, max_rounds=20)
+    at = retrain(at, trials=2, max_rounds=20)
     assert not at.exception, at.exception
-    assert airflow.triggered == [{"trials": 2, "max_rounds": 20}]  # defaults are not sent
+    assert airflow.triggered == [{"trials": 2, "max_rounds": 20, **LOCAL}]  # no defaults sent
     assert airflow.polls >= len(TASKS)  # followed until the end, one task per poll
     page = all_text(at)
     for task in TASKS:
@@ -291,7 +341,7 @@ def test_retrain_follows_the_run_and_reports_a_new_champion(env) -> None:
     dags = at.dataframe[0].value.set_index("DAG")
     assert dags.loc[DAG, "state"] == "success"  # the DAG table was refreshed at the end
     # Airflow credentials and token stay on the server: never on the page.
-    for secret in (AIRFLOW_PASSWORD, TOKEN, OPERATOR_PASSWORD):
+    for secret in (AIRFLOW_PASSWORD, TOKEN):
         assert secret not in page, "a secret was rendered on the page"
 
     # A rerun shows the finished outcome again without polling Airflow any more.
@@ -301,15 +351,16 @@ def test_retrain_follows_the_run_and_reports_a_new_champion(env) -> None:
     assert any("New champion v2" in s.value for s in at.success)
 
 
-def test_password_field_is_empty_after_every_submit(env) -> None:
+def test_local_mode_retrains_as_local(env) -> None:
+    """No identity provider: the one person at this machine is operator, recorded as local."""
     airflow = FakeAirflow()
     wire(env, airflow)
-    at = retrain(AppTest.from_file(PAGE, default_timeout=60).run(), "a-wrong-guess")
-    assert at.text_input(key="pipe_operator_password").value == ""
-    at = retrain(at, OPERATOR_PASSWORD)
+    at = retrain(AppTest.from_file(PAGE, default_timeout=60).run())
     assert not at.exception, at.exception
-    assert airflow.triggered == [{}]
-    assert at.text_input(key="pipe_operator_password").value == ""
+    assert airflow.triggered == [LOCAL]
+    assert airflow.notes == ["Requested by local from the CarPrice dashboard"]
+    assert "Requested by **local**" in all_text(at)
+    assert not any(t.label == "Operator password" for t in at.text_input)
 
 
 OUTCOME = {"model": MODEL_NAME, "version": "2", "promoted": False, "awaiting_approval": False,
@@ -323,7 +374,7 @@ def test_another_session_sees_the_latest_run_and_its_outcome(env) -> None:
     followed to its end, with the outcome the run's promote task recorded in Airflow."""
     airflow = FakeAirflow(outcome=OUTCOME)
     wire(env, airflow)
-    retrain(AppTest.from_file(PAGE, default_timeout=60).run(), OPERATOR_PASSWORD)
+    retrain(AppTest.from_file(PAGE, default_timeout=60).run())
     other = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not other.exception, other.exception
     page = all_text(other)
@@ -351,9 +402,9 @@ def test_rejected_model_keeps_the_champion(env) -> None:
     airflow, registry = FakeAirflow(), FakeRegistry()
     airflow.on_success.append(registry.reject)
     wire(env, airflow, registry)
-    at = retrain(AppTest.from_file(PAGE, default_timeout=60).run(), OPERATOR_PASSWORD)
+    at = retrain(AppTest.from_file(PAGE, default_timeout=60).run())
     assert not at.exception, at.exception
-    assert airflow.triggered == [{}]
+    assert airflow.triggered == [LOCAL]
     infos = " ".join(i.value for i in at.info)
     assert "Champion unchanged: v1 stays live" in infos
     assert "challenger v2" in infos and "does not beat" in infos
@@ -362,7 +413,7 @@ def test_rejected_model_keeps_the_champion(env) -> None:
 def test_failed_run_is_reported(env) -> None:
     airflow = FakeAirflow(final_state="failed")
     wire(env, airflow)
-    at = retrain(AppTest.from_file(PAGE, default_timeout=60).run(), OPERATOR_PASSWORD)
+    at = retrain(AppTest.from_file(PAGE, default_timeout=60).run())
     assert not at.exception, at.exception
     assert any("ended **failed**" in e.value for e in at.error)
     assert ":red[:material/cancel:] `register` — failed" in all_text(at)
@@ -371,7 +422,7 @@ def test_failed_run_is_reported(env) -> None:
 def test_trigger_refused_shows_airflows_reason(env) -> None:
     airflow = FakeAirflow(refuse_trigger=(409, "DAG run manual__1 already exists"))
     wire(env, airflow)
-    at = retrain(AppTest.from_file(PAGE, default_timeout=30).run(), OPERATOR_PASSWORD)
+    at = retrain(AppTest.from_file(PAGE, default_timeout=30).run())
     assert not at.exception
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "Airflow refused the run" in errors[0]
@@ -402,14 +453,14 @@ def test_wrong_airflow_credentials_are_explained_not_shown(env) -> None:
     assert "stale-password-77" not in all_text(at)
 
 
-def test_retrain_disabled_without_operator_password(env) -> None:
-    env.delenv("CARPRICE_DASHBOARD_OPERATOR_PASSWORD")
-    get_dashboard_settings.cache_clear()
-    wire(env, FakeAirflow())
-    at = AppTest.from_file(PAGE, default_timeout=30).run()
+def test_a_run_started_elsewhere_says_so(env) -> None:
+    """Runs not started from the dashboard (CLI, scheduler) have no requested_by."""
+    airflow = FakeAirflow()
+    airflow.triggered.append({"trials": 3})
+    wire(env, airflow)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
-    assert any("Retraining is disabled" in i.value for i in at.info)
-    assert not at.get("button") or all(b.key != "pipe_trigger" for b in at.button)
+    assert "Requested by **unknown (not started from the dashboard)**" in all_text(at)
 
 
 def test_lost_contact_while_following(env) -> None:
@@ -424,7 +475,7 @@ def test_lost_contact_while_following(env) -> None:
         return airflow(request)
 
     wire(env, flaky)
-    at = retrain(AppTest.from_file(PAGE, default_timeout=30).run(), OPERATOR_PASSWORD)
+    at = retrain(AppTest.from_file(PAGE, default_timeout=30).run())
     assert not at.exception
     assert any("Lost contact with Airflow" in e.value for e in at.error)
 
@@ -464,9 +515,8 @@ def real_registry(env, mlflow_sqlite_server) -> tuple[str, str]:  # noqa: ANN001
     return url, model
 
 
-def _submit(at: AppTest, action: str, password: str, reason: str = "") -> AppTest:
+def _submit(at: AppTest, action: str, reason: str = "") -> AppTest:
     at.text_input(key=f"pipe_{action}_reason").input(reason)
-    at.text_input(key=f"pipe_{action}_password").input(password)
     return at.button(key=f"pipe_{action}").click().run()
 
 
@@ -481,26 +531,51 @@ def test_operator_approves_the_challenger_then_rolls_back(real_registry) -> None
     assert "Champion v2" in page and "replaced v1" in page
     assert "**Challenger v3** · waits for approval" in page
 
-    at = _submit(at, "approve", "a-guess", "looks better")
-    assert any("Wrong operator password" in e.value for e in at.error)
-    assert at.text_input(key="pipe_approve_password").value == ""
-    assert client.get_model_version_by_alias(model, CHAMPION).version == "2"
-
-    at = _submit(at, "approve", OPERATOR_PASSWORD, "better on last month's sales")
+    at = _submit(at, "approve", "better on last month's sales")
     assert not at.exception, at.exception
     assert any("v3 is champion now (was v2)" in s.value for s in at.success)
     assert client.get_model_version_by_alias(model, CHAMPION).version == "3"
     tags = client.get_model_version(model, "3").tags
     assert tags["carprice.promotion"] == "approval" and tags["carprice.replaced"] == "2"
-    assert "better on last month's sales" in tags["carprice.promotion_reason"]
+    assert tags["carprice.promotion_reason"] == "approved by local: better on last month's sales"
     assert not at.get("button") or all(b.key != "pipe_approve" for b in at.button)
 
-    at = _submit(at, "rollback", OPERATOR_PASSWORD, "")  # a rollback needs a reason
+    at = _submit(at, "rollback", "")  # a rollback needs a reason
     assert any("say why you roll back" in e.value for e in at.error)
-    at = _submit(at, "rollback", OPERATOR_PASSWORD, "SUVs quoted 20% low")
+    at = _submit(at, "rollback", "SUVs quoted 20% low")
     assert any("v2 is champion again (v3 off)" in s.value for s in at.success)
     assert client.get_model_version_by_alias(model, CHAMPION).version == "2"
     assert client.get_model_version(model, "3").tags["carprice.rolled_back"] == (
-        "rollback by operator: SUVs quoted 20% low"
+        "rollback by local: SUVs quoted 20% low"
     )
     assert "**Roll back** champion v2 to v1" in all_text(at)
+
+
+def test_a_signed_in_operators_approval_names_them_and_science_changes_nothing(
+    real_registry,  # noqa: ANN001
+) -> None:
+    from mlflow import MlflowClient as Library
+
+    from tests.dashboard.identity import configure_oidc
+
+    url, model = real_registry
+    client = Library(url, registry_uri=url)
+    with pytest.MonkeyPatch.context() as mp:
+        configure_oidc(mp, MODEL_NAME=model)
+        science = signed_in(AppTest.from_file(PAGE, default_timeout=60), "science").run()
+        assert not science.exception, science.exception
+        assert "**Challenger v3** · waits for approval" in all_text(science)
+        assert not any(b.key in ("pipe_approve", "pipe_rollback") for b in science.button)
+
+        at = signed_in(AppTest.from_file(PAGE, default_timeout=60), "operator").run()
+        at.user = claims("science")  # demoted between render and submit: refused
+        at = _submit(at, "approve", "sneaky")
+        assert any("Only operators can approve: nothing changed." in e.value for e in at.error)
+        assert client.get_model_version_by_alias(model, CHAMPION).version == "2"
+
+        at.user = claims("operator")
+        at = _submit(at.run(), "approve", "better on last month's sales")
+        assert not at.exception, at.exception
+        assert client.get_model_version_by_alias(model, CHAMPION).version == "3"
+        reason = client.get_model_version(model, "3").tags["carprice.promotion_reason"]
+        assert reason == "approved by opal@corp.test: better on last month's sales"

@@ -1,4 +1,4 @@
-"""Pieces behind the Pipelines page: Airflow client auth, operator check, trigger conf.
+"""Pieces behind the Pipelines page: Airflow client auth, trigger conf and who asked.
 
 The Airflow client is apache-airflow-client underneath; Airflow is faked by a handler served
 on a loopback port (tests/dashboard/fake_http.py).
@@ -20,6 +20,7 @@ from dashboard.clients.airflow_client import (
     AirflowClient,
     AirflowError,
     AirflowUnavailable,
+    DagRun,
     topological,
 )
 from tests.dashboard.fake_http import serve
@@ -151,13 +152,19 @@ def test_an_answer_that_is_not_airflows_api_is_an_airflow_error() -> None:
         _client(odd).list_dags()
 
 
-def test_operator_password_check() -> None:
-    secret = SecretStr("op-pass")
-    assert pw.operator_ok("op-pass", secret)
-    assert not pw.operator_ok("op-pas", secret)
-    assert not pw.operator_ok("", secret)
-    assert not pw.operator_ok("", SecretStr(""))  # an empty configured password never matches
-    assert not pw.operator_ok("anything", None)
+def test_who_asked_for_a_run() -> None:
+    conf = pw.with_requester({"trials": 3, "requested_by": "typed-in-a-form"}, "ana@corp.test")
+    assert conf == {"trials": 3, "requested_by": "ana@corp.test"}  # the form can't override it
+    assert pw.requested_note("local") == "Requested by local from the CarPrice dashboard"
+
+    def run(conf: dict, run_type: str = "manual") -> DagRun:
+        return DagRun(DAG, "r1", "success", run_type, None, None, None, conf)
+
+    assert pw.requester(run(conf)) == "ana@corp.test"
+    assert pw.requester(run({}, "scheduled")) == "the schedule"
+    assert pw.requester(run({"requested_by": ""})) == "unknown (not started from the dashboard)"
+    overview = pw.runs_overview([{"dag_id": DAG, "is_paused": False}], {DAG: [run(conf)]})
+    assert overview.loc[0, "requested by"] == "ana@corp.test"
 
 
 def test_conf_sends_only_changed_params() -> None:

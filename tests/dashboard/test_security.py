@@ -1,11 +1,12 @@
-"""Secrets stay on the dashboard's server side, and only the operator password retrains.
+"""Secrets stay on the dashboard's server side, and only an operator's session retrains.
 
-* With the API key, the Airflow password and the operator password configured, no page (every
-  page, through the app shell, after pricing and after a wrong operator password) shows any of
-  them, the Airflow token or the credentials the API holds; nor does any log line or output
-  written while the pages ran.
-* A wrong or missing operator password never reaches Airflow: nothing is triggered, and no
-  request to Airflow carries what was typed; the right one triggers once and is not forwarded.
+* With the API key, the Airflow password and sign-in (OIDC client secret, cookie secret)
+  configured, no page (every page, through the app shell as a signed-in operator, after
+  pricing and after a refused retrain) shows any of them, the Airflow token or the
+  credentials the API holds; nor does any log line or output written while the pages ran.
+* A submit from a session that is not an operator's (sales, science, no role, signed out)
+  never reaches Airflow: nothing is triggered, not even a token is asked for; an operator's
+  triggers once, carries who asked and none of the sign-in secrets.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from streamlit.testing.v1 import AppTest
 
 from tests.dashboard import test_pipelines
 from tests.dashboard.conftest import SAMPLES, app_env, page_text
+from tests.dashboard.identity import OIDC_ENV, as_user, claims, configure_oidc
 from tests.dashboard.test_pipelines import (
     AIRFLOW_PASSWORD,
-    OPERATOR_PASSWORD,
     TOKEN,
     FakeAirflow,
     retrain,
@@ -31,7 +32,8 @@ from tests.servers import free_port
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PAGE = APP.parent / "views" / "pipelines.py"
-env = test_pipelines.env  # the Pipelines settings fixture (both passwords, fresh caches)
+env = test_pipelines.env  # the Pipelines settings fixture (Airflow password, fresh caches)
+SIGN_IN_SECRETS = (OIDC_ENV["OIDC_CLIENT_SECRET"], OIDC_ENV["OIDC_COOKIE_SECRET"])
 
 
 def shown_and_logged(at: AppTest, caplog: pytest.LogCaptureFixture, capfd) -> str:  # noqa: ANN001
@@ -47,7 +49,7 @@ def test_no_secret_on_any_page_or_in_the_logs(
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    secrets = (*keyed_api_server.secrets, AIRFLOW_PASSWORD, OPERATOR_PASSWORD, TOKEN)
+    secrets = (*keyed_api_server.secrets, AIRFLOW_PASSWORD, TOKEN, *SIGN_IN_SECRETS)
     caplog.set_level(logging.DEBUG)
     seen: dict[str, str] = {}
     with app_env(
@@ -56,9 +58,9 @@ def test_no_secret_on_any_page_or_in_the_logs(
         mlflow_url=keyed_api_server.mlflow_url,
         airflow_url=f"http://127.0.0.1:{free_port()}",
         airflow_password=AIRFLOW_PASSWORD,
-        operator_password=OPERATOR_PASSWORD,
-    ):
-        at = AppTest.from_file(str(APP), default_timeout=90).run()
+    ) as mp:
+        configure_oidc(mp)
+        at = as_user(AppTest.from_file(str(APP), default_timeout=90), claims("operator")).run()
         seen["Quote"] = shown_and_logged(at, caplog, capfd)
         at.form_submit_button(key="quote_submit").click().run()
         assert at.metric[0].value.startswith("₹"), "the key was not sent: no price"
@@ -76,10 +78,10 @@ def test_no_secret_on_any_page_or_in_the_logs(
             assert not at.exception and not at.error, page
             seen[page] = shown_and_logged(at, caplog, capfd)
 
-        at.text_input(key="pipe_operator_password").input("wrong-" + OPERATOR_PASSWORD[:4])
+        at.user = claims("science")  # the same session, no longer an operator's
         at.button(key="pipe_trigger").click().run()
-        assert "Wrong operator password" in at.error[0].value
-        seen["Pipelines, wrong operator password"] = shown_and_logged(at, caplog, capfd)
+        assert "Only operators can retrain" in at.error[0].value
+        seen["Pipelines, refused retrain"] = shown_and_logged(at, caplog, capfd)
     assert fake_airflow.triggered == []
     assert any(r.url.path == "/auth/token" for r in fake_airflow.requests)  # it did log in
 
@@ -97,36 +99,43 @@ def carried(airflow: FakeAirflow, text: str) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize(
-    "typed",
-    ["", "guess", OPERATOR_PASSWORD.upper(), OPERATOR_PASSWORD[:-1], OPERATOR_PASSWORD + " ",
-     " " + OPERATOR_PASSWORD],
-    ids=["missing", "wrong", "other-case", "prefix", "trailing-space", "leading-space"],
-)  # fmt: skip
-def test_wrong_or_missing_operator_password_never_reaches_airflow(env, typed: str) -> None:  # noqa: ANN001
+NOT_OPERATORS = {
+    "sales": claims("sales"),
+    "science": claims("science"),
+    "no role": claims(None),
+    "signed out": {"is_logged_in": False},
+}
+
+
+@pytest.mark.parametrize("who", NOT_OPERATORS.values(), ids=NOT_OPERATORS.keys())
+def test_a_submit_that_is_not_an_operators_never_reaches_airflow(env, who: dict) -> None:  # noqa: ANN001
+    """The form was rendered for an operator; the session submits as someone else."""
+    configure_oidc(env)
     airflow = FakeAirflow()
     wire(env, airflow)
-    at = AppTest.from_file(str(PAGE), default_timeout=30).run()
+    at = as_user(AppTest.from_file(str(PAGE), default_timeout=30), claims("operator")).run()
     before = len(airflow.requests)
-    at = retrain(at, typed)
+    at.user = who
+    at = retrain(at)
     assert not at.exception
-    assert [e.value for e in at.error] == ["Wrong operator password: nothing was triggered."]
     assert airflow.triggered == []
     assert all(r.method == "GET" for r in airflow.requests[before:])  # no token, no trigger
-    if typed.strip():
-        assert carried(airflow, typed.strip()) == []
-    assert carried(airflow, OPERATOR_PASSWORD) == []
-    assert at.session_state["pipe_operator_password"] == ""  # the typed value is not kept
+    assert not any(r.url.path == "/auth/token" for r in airflow.requests[before:])
+    refusals = ("Only operators can retrain", "not available to your role", "Sign in first")
+    assert any(r in page_text(at) for r in refusals)
 
 
-def test_right_operator_password_triggers_once_and_is_not_forwarded(env) -> None:  # noqa: ANN001
+def test_an_operators_retrain_triggers_once_and_carries_no_sign_in_secret(env) -> None:  # noqa: ANN001
+    configure_oidc(env)
     airflow = FakeAirflow()
     wire(env, airflow)
-    at = retrain(AppTest.from_file(str(PAGE), default_timeout=60).run(), OPERATOR_PASSWORD)
+    at = as_user(AppTest.from_file(str(PAGE), default_timeout=60), claims("operator")).run()
+    at = retrain(at)
     assert not at.exception
-    assert len(airflow.triggered) == 1
-    assert carried(airflow, OPERATOR_PASSWORD) == []  # a dashboard-side gate, not a credential
-    assert at.session_state["pipe_operator_password"] == ""
+    assert airflow.triggered == [{"requested_by": "opal@corp.test"}]
+    for secret in SIGN_IN_SECRETS:
+        assert carried(airflow, secret) == []
+        assert secret not in page_text(at)
 
 
 @pytest.mark.integration
