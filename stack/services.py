@@ -278,7 +278,6 @@ def build(settings: StackSettings, creds: Credentials) -> list[Service]:
             "CARPRICE_DASHBOARD_AIRFLOW_URL": airflow_url,
             "CARPRICE_DASHBOARD_AIRFLOW_USER": AIRFLOW_USER,
             "CARPRICE_DASHBOARD_AIRFLOW_PASSWORD": creds.airflow_admin_password,
-            "CARPRICE_DASHBOARD_OPERATOR_PASSWORD": creds.dashboard_operator_password,
             "CARPRICE_DASHBOARD_PIPELINE_DAG_ID": settings.dag_id,
         }
         if os.environ.get("CARPRICE_API_KEY"):
@@ -286,10 +285,10 @@ def build(settings: StackSettings, creds: Credentials) -> list[Service]:
         services.append(
             Service(
                 "dashboard",
-                [
-                    bin_path("streamlit"),
-                    "run",
-                    str(REPO_ROOT / "dashboard" / "app.py"),
+                [  # dashboard.serve: sign-in settings to Streamlit; local mode loopback only
+                    sys.executable,
+                    "-m",
+                    "dashboard.serve",
                     "--server.address",
                     host,
                     "--server.port",
