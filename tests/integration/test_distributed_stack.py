@@ -110,7 +110,7 @@ def test_killed_worker_chunk_is_retried_on_the_other_worker(
     assert live_workers(stack.settings.broker_url) == [
         "celery@airflow-worker-1", "celery@airflow-worker-2"
     ]  # fmt: skip
-    cars = generate(rows=ROWS, seed=5).drop(columns=["selling_price"])
+    cars = generate(rows=ROWS, seed=5).drop(columns=["selling_price"]).head(ROWS)
     cars.insert(0, "ref", range(ROWS))
     s3 = _s3(stack)
     s3.put_object(Bucket="data", Key=INPUT_KEY, Body=cars.to_csv(index=False).encode())
