@@ -5,7 +5,8 @@ Fixtures for every e2e test file:
 * `browser` (session) / `page` (per test): headless Chromium at /usr/bin/chromium
   (`.ci/run` installs it with apt when missing).
 * `dashboard_factory` (session): `dashboard_factory(api_url=..., mlflow_url=..., airflow_url=...,
-  **env)` starts `streamlit run dashboard/app.py` on a free port with those
+  **env)` starts `python -m dashboard.serve` (as `make up` does: Streamlit running
+  dashboard/app.py, local mode unless OIDC settings are given) on a free port with those
   CARPRICE_DASHBOARD_* settings (extra `env` passed as is) and returns its base URL; the same
   arguments give the same running dashboard; all are stopped at session end. Their log
   files: `DASHBOARD_LOGS[base_url]`.
@@ -102,13 +103,13 @@ def page(browser: Browser) -> Iterator[Page]:
 def start_dashboard(
     log_dir: Path, settings: dict[str, str], env: dict[str, str]
 ) -> tuple[ManagedProcess, str]:
-    """`streamlit run dashboard/app.py` on a free loopback port; returns (process, base URL)."""
+    """`python -m dashboard.serve` on a free loopback port; returns (process, base URL)."""
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CARPRICE_DASHBOARD_")}
     full_env.update({f"CARPRICE_DASHBOARD_{k.upper()}": v for k, v in settings.items()})
     full_env.update(env)
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"),
+        sys.executable, "-m", "dashboard.serve",
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none", "--server.runOnSave", "false",

@@ -1,7 +1,8 @@
 """Pipelines' Approve and Roll back buttons in Chromium, at a laptop's 1280 px and a phone's
-390 px, against the session's real MLflow registry: a wrong password changes nothing and is
-cleared; the right one makes the waiting challenger champion; a rollback needs a reason and
-puts the previous champion back; each is recorded on the versions, as MLflow says.
+390 px, against the session's real MLflow registry, in local mode (operator, recorded as
+"local"; signed-in roles: tests/e2e/test_sign_in_browser.py): there is no password to type;
+approving makes the waiting challenger champion; a rollback needs a reason and puts the
+previous champion back; each is recorded on the versions with who did it, as MLflow says.
 
 Airflow only has to be there for the page to open (its DAG list comes first); the retrain's
 real-Airflow path is tests/e2e/test_pipelines_browser.py, so here Airflow is the AppTest
@@ -19,7 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from carprice.names import CHALLENGER, CHAMPION
 from tests.dashboard import fake_http
-from tests.dashboard.test_pipelines import AIRFLOW_PASSWORD, OPERATOR_PASSWORD, FakeAirflow
+from tests.dashboard.test_pipelines import AIRFLOW_PASSWORD, FakeAirflow
 from tests.e2e.conftest import wait_idle
 from tests.plugins.api_stack import ApiServer
 
@@ -88,10 +89,9 @@ def form(page: Page, action: str):  # noqa: ANN201 - a Locator
     )
 
 
-def submit(page: Page, action: str, reason: str, password: str, button: str) -> None:
+def submit(page: Page, action: str, reason: str, button: str) -> None:
     box = form(page, action)
     box.locator(f".st-key-pipe_{action}_reason input").fill(reason)
-    box.locator(f".st-key-pipe_{action}_password input").fill(password)
     box.get_by_role("button", name=button).click()
     wait_idle(page)
 
@@ -111,7 +111,7 @@ def test_approve_then_roll_back(
     client = MlflowClient(api_server.mlflow_url, registry_uri=api_server.mlflow_url)
     url = dashboard_factory(
         api_url=api_server.url, mlflow_url=api_server.mlflow_url, airflow_url=fake_airflow_url,
-        airflow_password=AIRFLOW_PASSWORD, operator_password=OPERATOR_PASSWORD, model_name=model,
+        airflow_password=AIRFLOW_PASSWORD, model_name=model,
     )  # fmt: skip
     page.goto(f"{url}/pipelines")
     expect(page.get_by_role("heading", name="Champion and challenger")).to_be_visible()
@@ -124,16 +124,13 @@ def test_approve_then_roll_back(
     box = approve.get_by_role("button", name="Approve v3").bounding_box()
     assert box and box["x"] >= 0 and box["x"] + box["width"] <= width + 1
 
-    submit(page, "approve", "looks better", "a-guess", "Approve v3")
-    expect(page.get_by_text("Wrong operator password: nothing changed.")).to_be_visible()
-    expect(page.locator(".st-key-pipe_approve_password input")).to_have_value("")
-    assert client.get_model_version_by_alias(model, CHAMPION).version == "2"
-
-    submit(page, "approve", "better on last month's sales", OPERATOR_PASSWORD, "Approve v3")
+    expect(approve.get_by_text("Operator password")).to_have_count(0)  # no shared password
+    submit(page, "approve", "better on last month's sales", "Approve v3")
     expect(page.get_by_text("v3 is champion now (was v2).")).to_be_visible()
     assert client.get_model_version_by_alias(model, CHAMPION).version == "3"
     tags = client.get_model_version(model, "3").tags
     assert tags["carprice.promotion"] == "approval" and tags["carprice.replaced"] == "2"
+    assert tags["carprice.promotion_reason"] == "approved by local: better on last month's sales"
     expect(form(page, "approve")).to_have_count(0)  # nothing waits for approval now
     rollback = form(page, "rollback")
     expect(rollback.get_by_role("button", name="Roll back to v2")).to_be_visible()
@@ -143,15 +140,13 @@ def test_approve_then_roll_back(
     shoot(page, f"pipelines_registry_{width}px")
     page.set_viewport_size(size)  # `shoot` leaves the page at 1440 px
 
-    submit(page, "rollback", "", OPERATOR_PASSWORD, "Roll back to v2")  # a reason is required
+    submit(page, "rollback", "", "Roll back to v2")  # a reason is required
     expect(page.get_by_text("say why you roll back")).to_be_visible()
     assert client.get_model_version_by_alias(model, CHAMPION).version == "3"
-    expect(page.locator(".st-key-pipe_rollback_password input")).to_have_value("")
-    submit(page, "rollback", "SUVs quoted 20% low", OPERATOR_PASSWORD, "Roll back to v2")
+    submit(page, "rollback", "SUVs quoted 20% low", "Roll back to v2")
     expect(page.get_by_text("v2 is champion again (v3 off).")).to_be_visible()
-    expect(page.locator(".st-key-pipe_rollback_password input")).to_have_value("")
     assert client.get_model_version_by_alias(model, CHAMPION).version == "2"
     assert client.get_model_version(model, "3").tags["carprice.rolled_back"] == (
-        "rollback by operator: SUVs quoted 20% low"
+        "rollback by local: SUVs quoted 20% low"
     )
     assert page.locator("[data-testid='stException']").count() == 0

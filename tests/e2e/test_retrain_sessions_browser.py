@@ -1,11 +1,13 @@
 """Pipelines' *Retrain now* in Chromium, at a laptop's 1280 px and a phone's 390 px, against
 the AppTest tests' fake Airflow (tests/dashboard/test_pipelines.py) served on a loopback
-port: the operator password field is empty after every submit, wrong or right (a right one
-triggers the run), and a second session opening Pipelines sees the running retrain, its
-progress, then its outcome (what the run's promote task recorded), as the tab that pressed
-*Retrain* does. Text shows whole at both widths.
+port, in local mode (no identity provider: the one person at this machine is operator): the
+form says the run will record "local" as who asked, *Retrain* triggers one run whose conf
+carries requested_by=local, and a second session opening Pipelines sees the running
+retrain, who asked, its progress, then its outcome (what the run's promote task recorded),
+as the tab that pressed *Retrain* does. Text shows whole at both widths. (Signed-in roles,
+science refused and an operator's name recorded: tests/e2e/test_sign_in_browser.py.)
 
-The fake lets each width press *Retrain* with the right password for a few seconds' work;
+The fake lets each width press *Retrain* for a few seconds' work;
 the real Airflow's run, followed live at both widths, is tests/e2e/test_pipelines_browser.py.
 MLflow is the session's (read only: the champion the page snapshots before and after).
 """
@@ -23,7 +25,6 @@ from playwright.sync_api import Browser, Page, expect
 from tests.dashboard import fake_http
 from tests.dashboard.test_pipelines import (
     AIRFLOW_PASSWORD,
-    OPERATOR_PASSWORD,
     OUTCOME,
     RUN_PATH,
     TASKS,
@@ -31,7 +32,7 @@ from tests.dashboard.test_pipelines import (
 )
 from tests.e2e.conftest import wait_idle
 from tests.e2e.test_batch_reload_browser import SIZES, snap
-from tests.e2e.test_pipelines_browser import outcome_line, password, whole
+from tests.e2e.test_pipelines_browser import outcome_line, whole
 from tests.plugins.api_stack import ApiServer
 
 
@@ -97,12 +98,10 @@ def new_page(browser: Browser, size: str) -> Page:
     return context.new_page()
 
 
-def retrain(page: Page, typed: str) -> None:
-    password(page).fill(typed)
-    page.locator(".st-key-pipe_trigger button").click()
+LOCAL = {"requested_by": "local"}
 
 
-def test_password_cleared_and_the_run_seen_by_another_session(
+def test_retrain_records_who_asked_and_the_run_is_seen_by_another_session(
     width: str,
     browser: Browser,
     airflow: HeldAirflow,
@@ -113,7 +112,7 @@ def test_password_cleared_and_the_run_seen_by_another_session(
 ) -> None:
     url = dashboard_factory(
         api_url=api_server.url, mlflow_url=api_server.mlflow_url, airflow_url=switch[1],
-        airflow_password=AIRFLOW_PASSWORD, operator_password=OPERATOR_PASSWORD,
+        airflow_password=AIRFLOW_PASSWORD,
         pipeline_poll_seconds="1", cache_ttl_seconds="1",
     )  # fmt: skip
     page = new_page(browser, width)
@@ -124,17 +123,18 @@ def test_password_cleared_and_the_run_seen_by_another_session(
         wait_idle(page)
         expect(page.get_by_text("Latest retrain")).to_have_count(0)  # nothing run yet
 
-        retrain(page, "not-the-password")
-        expect(page.get_by_text("Wrong operator password: nothing was triggered.")).to_be_visible()
-        expect(password(page)).to_have_value("")
+        expect(page.get_by_text("Local mode")).to_be_visible()  # the sidebar's label
+        expect(page.get_by_text("The run records that local asked for it.")).to_be_visible()
+        expect(page.get_by_text("Operator password")).to_have_count(0)  # no shared password
         assert airflow.triggered == []
         whole(page)
 
-        retrain(page, OPERATOR_PASSWORD)
+        page.locator(".st-key-pipe_trigger button").click()
         main = page.locator("[data-testid='stMain']")
         expect(main).to_contain_text(re.compile(r"manual__1\s+is running"))
-        expect(password(page)).to_have_value("")
-        assert airflow.triggered == [{}]
+        expect(main).to_contain_text("Requested by local")
+        assert airflow.triggered == [LOCAL]
+        assert airflow.notes == ["Requested by local from the CarPrice dashboard"]
         progress = f"2 of {len(TASKS)} tasks finished"
         expect(page.locator("[data-testid=stProgress]")).to_contain_text(progress)
         whole(page)
@@ -147,7 +147,7 @@ def test_password_cleared_and_the_run_seen_by_another_session(
         expect(seen).to_contain_text(re.compile(r"manual__1\s+is running"))
         expect(other.locator("[data-testid=stProgress]")).to_contain_text(progress)
         expect(seen).to_contain_text(re.compile(r"ingest\s+—\s+success"))
-        expect(password(other)).to_have_value("")
+        expect(seen).to_contain_text("Requested by local")
         whole(other)
         snap(other, shoot, f"retrain_other_running_{SIZES[width]['width']}px")
 
@@ -158,12 +158,11 @@ def test_password_cleared_and_the_run_seen_by_another_session(
                 re.compile(r"manual__1\s+is success")
             )
             expect(outcome_line(session)).to_be_visible()
-            expect(password(session)).to_have_value("")
             whole(session)
         # The session that did not press Retrain reads the outcome the run recorded.
         expect(seen).to_contain_text("Champion unchanged: v1 stays live.")
         expect(seen).to_contain_text("within noise")
-        assert airflow.triggered == [{}]  # one run, whoever watched it
+        assert airflow.triggered == [LOCAL]  # one run, whoever watched it
         for session in (page, other):
             assert session.locator("[data-testid='stException']").count() == 0
         snap(other, shoot, f"retrain_other_outcome_{SIZES[width]['width']}px")
