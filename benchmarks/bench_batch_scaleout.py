@@ -134,17 +134,23 @@ def s3_client(values: dict[str, str]):  # noqa: ANN201 - boto3 client
     )  # fmt: skip
 
 
-def worker_roots(state: Path) -> dict[str, psutil.Process]:
-    """The stack's `airflow celery worker` main processes by Celery hostname."""
-    roots = {}
+def worker_roots(state: Path, first_log_port: int, workers: int) -> dict[str, psutil.Process]:
+    """The stack's `airflow celery worker` main processes by name. Found by environment, not
+    command line: Celery retitles its processes, and the worker's forked helpers (log server,
+    bundle cleanup) keep the original command line. Worker N's log port is first + N - 1."""
+    by_port: dict[str, list[psutil.Process]] = {}
     for proc in control.marked_processes(state):
         with contextlib.suppress(psutil.Error):
-            cmd = proc.cmdline()
-            if "celery" in cmd and "worker" in cmd and "--celery-hostname" in cmd:
-                name = cmd[cmd.index("--celery-hostname") + 1]
-                parent = proc.parent()
-                if parent is None or parent.cmdline()[:3] != cmd[:3]:  # the main process
-                    roots[name] = proc
+            port = proc.environ().get("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "")
+            if port.isdigit() and first_log_port <= int(port) < first_log_port + workers:
+                by_port.setdefault(port, []).append(proc)
+    roots = {}
+    for port, procs in by_port.items():
+        pids = {proc.pid for proc in procs}
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                if proc.ppid() not in pids:  # the tree's top: its parent is honcho
+                    roots[f"airflow-worker-{int(port) - first_log_port + 1}"] = proc
     return roots
 
 
@@ -177,7 +183,7 @@ def sample_workers(
 
 def batch_run(
     env: dict[str, str], rows: int, chunk_rows: int
-) -> tuple[float, dict[str, WorkerPeak]]:
+) -> tuple[float, dict[str, WorkerPeak], dict[str, float]]:
     """Trigger batch_quotes on the uploaded file; return seconds and per-worker peaks."""
     import pandas as pd
 
@@ -193,7 +199,11 @@ def batch_run(
             "chunk_rows": chunk_rows}  # fmt: skip
     peaks: dict[str, WorkerPeak] = {}
     stop = threading.Event()
-    sampler = threading.Thread(target=sample_workers, args=(worker_roots(state), stop, peaks))
+    workers = int(env["CARPRICE_STACK_WORKERS"])
+    roots = worker_roots(state, int(env["CARPRICE_STACK_WORKER_LOG_PORT"]), workers)
+    if len(roots) != workers:
+        raise RuntimeError(f"found workers {sorted(roots)}, not {env['CARPRICE_STACK_WORKERS']}")
+    sampler = threading.Thread(target=sample_workers, args=(roots, stop, peaks))
     sampler.start()
     started = time.monotonic()
     try:
@@ -209,10 +219,23 @@ def batch_run(
     refs = pd.read_csv(body, usecols=["ref"])["ref"]
     if len(refs) != rows or not (refs.to_numpy() == range(rows)).all():
         raise RuntimeError(f"output has {len(refs)} rows, not 0..{rows - 1} in order")
-    chunks = sum(1 for ti in run["task_instances"] if ti["task_id"] == "quote_chunk")
+    stages = stage_seconds(run["task_instances"])
     log(f"{env['CARPRICE_STACK_WORKERS']} worker(s): {rows:,} rows in {seconds:.1f} s, "
-        f"{chunks} chunks, output checked")  # fmt: skip
-    return seconds, peaks
+        f"stages {stages}, output checked")  # fmt: skip
+    return seconds, peaks, stages
+
+
+def stage_seconds(instances: list[dict]) -> dict[str, float]:
+    """Wall seconds of plan, of all quote_chunk tries (first start to last end), of combine."""
+    from datetime import datetime
+
+    spans: dict[str, list[datetime]] = {}
+    for ti in instances:
+        if ti.get("start_date") and ti.get("end_date"):
+            span = spans.setdefault(ti["task_id"], [])
+            span += [datetime.fromisoformat(ti["start_date"]),
+                     datetime.fromisoformat(ti["end_date"])]  # fmt: skip
+    return {task: round((max(s) - min(s)).total_seconds(), 1) for task, s in spans.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     broker = free_redis_db()  # workers on one broker database see each other
     token = f"{os.getpid()}"
     ups: dict[str, UpResult] = {}
-    results: dict[int, tuple[float, dict[str, WorkerPeak]]] = {}
+    results: dict[int, tuple[float, dict[str, WorkerPeak], dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-scaleout-") as tmp:
         root = Path(tmp)
         if not args.skip_embedded:
@@ -269,18 +292,29 @@ def main(argv: list[str] | None = None) -> int:
 def print_report(
     args: argparse.Namespace,
     ups: dict[str, UpResult],
-    results: dict[int, tuple[float, dict[str, WorkerPeak]]],
+    results: dict[int, tuple[float, dict[str, WorkerPeak], dict[str, float]]],
 ) -> None:
     print(f"\nbatch_quotes scale-out: {args.rows:,} rows, chunk_rows {args.chunk_rows:,}, "
           f"{os.cpu_count()} CPUs, worker concurrency 1")  # fmt: skip
-    print(f"{'workers':>7}  {'seconds':>8}  {'rows/s':>9}  per-worker peak (tree RSS / max VmHWM)")
-    base = None
-    for workers, (seconds, peaks) in sorted(results.items()):
+    print(f"{'workers':>7}  {'seconds':>8}  {'rows/s':>9}  {'x':>5}  "
+          f"{'plan s':>6}  {'chunks s':>8}  {'chunk rows/s':>12}  {'combine s':>9}")  # fmt: skip
+    base = chunk_base = None
+    for workers, (seconds, _, stages) in sorted(results.items()):
         rate = args.rows / seconds
         base = base or rate
+        chunks = stages.get("quote_chunk", 0.0)
+        chunk_rate = args.rows / chunks if chunks else 0.0
+        chunk_base = chunk_base or chunk_rate
+        print(f"{workers:>7}  {seconds:>8.1f}  {rate:>9,.0f}  {rate / base:>5.2f}  "
+              f"{stages.get('plan', 0):>6.1f}  {chunks:>8.1f}  {chunk_rate:>12,.0f}  "
+              f"{stages.get('combine', 0):>9.1f}")  # fmt: skip
+    print(
+        "\npeak memory per worker (summed RSS of its process tree / highest VmHWM of one process)"
+    )
+    for workers, (_, peaks, _) in sorted(results.items()):
         per = "; ".join(f"{name} {p.tree_rss_mib:.0f} / {p.hwm_mib:.0f} MiB"
                         for name, p in sorted(peaks.items()))  # fmt: skip
-        print(f"{workers:>7}  {seconds:>8.1f}  {rate:>9,.0f}  {per}   (x{rate / base:.2f})")
+        print(f"{workers:>7} worker(s): {per}")
     print("\nmake up (first champion: 1 trial) and the stack's memory once up")
     print(f"{'profile':<28}  {'seconds':>8}  {'procs':>5}  {'RSS MiB':>8}  {'PSS MiB':>8}")
     for label, result in ups.items():
