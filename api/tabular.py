@@ -36,6 +36,7 @@ from api import metrics
 from api.config import ApiSettings, get_api_settings
 from api.quoting import log_chunk
 from api.runtime import Served
+from carprice.arrow_text import contains_any, joined_bytes
 from carprice.clean import ShapeError, detect_shape
 from carprice.headers import PASS_PREFIX, describe, resolve
 from carprice.model import PRICE_COLUMNS
@@ -507,17 +508,18 @@ def _csv_cells(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray
     """Cells as CSV text, quoted only where needed (a comma, quote or line break), as the csv
     module writes them: plain cells stay bare, so simple tools can still split on commas."""
     text = pc.fill_null(values.cast(pa.string()), "")
+    if pa.types.is_integer(values.type) or not contains_any(text, b',"\r\n'):
+        return text  # the usual case: one look at the bytes, no regex pass
     needs = pc.match_substring_regex(text, r'[,"\r\n]')
-    if not pc.any(needs).as_py():
-        return text
     quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
     return pc.if_else(needs, quoted, text)
 
 
 def _csv_lines(columns: list[pa.Array | pa.ChunkedArray]) -> bytes:
-    """Rows joined into CSV lines in Arrow, one pass per column rather than per cell."""
+    """Rows joined into CSV lines in Arrow, one pass per column rather than per cell, and
+    handed over as the joined column's bytes (no Python string per line)."""
     lines = pc.binary_join_element_wise(*[_csv_cells(c) for c in columns], ",")
-    return ("\r\n".join(lines.to_pylist()) + "\r\n").encode()  # RFC 4180 line ends
+    return joined_bytes(pc.binary_join_element_wise(lines, "\r\n", ""))  # RFC 4180 ends
 
 
 def _price_column(values: pd.Series) -> pa.Array:

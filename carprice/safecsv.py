@@ -13,14 +13,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from carprice.arrow_text import byte_set, first_bytes
+
 # = + - @ start a formula; tab and carriage return let one hide behind leading whitespace.
 _FORMULA_START = r"^[=+\-@\t\r]"
+_FORMULA_BYTES = byte_set(b"=+-@\t\r")
 _PLAIN_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 
 
 def neutralise_arrow(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """Text cells (nulls become empty cells) with formula-like ones prefixed by ``'``."""
     text = pc.fill_null(values.cast(pa.string()), "")
+    if not _FORMULA_BYTES[first_bytes(text)].any():  # the usual case, one look
+        return text
     risky = pc.and_(
         pc.match_substring_regex(text, _FORMULA_START),
         pc.invert(pc.match_substring_regex(text, _PLAIN_NUMBER)),
