@@ -151,9 +151,11 @@ def exposed_beyond_loopback() -> bool:
 
 def _streamlit_has_auth() -> bool:
     """Streamlit reads [auth] only from its secrets files, which dashboard.serve writes."""
+    from streamlit.errors import StreamlitSecretNotFoundError
+
     try:
         return "auth" in st.secrets
-    except Exception:  # no secrets file at all (StreamlitSecretNotFoundError and kin)
+    except StreamlitSecretNotFoundError:  # no secrets file at all, or one Streamlit can't read
         return False
 
 

@@ -81,7 +81,7 @@ def test_airflow_down_only_pipelines_says_so(api_server: ApiServer) -> None:
     """Airflow at a closed port: one clear banner on Pipelines; the other pages all work."""
     airflow = closed_url()
     with app_env(api_server.url, mlflow_url=api_server.mlflow_url, airflow_url=airflow,
-                 airflow_password=AIRFLOW_PASSWORD, operator_password="op"):  # fmt: skip
+                 airflow_password=AIRFLOW_PASSWORD):  # fmt: skip
         at = shell()
         status = " ".join(m.value for m in at.sidebar.markdown)
         assert ":red[●] Airflow — **down**" in status
