@@ -108,7 +108,8 @@ def on_registry_action(action: str, version: str) -> None:
     reason = (state.get(f"pipe_{action}_reason") or "").strip()
     asker = auth.current()
     if asker is None or not auth.can(asker.role, action):
-        state["pipe_registry_notice"] = ("error", f"Only operators can {action}: nothing changed.")
+        verb = "roll back" if action == "rollback" else action
+        state["pipe_registry_notice"] = ("error", f"Only operators can {verb}: nothing changed.")
         return
     client = connections.mlflow_client()
     try:

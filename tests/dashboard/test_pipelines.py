@@ -579,3 +579,8 @@ def test_a_signed_in_operators_approval_names_them_and_science_changes_nothing(
         assert client.get_model_version_by_alias(model, CHAMPION).version == "3"
         reason = client.get_model_version(model, "3").tags["carprice.promotion_reason"]
         assert reason == "approved by opal@corp.test: better on last month's sales"
+
+        at.user = claims("science")  # and a rollback from a science session changes nothing
+        at = _submit(at, "rollback", "sneaky")
+        assert any("Only operators can roll back: nothing changed." in e.value for e in at.error)
+        assert client.get_model_version_by_alias(model, CHAMPION).version == "3"
