@@ -16,36 +16,15 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 
-def replay(store, cars: pd.DataFrame, now: datetime) -> int:  # noqa: ANN001 - QuoteStore
-    from carprice import registry
-    from carprice.quotelog.records import prepared_rows
-
-    model, version = registry.load("car_price")
-    given = cars.drop(columns=["selling_price"]).reset_index(drop=True)
-    prepared = model.prepare(given)
-    scores = model.price(prepared)
-    ids = [str(uuid.uuid4()) if ok else None for ok in prepared.ok]
-    rows = prepared_rows(model, prepared, scores, given, ids, created_at=now,
-                         model_version=version, api_key_name=None, source="csv")  # fmt: skip
-    for i, row in enumerate(rows):
-        row["created_at"] = now - timedelta(minutes=5 + (i * 7) % (6 * 24 * 60))
-    store.insert_quotes(rows)
-    priced = [(i, q) for i, q in enumerate(ids) if q is not None]
-    price = pd.to_numeric(cars["selling_price"], errors="coerce").to_numpy()
-    sales = [(q, float(price[i]), date.today()) for i, q in priced[::2]]
-    store.record_sales(sales)
-    return len(sales)
-
-
 def run_case(name: str, cars: pd.DataFrame, workdir: Path) -> dict:
     from carprice import monitor
+    from carprice.quotelog.replay import replay
     from carprice.quotelog.store import QuoteStore
     from carprice.settings import get_settings
 

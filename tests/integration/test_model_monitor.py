@@ -7,8 +7,7 @@ say why."""
 from __future__ import annotations
 
 import io
-import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import mlflow
@@ -16,35 +15,15 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from carprice import lake, monitor, registry
+from carprice import lake, monitor
 from carprice.clean import clean_training
-from carprice.quotelog.records import prepared_rows, refusal_rows
+from carprice.quotelog.records import refusal_rows
+from carprice.quotelog.replay import replay
 from carprice.quotelog.store import QuoteStore
 from carprice.synthetic import generate
 from tests.plugins.api_stack import Champion, refresh_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
-
-
-def replay(store: QuoteStore, champion_url: str, cars: pd.DataFrame, now: datetime) -> int:
-    """Price `cars` with the champion as the API would, log them over the past six days, and
-    record the listed price as the sale of every other one; returns the sales recorded."""
-    mlflow.set_tracking_uri(champion_url)
-    mlflow.set_registry_uri(champion_url)
-    model, version = registry.load("car_price")
-    given = cars.drop(columns=["selling_price"]).reset_index(drop=True)
-    prepared = model.prepare(given)
-    scores = model.price(prepared)
-    ids = [str(uuid.uuid4()) if ok else None for ok in prepared.ok]
-    rows = prepared_rows(model, prepared, scores, given, ids, created_at=now,
-                         model_version=version, api_key_name=None, source="csv")  # fmt: skip
-    for i, row in enumerate(rows):
-        row["created_at"] = now - timedelta(hours=1 + (i % 144))
-    store.insert_quotes(rows)
-    priced = [(i, q) for i, q in enumerate(ids) if q is not None]
-    sales = [(q, float(cars["selling_price"].iloc[i]), date.today()) for i, q in priced[::2]]
-    store.record_sales(sales)
-    return len(sales)
 
 
 @pytest.fixture
@@ -56,6 +35,8 @@ def env(champion: Champion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("CARPRICE_DATABASE_URL", f"sqlite:///{tmp_path / 'quotes.db'}")
     monkeypatch.setenv("CARPRICE_LAKE_ROOT", str(tmp_path / "lake"))
     refresh_settings()
+    mlflow.set_tracking_uri(champion.url)  # `replay` prices with the registry's champion
+    mlflow.set_registry_uri(champion.url)
     yield tmp_path
     refresh_settings()
     mlflow.set_tracking_uri(None)
@@ -66,7 +47,7 @@ def test_quotes_like_training_need_no_retrain(env: Path, champion: Champion) -> 
     store = QuoteStore.from_url(f"sqlite:///{env / 'quotes.db'}")
     store.migrate()
     now = datetime.now(UTC)
-    replay(store, champion.url, generate(rows=400, seed=11), now)
+    replay(store, generate(rows=400, seed=11), now)
     for at, n in ((now - timedelta(hours=3), 12), (now - timedelta(days=9), 5)):  # 5 too old
         reasons = ["brand 'Tesla' is unknown"] * n
         store.insert_rows(
@@ -92,7 +73,7 @@ def test_shifted_quotes_trigger_a_retrain_with_their_sales(env: Path, champion: 
         year=(cars["year"].astype(int) - 6).clip(lower=1995),
         km_driven=(cars["km_driven"].astype(float) * 3).clip(upper=900_000).round(),
     )
-    sold = replay(store, champion.url, shifted, datetime.now(UTC))
+    sold = replay(store, shifted, datetime.now(UTC))
     out = monitor.summarise(days=7, requested="test")
     assert out["retrain"] is True, out
     assert any("inputs drifted" in r and "km_driven" in r and "year" in r for r in out["reasons"])
