@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,6 +36,7 @@ from stack.ports import free_port, is_free
 
 REPO = Path(__file__).resolve().parent.parent
 INPUT_KEY = "batch/in/scaleout.csv"
+WARM_KEY = "batch/in/warmup.csv"
 PORTS = ("S3", "MLFLOW", "AIRFLOW", "AIRFLOW_WORKER_LOG", "AIRFLOW_TRIGGER_LOG", "API",
          "FLOWER")  # fmt: skip
 
@@ -134,24 +137,13 @@ def s3_client(values: dict[str, str]):  # noqa: ANN201 - boto3 client
     )  # fmt: skip
 
 
-def worker_roots(state: Path, first_log_port: int, workers: int) -> dict[str, psutil.Process]:
-    """The stack's `airflow celery worker` main processes by name. Found by environment, not
-    command line: Celery retitles its processes, and the worker's forked helpers (log server,
-    bundle cleanup) keep the original command line. Worker N's log port is first + N - 1."""
-    by_port: dict[str, list[psutil.Process]] = {}
-    for proc in control.marked_processes(state):
-        with contextlib.suppress(psutil.Error):
-            port = proc.environ().get("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "")
-            if port.isdigit() and first_log_port <= int(port) < first_log_port + workers:
-                by_port.setdefault(port, []).append(proc)
-    roots = {}
-    for port, procs in by_port.items():
-        pids = {proc.pid for proc in procs}
-        for proc in procs:
-            with contextlib.suppress(psutil.Error):
-                if proc.ppid() not in pids:  # the tree's top: its parent is honcho
-                    roots[f"airflow-worker-{int(port) - first_log_port + 1}"] = proc
-    return roots
+def worker_roots(state: Path) -> dict[str, psutil.Process]:
+    """The stack's `airflow celery worker` main processes by name, from the supervisor's
+    "<name> started (pid=N)" lines (honcho execs each command, so N is the worker itself).
+    Not by command line or environment: Celery retitles its processes, which overwrites both."""
+    text = (state / "logs" / "stack.log").read_text(errors="replace")
+    pids = dict(re.findall(r"(airflow-worker-\d+) started \(pid=(\d+)\)", text))  # last wins
+    return {name: psutil.Process(int(pid)) for name, pid in pids.items()}
 
 
 def _vm_hwm_mib(pid: int) -> float:
@@ -194,13 +186,20 @@ def batch_run(
     client = AirflowClient(values["AIRFLOW_URL"], values["AIRFLOW_USER"],
                            values["AIRFLOW_PASSWORD"])  # fmt: skip
     client.wait_for_dag(BATCH_DAG)
+    # Warm-up: every worker runs a few small chunks first (the first task on a fresh worker
+    # pays one-off costs that are not batch pricing).
+    warm = client.wait(BATCH_DAG, client.trigger(BATCH_DAG, {
+        "input_uri": f"s3://data/{WARM_KEY}", "output_uri": f"s3://data/{WARM_KEY}.out",
+        "chunk_rows": 100}), timeout=600)  # fmt: skip
+    if warm["state"] != "success":
+        raise RuntimeError(client.failure_report(warm))
     output_key = f"batch/out/scaleout-{env['CARPRICE_STACK_WORKERS']}w.csv"
     conf = {"input_uri": f"s3://data/{INPUT_KEY}", "output_uri": f"s3://data/{output_key}",
             "chunk_rows": chunk_rows}  # fmt: skip
     peaks: dict[str, WorkerPeak] = {}
     stop = threading.Event()
     workers = int(env["CARPRICE_STACK_WORKERS"])
-    roots = worker_roots(state, int(env["CARPRICE_STACK_WORKER_LOG_PORT"]), workers)
+    roots = worker_roots(state)
     if len(roots) != workers:
         raise RuntimeError(f"found workers {sorted(roots)}, not {env['CARPRICE_STACK_WORKERS']}")
     sampler = threading.Thread(target=sample_workers, args=(roots, stop, peaks))
@@ -275,6 +274,10 @@ def main(argv: list[str] | None = None) -> int:
                     if index == 0:
                         values = envfile.read(state.resolve() / "stack.env")
                         s3_client(values).upload_file(str(path), "data", INPUT_KEY)
+                        warm = path.with_name("warmup.csv")
+                        with path.open() as lines:  # header + 1,000 rows
+                            warm.write_text("".join(itertools.islice(lines, 1001)))
+                        s3_client(values).upload_file(str(warm), "data", WARM_KEY)
                     results[workers] = batch_run(env, args.rows, args.chunk_rows)
                 finally:
                     run_stack("down", env, timeout=300)
