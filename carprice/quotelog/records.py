@@ -136,6 +136,19 @@ def single_row(
     )
 
 
+def json_records(frame: pd.DataFrame) -> list[str]:
+    """Each row as a JSON object's text, from one call of pandas' C writer.
+
+    Split at the `},{"` between records rather than with `lines=True`, whose line-splitting
+    pass costs more than the writing: the records are flat (no nested object), and inside a
+    JSON string every `"` is escaped, so `},{"` occurs only between two records.
+    """
+    if frame.empty or not len(frame.columns):
+        return ["{}"] * len(frame)
+    text = frame.to_json(orient="records", date_format="iso")
+    return ['{"' + body + "}" for body in text[3:-2].split('},{"')]
+
+
 def prepared_rows(
     model: PricingModel,
     prepared: Prepared,
@@ -164,7 +177,7 @@ def prepared_rows(
         return []
     columns = [c for c in FRAME_COLUMNS if c in prepared.frame.columns]
     frame = prepared.frame.iloc[positions][columns]
-    inputs = frame.to_json(orient="records", lines=True, date_format="iso").splitlines()
+    inputs = json_records(frame)
     prices = scores[list(PRICE_COLUMNS)].to_numpy(dtype=float)[positions]
     flagged = prepared.impossible.to_numpy(dtype=bool).any(axis=1)[positions]
     outside = np.zeros(len(positions), dtype=bool)
