@@ -79,7 +79,7 @@ st.caption(
     f"Quotes made since {since} (UTC). Live figures compare with model "
     f"v{reference['model_version']}'s own test set (the served champion)."
 )
-cells = st.columns(6)
+cells = st.columns(7)
 figures = [
     ("quotes", "Quotes", charts.indian(summary["quotes"]), None, None),
     ("sales", "Sales matched", charts.indian(summary["sales"]), None,
@@ -96,6 +96,9 @@ figures = [
      f"{view.percent(reference['test_coverage'], 0)}."),
     ("out_of_range", "Out of range", view.percent(summary["rates"]["out_of_range"]), None,
      "Share of quotes with an input outside the training range."),
+    ("refused", "Refused", view.percent(summary["rates"].get("refused")), None,
+     f"Share of the rows asked for that got no price ({charts.indian(summary.get('refused') or 0)}"
+     " rows: an unknown brand, a value outside what the model accepts, a malformed line)."),
 ]  # fmt: skip
 for cell, (key, label, value, delta, help_text) in zip(cells, figures, strict=True):
     with cell.container(key=f"monitoring_{key}"):

@@ -49,7 +49,8 @@ SUMMARY: dict[str, Any] = {
         {"week": _week(0), "quotes": 70, "sales": 26, "mae": 65000.0, "mape": 0.2,
          "median_ape": 0.13, "coverage": 0.69},
     ],
-    "rates": {"out_of_range": 0.05, "refused": None},
+    "refused": 12,
+    "rates": {"out_of_range": 0.05, "refused": 12 / 252},
     "drift": {
         "verdict": "drift", "rows": 240, "major": 1,
         "features": {
@@ -199,6 +200,7 @@ def test_figures_charts_drift_and_runs(apptest, stack: FakeStack) -> None:
     assert metric(at, "Live MAPE") == "18.7%"
     assert metric(at, "Live MAE") == "₹61,234"
     assert metric(at, "Coverage") == "72%" and metric(at, "Out of range") == "5.0%"
+    assert metric(at, "Refused") == "4.8%"
     mape = next(m for m in at.metric if m.proto.label == "Live MAPE")
     assert mape.proto.delta == "+4.5 pts vs test"
 
