@@ -115,3 +115,10 @@ def test_safe_url_hides_the_broker_password() -> None:
 
     assert safe_url("redis://:pw@valkey:6379/0") == "redis://:***@valkey:6379/0"
     assert safe_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_compose_flower_is_on_the_stack_port_behind_a_login() -> None:
+    flower = SERVICES["airflow-flower"]
+    assert flower["command"] == ["celery", "flower"]
+    assert flower["ports"] == [f"{StackSettings().flower_port}:5555"]
+    assert flower["environment"]["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"].startswith("admin:${")
