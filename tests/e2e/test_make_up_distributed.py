@@ -88,7 +88,7 @@ def test_distributed_up_status_down(stack_env: dict[str, str]) -> None:
     import httpx
 
     resp = httpx.get(
-        values["FLOWER_URL"] + "/api/workers",
+        values["FLOWER_URL"] + "/api/workers?refresh=1",  # ask the workers, not the cache
         auth=(values["AIRFLOW_USER"], values["AIRFLOW_PASSWORD"]),
         timeout=30,
         trust_env=False,
