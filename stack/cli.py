@@ -197,7 +197,6 @@ def up(settings: StackSettings) -> int:
     say(f"champion live: v{version}   ({time.monotonic() - started:.0f} s)")
     say(
         f"  Dashboard  {env['DASHBOARD_URL'] or '(not started: dashboard/app.py missing)'}"
-        f"   operator password {env['DASHBOARD_OPERATOR_PASSWORD']}"
     )
     say(f"  API        {env['API_URL']}/docs")
     say(

@@ -17,7 +17,6 @@ _SECRETS = {
     "airflow_api_secret_key": 32,
     "s3_key": 12,
     "s3_secret": 24,
-    "dashboard_operator_password": 18,
 }
 
 
@@ -30,7 +29,6 @@ class Credentials:
     airflow_api_secret_key: str
     s3_key: str
     s3_secret: str
-    dashboard_operator_password: str
 
 
 def write_private(path: Path, text: str) -> None:

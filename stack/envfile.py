@@ -18,7 +18,6 @@ def values(settings: StackSettings, creds: Credentials) -> dict[str, str]:
         "MLFLOW_URL": settings.url(settings.mlflow_port),
         "API_URL": settings.url(settings.api_port),
         "DASHBOARD_URL": settings.url(settings.dashboard_port) if settings.with_dashboard else "",
-        "DASHBOARD_OPERATOR_PASSWORD": creds.dashboard_operator_password,
         "S3_ENDPOINT": settings.url(settings.s3_port),
         "S3_KEY": creds.s3_key,
         "S3_SECRET": creds.s3_secret,

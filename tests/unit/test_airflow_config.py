@@ -20,7 +20,7 @@ SERVICES: dict[str, dict[str, Any]] = yaml.safe_load((ROOT / "compose.yaml").rea
     "services"
 ]
 AIRFLOW_SERVICES = sorted(n for n in SERVICES if n.startswith("airflow-"))
-CREDS = Credentials(*(f"secret-{i}-value" for i in range(6)))
+CREDS = Credentials(*(f"secret-{i}-value" for i in range(5)))
 
 
 def _airflow_keys(env: dict[str, Any]) -> dict[str, str]:

@@ -67,7 +67,7 @@ def test_airflow_port_message_names_its_variable() -> None:
 def test_secrets_are_random_private_and_reused(tmp_path: Path) -> None:
     folder = tmp_path / "secrets"
     creds, created = credentials.load_or_create(folder)
-    assert len(created) == 6
+    assert len(created) == 5
     assert _mode(folder) == 0o700
     for path in created:
         assert _mode(path) == 0o600, path
@@ -127,8 +127,7 @@ def test_services_carry_marker_and_secrets_stay_out_of_argv(settings: StackSetti
         assert service.env[services.MARKER] == str(settings.state)
         argv = " ".join(service.argv)
         for secret in (creds.airflow_admin_password, creds.airflow_jwt_secret,
-                       creds.airflow_api_secret_key, creds.s3_key, creds.s3_secret,
-                       creds.dashboard_operator_password):  # fmt: skip
+                       creds.airflow_api_secret_key, creds.s3_key, creds.s3_secret):  # fmt: skip
             assert secret not in argv, service.name
     s3 = next(s for s in built if s.name == "s3").env
     assert s3["RCLONE_AUTH_KEY"] == f'"{creds.s3_key},{creds.s3_secret}"'  # one CSV field
