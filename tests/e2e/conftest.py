@@ -75,6 +75,23 @@ def record() -> Callable[[str, float, float | None], None]:
     return _record
 
 
+@pytest.fixture(autouse=True)
+def _expect_timeout(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Playwright's assertions wait the module's `EXPECT_TIMEOUT_MS` (pages that draw tables
+    and charts can take 10+ s on a loaded machine), then the default 5 s is put back."""
+    ms = getattr(request.module, "EXPECT_TIMEOUT_MS", None)
+    if ms is None:
+        yield
+        return
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=ms)
+    try:
+        yield
+    finally:
+        expect.set_options(timeout=5_000)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.is_file():

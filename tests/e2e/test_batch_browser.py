@@ -32,11 +32,7 @@ PRICE = re.compile(r"^Price [\d,]+ cars$")
 SLOW = 180_000  # ms: a loaded machine prices 5,000 rows in well under this
 
 
-@pytest.fixture(autouse=True)
-def _patient_expect() -> Iterator[None]:
-    expect.set_options(timeout=60_000)
-    yield
-    expect.set_options(timeout=5_000)
+EXPECT_TIMEOUT_MS = 60_000  # conftest's _expect_timeout: assertions wait this long here
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import httpx
@@ -20,13 +20,7 @@ if TYPE_CHECKING:
     from tests.plugins.api_stack import ApiServer, Champion
 
 
-@pytest.fixture(autouse=True)
-def _patient_expect() -> Iterator[None]:
-    """The page's tables and charts can take 10+ s to draw on a loaded machine: wait longer
-    than Playwright's default 5 s in this module, then put the default back."""
-    expect.set_options(timeout=30_000)
-    yield
-    expect.set_options(timeout=5_000)
+EXPECT_TIMEOUT_MS = 30_000  # conftest's _expect_timeout: assertions wait this long here
 
 
 def test_compare_two_runs(

@@ -3,22 +3,12 @@ report of the served model (variant split first, then the price deciles)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import wait_idle
 
-
-@pytest.fixture(autouse=True)
-def _patient_expect() -> Iterator[None]:
-    """The page's tables and charts can take 10+ s to draw on a loaded machine: wait longer
-    than Playwright's default 5 s in this module, then put the default back."""
-    expect.set_options(timeout=30_000)
-    yield
-    expect.set_options(timeout=5_000)
+EXPECT_TIMEOUT_MS = 30_000  # conftest's _expect_timeout: assertions wait this long here
 
 
 def test_model_page(page, dashboard_url: str, shoot) -> None:

@@ -27,11 +27,7 @@ CUT_OFF_JS = """() => [...document.querySelectorAll('[data-testid=stMetricValue]
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-@pytest.fixture(autouse=True)
-def _patient_expect() -> Iterator[None]:
-    expect.set_options(timeout=30_000)
-    yield
-    expect.set_options(timeout=5_000)
+EXPECT_TIMEOUT_MS = 30_000  # conftest's _expect_timeout: assertions wait this long here
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from playwright.sync_api import expect
 
 from carprice import names
@@ -36,13 +34,7 @@ CUT_OFF_JS = """() => [...document.querySelectorAll(
             + `(${e.scrollWidth} > ${e.clientWidth} px)`)"""
 
 
-@pytest.fixture(autouse=True)
-def _patient_expect() -> Iterator[None]:
-    """On a loaded machine the page's charts can take 10+ s to draw: wait for them longer than
-    Playwright's default 5 s in this module, then put the default back."""
-    expect.set_options(timeout=30_000)
-    yield
-    expect.set_options(timeout=5_000)
+EXPECT_TIMEOUT_MS = 30_000  # conftest's _expect_timeout: assertions wait this long here
 
 
 def grouped(rupees: float) -> str:

@@ -33,11 +33,7 @@ CUT_OFF_JS = """() => [...document.querySelectorAll('[data-testid=stForm] *')]
   .map(e => `${e.innerText} (${e.scrollWidth} > ${e.clientWidth} px)`)"""
 
 
-@pytest.fixture(autouse=True)
-def _patient_expect() -> Iterator[None]:
-    expect.set_options(timeout=60_000)
-    yield
-    expect.set_options(timeout=5_000)
+EXPECT_TIMEOUT_MS = 60_000  # conftest's _expect_timeout: assertions wait this long here
 
 
 @pytest.fixture(scope="module")

@@ -39,11 +39,7 @@ TEXT_CUT_OFF_JS = """(root) => [...document.querySelectorAll(root)]
 CHECKSUM = "ab" * 32  # the raw data's SHA-256, the same for every retrain here
 
 
-@pytest.fixture(autouse=True)
-def _patient_expect() -> Iterator[None]:
-    expect.set_options(timeout=60_000)
-    yield
-    expect.set_options(timeout=5_000)
+EXPECT_TIMEOUT_MS = 60_000  # conftest's _expect_timeout: assertions wait this long here
 
 
 @pytest.fixture(params=list(SIZES))
