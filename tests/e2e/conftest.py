@@ -20,6 +20,7 @@ Every test in this folder is marked `e2e`.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -204,3 +205,11 @@ def wait_idle(page: Page, timeout: float = 60_000) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
     )
+
+
+def run_stack(command: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    """`python -m stack <command>` from the repository, as `make up`/`down`/`status` run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "stack", command],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip

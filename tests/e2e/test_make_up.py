@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from carprice.synthetic import generate
 from stack import control, envfile
 from stack.ports import is_free
 from stack.training import airflow_api, request_token
+from tests.e2e.conftest import run_stack
 from tests.servers import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -50,17 +50,10 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
         }
     )
     yield env
-    _stack("down", env, timeout=120)
+    run_stack("down", env, timeout=120)
     leftovers = control.marked_processes(state)
     for proc in leftovers:  # never leave a stack running after the test session
         proc.kill()
-
-
-def _stack(command: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "stack", command],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
 
 
 def _airflow_runs(values: dict[str, str]) -> int:
@@ -81,7 +74,7 @@ def test_up_trains_once_serves_and_down_cleans_up(
     state = Path(stack_env["CARPRICE_STACK_STATE_DIR"])
 
     started = time.monotonic()
-    first = _stack("up", stack_env, timeout=1200)
+    first = run_stack("up", stack_env, timeout=1200)
     record("make up, clean state -> champion live", time.monotonic() - started)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "champion live: v1" in first.stdout
@@ -137,7 +130,7 @@ def test_up_trains_once_serves_and_down_cleans_up(
         assert health.status_code == 200
 
     # `status`: JSON naming the executor, each database's kind and every service healthy.
-    shown = _stack("status", stack_env, timeout=60)
+    shown = run_stack("status", stack_env, timeout=60)
     assert shown.returncode == 0, shown.stderr[-2000:]
     report = json.loads(shown.stdout)
     assert report["running"] and report["executor"] == "LocalExecutor"
@@ -150,7 +143,7 @@ def test_up_trains_once_serves_and_down_cleans_up(
     assert not [s for s in secrets if len(s) >= 8 and s in shown.stdout]
 
     # `up` on a running stack: reuse, no retraining.
-    again = _stack("up", stack_env, timeout=300)
+    again = run_stack("up", stack_env, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "already running" in again.stdout and "not retraining" in again.stdout
 
@@ -161,7 +154,7 @@ def test_up_trains_once_serves_and_down_cleans_up(
     other["selling_price"] = other["selling_price"] * 3  # a market the old champion never saw
     other.to_csv(listings, index=False)
     configured = {**stack_env, "CARPRICE_RAW_DATA": str(listings)}
-    retrained = _stack("up", configured, timeout=900)
+    retrained = run_stack("up", configured, timeout=900)
     assert retrained.returncode == 0, retrained.stdout[-3000:] + retrained.stderr[-3000:]
     assert "champion v1 was trained on other data" in retrained.stdout, retrained.stdout
     assert "training on the configured data instead" in retrained.stdout
@@ -171,23 +164,23 @@ def test_up_trains_once_serves_and_down_cleans_up(
     stack_env = configured  # from here on the stack's data is that file
 
     # `down`: nothing left, every port free.
-    down = _stack("down", stack_env, timeout=120)
+    down = run_stack("down", stack_env, timeout=120)
     assert down.returncode == 0, down.stderr
     assert control.marked_processes(state) == []
     ports = {name: int(stack_env[f"CARPRICE_STACK_{name}_PORT"]) for name in PORT_VARS}
     assert all(is_free("127.0.0.1", port) for port in ports.values()), ports
-    stopped = _stack("status", stack_env, timeout=60)
+    stopped = run_stack("status", stack_env, timeout=60)
     assert stopped.returncode == 3 and json.loads(stopped.stdout)["running"] is False
 
     # Cold `up` from the same state: same champion, still one DAG run.
     started = time.monotonic()
-    cold = _stack("up", stack_env, timeout=600)
+    cold = run_stack("up", stack_env, timeout=600)
     record("make up, existing state (no retraining)", time.monotonic() - started)
     assert cold.returncode == 0, cold.stdout[-3000:] + cold.stderr[-3000:]
     assert "not retraining" in cold.stdout and "champion live: v2" in cold.stdout
     assert _airflow_runs(envfile.read(env_file)) == 2
 
-    down = _stack("down", stack_env, timeout=120)
+    down = run_stack("down", stack_env, timeout=120)
     assert down.returncode == 0
     assert control.marked_processes(state) == []
 
@@ -199,7 +192,7 @@ def test_busy_port_is_named_and_nothing_starts(stack_env: dict[str, str]) -> Non
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the stack's TIME_WAITs
         sock.bind(("127.0.0.1", int(stack_env["CARPRICE_STACK_MLFLOW_PORT"])))
         sock.listen()
-        done = _stack("up", stack_env, timeout=120)
+        done = run_stack("up", stack_env, timeout=120)
     assert done.returncode == 1
     assert f"port {stack_env['CARPRICE_STACK_MLFLOW_PORT']} (mlflow) is in use" in done.stderr
     assert control.marked_processes(Path(stack_env["CARPRICE_STACK_STATE_DIR"])) == []

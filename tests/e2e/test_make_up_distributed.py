@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 from stack import control, databases, envfile
 from stack.ports import is_free
 from tests.distributed_stack import PORT_FIELDS, flush_broker, private_settings
+from tests.e2e.conftest import run_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -47,7 +46,7 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     )
     yield env
     try:
-        _stack("down", env, timeout=120)
+        run_stack("down", env, timeout=120)
         for proc in control.marked_processes(settings.state):
             proc.kill()
     finally:
@@ -55,22 +54,15 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
         flush_broker(settings.broker_url)
 
 
-def _stack(command: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "stack", command],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
-
-
 def test_distributed_up_status_down(stack_env: dict[str, str]) -> None:
     state = Path(stack_env["CARPRICE_STACK_STATE_DIR"])
-    first = _stack("up", stack_env, timeout=900)
+    first = run_stack("up", stack_env, timeout=900)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "profile: distributed" in first.stdout
     assert "postgresql: created databases" in first.stdout
     assert "champion live: v1" in first.stdout and "Flower" in first.stdout
 
-    shown = _stack("status", stack_env, timeout=60)
+    shown = run_stack("status", stack_env, timeout=60)
     assert shown.returncode == 0, shown.stderr[-2000:]
     report = json.loads(shown.stdout)
     assert report["profile"] == "distributed" and report["executor"] == "CeleryExecutor"
@@ -97,7 +89,7 @@ def test_distributed_up_status_down(stack_env: dict[str, str]) -> None:
     assert set(resp.json()) >= {"celery@airflow-worker-1", "celery@airflow-worker-2"}
     assert httpx.get(values["FLOWER_URL"] + "/api/workers", trust_env=False).status_code == 401
 
-    down = _stack("down", stack_env, timeout=120)
+    down = run_stack("down", stack_env, timeout=120)
     assert down.returncode == 0, down.stderr
     assert control.marked_processes(state) == []
     ports = [int(stack_env[f"CARPRICE_STACK_{name.upper()}"]) for name in PORT_FIELDS]
