@@ -33,6 +33,9 @@ class Service:
     argv: list[str]
     health_url: str
     env: dict[str, str] = field(default_factory=dict, repr=False)
+    #: Started again when it dies (a Celery worker: its running task goes back to the queue and
+    #: is retried elsewhere), instead of stopping the whole stack as any other exit does.
+    restart: bool = False
 
     def log_file(self, log_dir: Path) -> Path:
         return log_dir / f"{self.name}.log"
@@ -167,7 +170,7 @@ def celery_services(settings: StackSettings, airflow: dict[str, str]) -> list[Se
             "--pid", str(settings.state / "airflow" / f"{name}.pid"),
         ]  # fmt: skip
         env = {**airflow, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port)}
-        services.append(Service(name, argv, settings.url(log_port) + "/", env))
+        services.append(Service(name, argv, settings.url(log_port) + "/", env, restart=True))
     flower_argv = [airflow_bin, "celery", "flower"]
     services.append(Service("flower", flower_argv, flower_url, airflow))
     return services

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,6 +90,22 @@ def test_distributed_up_status_down(stack_env: dict[str, str]) -> None:
     assert resp.status_code == 200, resp.text[:300]
     assert set(resp.json()) >= {"celery@airflow-worker-1", "celery@airflow-worker-2"}
     assert httpx.get(values["FLOWER_URL"] + "/api/workers", trust_env=False).status_code == 401
+
+    # A worker killed outright comes back (the supervisor's restart loop); the stack stays up.
+    pid_file = state / "airflow" / "airflow-worker-1.pid"
+    killed = int(pid_file.read_text().strip())
+    os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        time.sleep(3)
+        shown = run_stack("status", stack_env, timeout=60)
+        workers = json.loads(shown.stdout).get("workers", []) if shown.returncode == 0 else []
+        fresh = pid_file.exists() and pid_file.read_text().strip() not in ("", str(killed))
+        if fresh and "celery@airflow-worker-1" in json.dumps(workers):
+            break
+    else:
+        raise AssertionError(f"worker 1 did not come back: {shown.stdout[-2000:]}")
+    assert shown.returncode == 0, "the stack went down with its worker"
 
     down = run_stack("down", stack_env, timeout=120)
     assert down.returncode == 0, down.stderr
