@@ -53,3 +53,4 @@ def test_schemathesis_all_checks_pass(api: tuple[str, dict[str, str]]) -> None:
     summary = done.stdout[-6000:] + done.stderr[-2000:]
     assert done.returncode == 0, summary
     assert " generated, " in summary and " failed" not in summary, summary
+    print(f"schemathesis, {'keyed' if headers else 'open'} API:\n{done.stdout[-1200:]}")  # -s
