@@ -138,8 +138,9 @@ def s3_client(values: dict[str, str]):  # noqa: ANN201 - boto3 client
 
 
 def worker_roots(state: Path) -> dict[str, psutil.Process]:
-    """The stack's `airflow celery worker` main processes by name, from the supervisor's
-    "<name> started (pid=N)" lines (honcho execs each command, so N is the worker itself).
+    """Each worker's process tree root by name, from the supervisor's "<name> started (pid=N)"
+    lines: N is the worker's restart loop (stack.supervise), the worker and all it forks are
+    below it.
     Not by command line or environment: Celery retitles its processes, which overwrites both."""
     text = (state / "logs" / "stack.log").read_text(errors="replace")
     pids = dict(re.findall(r"(airflow-worker-\d+) started \(pid=(\d+)\)", text))  # last wins

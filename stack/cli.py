@@ -195,9 +195,7 @@ def up(settings: StackSettings) -> int:
     count, rss, pss = control.memory(settings.state)
     say("")
     say(f"champion live: v{version}   ({time.monotonic() - started:.0f} s)")
-    say(
-        f"  Dashboard  {env['DASHBOARD_URL'] or '(not started: dashboard/app.py missing)'}"
-    )
+    say(f"  Dashboard  {env['DASHBOARD_URL'] or '(not started: dashboard/app.py missing)'}")
     say(f"  API        {env['API_URL']}/docs")
     say(
         f"  Airflow    {env['AIRFLOW_URL']}   user {env['AIRFLOW_USER']} "

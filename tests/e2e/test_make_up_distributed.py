@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from stack import control, databases, envfile
@@ -92,16 +94,18 @@ def test_distributed_up_status_down(stack_env: dict[str, str]) -> None:
     assert httpx.get(values["FLOWER_URL"] + "/api/workers", trust_env=False).status_code == 401
 
     # A worker killed outright comes back (the supervisor's restart loop); the stack stays up.
-    pid_file = state / "airflow" / "airflow-worker-1.pid"
-    killed = int(pid_file.read_text().strip())
-    os.kill(killed, signal.SIGKILL)
+    log = (state / "logs" / "stack.log").read_text(errors="replace")
+    [loop_pid] = re.findall(r"airflow-worker-1 started \(pid=(\d+)\)", log)
+    loop = psutil.Process(int(loop_pid))  # the restart loop; the worker is its child
+    [worker] = loop.children()
+    worker.send_signal(signal.SIGKILL)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         time.sleep(3)
         shown = run_stack("status", stack_env, timeout=60)
         workers = json.loads(shown.stdout).get("workers", []) if shown.returncode == 0 else []
-        fresh = pid_file.exists() and pid_file.read_text().strip() not in ("", str(killed))
-        if fresh and "celery@airflow-worker-1" in json.dumps(workers):
+        fresh = [c for c in loop.children() if c.pid != worker.pid]
+        if fresh and "celery@airflow-worker-1" in workers:
             break
     else:
         raise AssertionError(f"worker 1 did not come back: {shown.stdout[-2000:]}")
