@@ -67,10 +67,18 @@ def main() -> int:
             "<= 18%",
         ),
         ("seen-variant MAPE", f"{test.get('seen_variant_mape', float('nan')):.2%}", "-"),
+        # The served model (refit on train + test) on the frozen set neither fit saw.
+        (
+            f"frozen-set MAE (₹, {test.get('frozen_rows', 0):.0f} rows)",
+            f"{test.get('frozen_mae', float('nan')):,.0f}",
+            "- (the served model)",
+        ),
+        ("frozen-set MAPE", f"{test.get('frozen_mape', float('nan')):.2%}", "-"),
+        ("frozen-set median APE", f"{test.get('frozen_median_ape', float('nan')):.2%}", "-"),
     ]
     print(f"training CLI, {args.trials} trials, cores={os.cpu_count()}, load {_load()}")
     for name, value, bar in rows:
-        print(f"  {name:<24}{value:>12}   bar {bar}")
+        print(f"  {name:<32}{value:>12}   bar {bar}")
     print("  stages (seconds since start):")
     for line in _stage_lines(progress):
         print(f"    {line}")

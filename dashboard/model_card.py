@@ -53,6 +53,8 @@ def data_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("Training rows", indian(data["train_rows"])))
     if data.get("test_rows") is not None:
         rows.append(("Held-out test rows", indian(data["test_rows"])))
+    if data.get("fit_rows") is not None:  # the served model is refit on train + test
+        rows.append(("Served model fitted on", f"{indian(data['fit_rows'])} rows"))
     if data.get("year_range"):
         rows.append(("Years", "–".join(str(y) for y in data["year_range"])))
     if data.get("brands") is not None:

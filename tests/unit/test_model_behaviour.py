@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from carprice import train
+from carprice.clean import clean_training
 from carprice.model import PREDICTION_COLUMNS, PricingModel
+from tests.unit.conftest import FAST_PARAMS
 
 
 def _car(**overrides: object) -> dict:
@@ -149,3 +152,29 @@ def test_training_metrics_recorded(trained) -> None:  # noqa: ANN001
     assert model.metrics["interval_coverage"] == pytest.approx(0.8, abs=0.1)
     assert list(model.importance)[0] in model.pipeline.features
     assert model.metrics["refused_rows"] == 0 and model.metrics["priced_rows"] == len(test)
+
+
+def test_the_served_model_is_refit_on_train_and_test(trained, synthetic_raw) -> None:  # noqa: ANN001
+    """The model returned is fitted on training and test rows together; its figures are
+    still the ones measured on test by the model fitted on training rows alone."""
+    model, train_rows, test = trained
+    report = clean_training(synthetic_raw)
+    summary = {"source": "SYNTHETIC unit-test sample"}
+    evaluated = train.fit_best(
+        train_rows, test, FAST_PARAMS, rounds=150, seed=1, level=0.8, summary=summary,
+        refit=False,
+    )  # fmt: skip
+    assert len(report.frame) == len(train_rows) + len(test)
+    assert model.metrics == evaluated.metrics and model.report == evaluated.report
+    assert model.summary["fit_rows"] == len(train_rows) + len(test)
+    assert evaluated.summary["fit_rows"] == len(train_rows)
+    assert len(model.comparables) == len(train_rows) + len(test)
+    # Only the refit model has seen the test rows: its catalogue counts them, and it prices
+    # them differently from the model that was scored on them.
+    served, scored = (sum(m.catalogue.levels["variant"]["listings"]) for m in (model, evaluated))
+    assert (served, scored) == (len(train_rows) + len(test), len(train_rows))
+    rows = test.drop(columns="selling_price")
+    assert not np.array_equal(
+        model.price_frame(rows)["predicted_price"], evaluated.price_frame(rows)["predicted_price"]
+    )
+    assert model.params["rounds"] > evaluated.params["rounds"] == 150
