@@ -186,32 +186,34 @@ def prepared_rows(
             values = pd_numeric(frame[col])
             with np.errstate(invalid="ignore"):
                 outside |= (values < bounds["min"]) | (values > bounds["max"])
-    rows = []
-    for j, i in enumerate(positions):
-        warnings: list[dict[str, Any]] = []
-        if outside[j] or flagged[j]:
-            record = {k: plain(v) for k, v in frame.iloc[j].to_dict().items()}
-            warnings = model.warnings(record)
-            if flagged[j]:
-                given_row = given.iloc[i].to_dict()
-                warnings = model.placeholder_warnings(prepared, i, given_row) + warnings
-        rows.append(
-            {
-                "quote_id": ids[i],
-                "created_at": created_at,
-                "model_version": model_version,
-                "inputs": inputs[j],  # JSON text, stored as is
-                "price": float(prices[j, 0]),
-                "price_low": float(prices[j, 1]),
-                "price_high": float(prices[j, 2]),
-                "warnings": [{k: plain(v) for k, v in w.items()} for w in warnings]
-                if warnings
-                else "[]",  # JSON text, as `inputs`
-                "api_key_name": api_key_name,
-                "source": source,
-            }
+    # Warnings are built only for the rows that can have one, from one records pass (not a
+    # row lookup each); every other row stores the JSON text `[]`.
+    warned: dict[int, Any] = {}
+    need = np.flatnonzero(outside | flagged)
+    for j, record in zip(need.tolist(), frame.iloc[need].to_dict("records"), strict=True):
+        warnings = model.warnings({k: plain(v) for k, v in record.items()})
+        if flagged[j]:
+            given_row = given.iloc[positions[j]].to_dict()
+            warnings = model.placeholder_warnings(prepared, positions[j], given_row) + warnings
+        if warnings:
+            warned[j] = [{k: plain(v) for k, v in w.items()} for w in warnings]
+    return [
+        {
+            "quote_id": ids[i],
+            "created_at": created_at,
+            "model_version": model_version,
+            "inputs": text,  # JSON text, stored as is
+            "price": price,
+            "price_low": low,
+            "price_high": high,
+            "warnings": warned.get(j, "[]"),  # JSON text, as `inputs`, when there is none
+            "api_key_name": api_key_name,
+            "source": source,
+        }
+        for j, (i, text, (price, low, high)) in enumerate(
+            zip(positions.tolist(), inputs, prices.tolist(), strict=True)
         )
-    return rows
+    ]
 
 
 MAX_REASON = 1000  # characters of a refusal's reason kept (an allowed-values list can be long)

@@ -97,6 +97,30 @@ def test_csv_has_a_quote_id_column(logged, kind: str) -> None:  # noqa: ANN001
         assert row["source"] == "csv" and row["price"] == float(priced["predicted_price"])
 
 
+def test_csv_rows_store_the_warnings_their_single_quote_gives(logged) -> None:  # noqa: ANN001
+    """A CSV row outside the training range, or with a placeholder spec, is logged with the
+    warnings `/predict` gives the same car; a plain row with none."""
+    client, quote_log = logged
+    cars = [
+        CAR,
+        {**CAR, "year": 1985},
+        {**CAR, "mileage_kmpl": 0},
+        {**CAR, "year": 1985, "engine_cc": 0},
+    ]
+    response = client.post("/predict/csv", files={"file": ("cars.csv", _csv(cars), "text/csv")})
+    assert response.status_code == 200, response.text
+    out = list(csv.DictReader(io.StringIO(response.text)))
+    stored = [_stored(quote_log, row["quote_id"])["warnings"] for row in out]
+    for car, warnings in zip(cars, stored, strict=True):
+        single = client.post("/predict", params={"record": "false"}, json=car).json()
+        # the same warnings (a number's spelling in the message follows the input: "0" in a
+        # CSV cell, 0.0 once JSON's 0 is read as a float)
+        assert [(w["feature"], w["value"]) for w in warnings] == [
+            (w["feature"], w["value"]) for w in single["warnings"]
+        ]
+    assert stored[0] == [] and all(stored[1:])
+
+
 def test_key_name_is_recorded_when_a_key_is_set(logged, settings_env) -> None:  # noqa: ANN001
     client, quote_log = logged
     settings_env.setenv("CARPRICE_API_KEY", "k" * 32)
