@@ -48,8 +48,15 @@ class ModelInfo(BaseModel):
     loaded_at: str
     run_id: str | None = None
     gate: dict[str, str] = Field(description="Promotion gate verdict, reason and scores.")
-    data: dict[str, Any] = Field(description="Training data summary (source, rows, cleaning).")
-    metrics: dict[str, float] = Field(description="Held-out test metrics, in rupees.")
+    data: dict[str, Any] = Field(
+        description="Training data summary: source, `train_rows` and `test_rows` (the split "
+        "the metrics were measured on), `fit_rows` (the rows the served model was fitted on: "
+        "training and test rows together), year range, brands, cleaning counts."
+    )
+    metrics: dict[str, float] = Field(
+        description="Held-out test metrics, in rupees, of the model fitted on `train_rows` "
+        "alone, measured before the served model was refit on training and test rows."
+    )
     interval_level: float
     features: list[FeatureSpec]
     brands: list[str]
