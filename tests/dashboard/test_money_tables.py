@@ -125,8 +125,10 @@ def test_model_report_and_history_tables_show_indian_rupees() -> None:
         {"frozen_mae": 1_006_500.0, "frozen_rows": 123_456.0, "test_mae": 67_964.0}, {}
     )
     assert "1,23,456 cars" in figures[0][2]
-    data = dict(model_card.data_rows({"train_rows": 1_234_567, "clean": {"dropped": 100_000}}))
+    summary = {"train_rows": 1_234_567, "fit_rows": 1_543_209, "clean": {"dropped": 100_000}}
+    data = dict(model_card.data_rows(summary))
     assert data["Training rows"] == "12,34,567" and data["Cleaning: dropped"] == "1,00,000"
+    assert data["Served model fitted on"] == "15,43,209 rows"
 
 
 def test_model_page_history_is_drawn_in_indian_rupees(
