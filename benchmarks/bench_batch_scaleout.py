@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import itertools
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -138,13 +137,9 @@ def s3_client(values: dict[str, str]):  # noqa: ANN201 - boto3 client
 
 
 def worker_roots(state: Path) -> dict[str, psutil.Process]:
-    """Each worker's process tree root by name, from the supervisor's "<name> started (pid=N)"
-    lines: N is the worker's restart loop (stack.supervise), the worker and all it forks are
-    below it.
-    Not by command line or environment: Celery retitles its processes, which overwrites both."""
-    text = (state / "logs" / "stack.log").read_text(errors="replace")
-    pids = dict(re.findall(r"(airflow-worker-\d+) started \(pid=(\d+)\)", text))  # last wins
-    return {name: psutil.Process(int(pid)) for name, pid in pids.items()}
+    """Each worker's process tree root (its restart loop) by name."""
+    pids = control.started_pids(state / "logs")
+    return {n: psutil.Process(pid) for n, pid in pids.items() if n.startswith("airflow-worker-")}
 
 
 def _vm_hwm_mib(pid: int) -> float:

@@ -249,6 +249,7 @@ def tune(
             {
                 "params": params,
                 "rounds": rounds,
+                "max_rounds": max_rounds,
                 "mlflow_run_id": parent.info.run_id,
                 "label": label,
             },
@@ -279,6 +280,7 @@ def evaluate(run: str, settings: Settings | None = None) -> dict[str, float]:
         settings.seed,
         settings.interval_level,
         summary,
+        max_rounds=best.get("max_rounds", train.MAX_ROUNDS),  # a tune stage written earlier
     )
     info, held = _eval_rows(run)
     frozen = frozen_metrics(model, held)

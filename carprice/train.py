@@ -230,9 +230,14 @@ def tune(
     study.enqueue_trial(START_PARAMS)
     study.optimize(objective, n_trials=trials)
     best = history[study.best_trial.number]
-    # CV fits saw (k-1)/k of the rows; the refit on all of them earns proportionally more rounds.
-    full_rounds = min(max_rounds, round(best.rounds * CV_FOLDS / (CV_FOLDS - 1)))
-    return best.params, full_rounds, history
+    # CV fits saw (k-1)/k of the rows; the fit on all of them earns proportionally more rounds.
+    return best.params, scaled_rounds(best.rounds, CV_FOLDS / (CV_FOLDS - 1), max_rounds), history
+
+
+def scaled_rounds(rounds: int, more_rows: float, max_rounds: int) -> int:
+    """Boosting rounds found on some rows, for a fit on `more_rows` times as many (at least
+    as many rounds, at most `max_rounds`): more rows earn proportionally more rounds."""
+    return min(max_rounds, max(rounds, round(rounds * more_rows)))
 
 
 def oof_log_residuals(
@@ -301,6 +306,7 @@ def fit_best(
     level: float,
     summary: dict,
     refit: bool = True,
+    max_rounds: int = MAX_ROUNDS,
 ) -> PricingModel:
     """Fit the chosen settings on the training rows and score them on test through
     `PricingModel.price_frame`, the path every caller prices by; then, with `refit`, fit them
@@ -313,7 +319,8 @@ def fit_best(
     measured on test before the refit (never a leak); the frozen evaluation set, which
     neither fit sees, measures the refit model itself.
     """
-    model = _assemble(train, params, rounds, seed, level, summary, explain=not refit)
+    fitted_on = {**summary, "fit_rows": len(train)}
+    model = _assemble(train, params, rounds, seed, level, fitted_on, explain=not refit)
     priced = model.price_frame(test.drop(columns=[TARGET]))
     table = report.build(
         test,
@@ -328,11 +335,8 @@ def fit_best(
     }
     if refit:
         rows = pd.concat([train, test], ignore_index=True)
-        # More rows earn proportionally more rounds, as the CV → training refit does.
-        more = min(MAX_ROUNDS, max(rounds, round(rounds * len(rows) / len(train))))
+        more = scaled_rounds(rounds, len(rows) / len(train), max_rounds)
         model = _assemble(rows, params, more, seed, level, {**summary, "fit_rows": len(rows)})
-    else:
-        model.summary = {**summary, "fit_rows": len(train)}
     model.report = report.to_records(table)
     model.metrics = metrics
     return model

@@ -19,6 +19,7 @@ from stack.services import MARKER, base_env
 from stack.supervise import COMBINED_LOG
 
 _STOPPED = re.compile(r"\| (?P<name>[\w-]+) stopped \(rc=(?P<rc>-?\d+)\)")
+_STARTED = re.compile(r"\| (?P<name>[\w-]+) started \(pid=(?P<pid>\d+)\)")
 
 
 def read_pid(pidfile: Path) -> int | None:
@@ -109,6 +110,18 @@ def first_stopped(log_dir: Path) -> tuple[str, int] | None:
     session = text[text.rfind("| s3 started") :] if "| s3 started" in text else text
     match = _STOPPED.search(session)
     return (match["name"], int(match["rc"])) if match else None
+
+
+def started_pids(log_dir: Path) -> dict[str, int]:
+    """Each service's pid at its latest start, from the combined log's "<name> started
+    (pid=N)" lines. For a Celery worker N is its restart loop (`stack.supervise`): the worker
+    and all it forks are below it. Read from the log, not found by command line: Celery
+    retitles its processes."""
+    path = log_dir / COMBINED_LOG
+    if not path.is_file():
+        return {}
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return {m["name"]: int(m["pid"]) for m in _STARTED.finditer(text)}  # the last start wins
 
 
 def memory(state: Path) -> tuple[int, float, float]:

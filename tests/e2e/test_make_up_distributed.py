@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import time
 from collections.abc import Iterator
@@ -94,9 +93,8 @@ def test_distributed_up_status_down(stack_env: dict[str, str]) -> None:
     assert httpx.get(values["FLOWER_URL"] + "/api/workers", trust_env=False).status_code == 401
 
     # A worker killed outright comes back (the supervisor's restart loop); the stack stays up.
-    log = (state / "logs" / "stack.log").read_text(errors="replace")
-    [loop_pid] = re.findall(r"airflow-worker-1 started \(pid=(\d+)\)", log)
-    loop = psutil.Process(int(loop_pid))  # the restart loop; the worker is its child
+    # the restart loop; the worker is its child
+    loop = psutil.Process(control.started_pids(state / "logs")["airflow-worker-1"])
     [worker] = loop.children()
     worker.send_signal(signal.SIGKILL)
     deadline = time.monotonic() + 180

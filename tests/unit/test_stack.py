@@ -195,6 +195,10 @@ def test_tee_printer_and_first_stopped(tmp_path: Path) -> None:
     combined = (tmp_path / "stack.log").read_text()
     assert "mlflow     | listening" in combined
     assert control.first_stopped(tmp_path) == ("mlflow", 1)
+    printer.write(Message("line", "airflow-worker-1 started (pid=42)\n", now, "system", None))
+    printer.write(Message("line", "airflow-worker-1 started (pid=43)\n", now, "system", None))
+    assert control.started_pids(tmp_path) == {"s3": 1, "airflow-worker-1": 43}
+    assert control.started_pids(tmp_path / "none") == {}
 
 
 def test_service_dying_at_start_is_named_with_its_log(tmp_path: Path) -> None:
