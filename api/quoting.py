@@ -1,6 +1,7 @@
 """Hands priced and refused rows to the quote log: quote ids are made on the request path
-(they go back in the answer), the rows themselves are built later on the writer thread
-(`carprice.quotelog`), so logging costs a request microseconds per row.
+(they go back in the answer); the rest is built later, off the request path: a columnar
+`LogBatch` on the writer's feeder thread, its rows in the writer (`carprice.quotelog`), so
+logging costs a request microseconds per row.
 
 Refused rows (see `carprice.quotelog.records.refusal_rows` for which count) go the same way,
 with their reason: a `/predict` car the pricing logic refused (`log_refusal`), and the items
@@ -22,8 +23,9 @@ from api.scoring import PricedBatch
 from carprice.model import Prepared
 from carprice.quotelog.records import (
     ID_LENGTH,
+    LogBatch,
     now_utc,
-    prepared_rows,
+    quote_batch,
     quote_id_text,
     refusal_rows,
     single_row,
@@ -91,10 +93,10 @@ def log_batch(
     refused = len(items) - priced  # invalid items and the ones `prepare` refused
     created, model, version = now_utc(), served.model, served.version
 
-    def build() -> list[dict[str, Any]]:
-        rows = []
+    def build() -> LogBatch:
+        quotes = None
         if prepared is not None and priced:
-            rows = prepared_rows(
+            quotes = quote_batch(
                 model,
                 prepared,
                 batch.scores,
@@ -106,10 +108,10 @@ def log_batch(
                 source="batch",
             )
         reasons = [item.error for item in items if item.error is not None]
-        return rows + refusal_rows(
+        return LogBatch(quotes, refusal_rows(
             reasons, created_at=created, model_version=version, api_key_name=key_name,
             source="batch",
-        )  # fmt: skip
+        ))  # fmt: skip
 
     quote_log.submit(priced + refused, build)
 
@@ -138,11 +140,11 @@ def log_chunk(
     if quote_log is not None and (quotes or refused):
         version = served.version
 
-        def build() -> list[dict[str, Any]]:
-            rows = []
+        def build() -> LogBatch:
+            batch, refusals = None, []
             if quotes:
                 ids = [q if ok else None for q, ok in zip(split_ids(text), priced, strict=True)]
-                rows = prepared_rows(
+                batch = quote_batch(
                     served.model,
                     prepared,
                     scores,
@@ -155,12 +157,12 @@ def log_chunk(
                 )
             if refused:
                 errors = scores["error"].to_numpy(dtype=object)[~priced]
-                rows += refusal_rows(
+                refusals = refusal_rows(
                     [e if isinstance(e, str) and e else "not priced" for e in errors],
                     created_at=created, model_version=version, api_key_name=key_name,
                     source="csv",
                 )  # fmt: skip
-            return rows
+            return LogBatch(batch, refusals)
 
         created = now_utc()
         quote_log.submit(count + refused, build, block=True)  # on the upload's worker thread

@@ -7,6 +7,7 @@ clone runs with no configuration at all.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -82,6 +83,11 @@ class Settings(BaseSettings):
     )
     quote_batch_rows: int = Field(
         default=500, ge=1, le=100_000, description="Quote log: rows that wake the writer early."
+    )
+    quote_writer: Literal["process", "thread"] = Field(
+        default="process",
+        description="Quote log: write from a child process (the API's GIL stays free for "
+        "pricing) or from a thread of the API process (no extra process).",
     )
     quote_flush_seconds: float = Field(
         default=0.5, gt=0, le=60, description="Quote log: the longest a quote waits in memory."

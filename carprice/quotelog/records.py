@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -149,7 +150,63 @@ def json_records(frame: pd.DataFrame) -> list[str]:
     return ['{"' + body + "}" for body in text[3:-2].split('},{"')]
 
 
-def prepared_rows(
+@dataclass(frozen=True)
+class QuoteBatch:
+    """The quote rows of one priced frame, columnar: what `quote_batch` keeps of the request
+    (the inputs as priced, prices, ids, the few warnings) and nothing of the model, so it
+    pickles in milliseconds and `rows` can run in the writer's own process."""
+
+    ids: list[str]
+    inputs: pd.DataFrame  # the model frame's columns of the priced rows, specs as filled
+    prices: np.ndarray  # (n, 3): price, price_low, price_high
+    warned: dict[int, list[dict[str, Any]]]  # position in `ids` → its warnings (most have none)
+    created_at: datetime
+    model_version: str
+    api_key_name: str | None
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One quote-log row per id. The inputs are serialised to JSON text by pandas' C
+        writer in one call; a row without warnings stores the JSON text `[]`."""
+        inputs = json_records(self.inputs)
+        warned = self.warned
+        created, version, key, source = (
+            self.created_at, self.model_version, self.api_key_name, self.source
+        )  # fmt: skip
+        return [
+            {
+                "quote_id": quote_id,
+                "created_at": created,
+                "model_version": version,
+                "inputs": text,  # JSON text, stored as is
+                "price": price,
+                "price_low": low,
+                "price_high": high,
+                "warnings": warned.get(j, "[]"),
+                "api_key_name": key,
+                "source": source,
+            }
+            for j, (quote_id, text, (price, low, high)) in enumerate(
+                zip(self.ids, inputs, self.prices.tolist(), strict=True)
+            )
+        ]
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    """One hand-over to the quote log: a priced frame's quotes and its refused rows."""
+
+    quotes: QuoteBatch | None
+    refusals: list[dict[str, Any]]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return (self.quotes.rows() if self.quotes is not None else []) + self.refusals
+
+
+def quote_batch(
     model: PricingModel,
     prepared: Prepared,
     scores: pd.DataFrame,
@@ -160,24 +217,20 @@ def prepared_rows(
     model_version: str,
     api_key_name: str | None,
     source: str,
-) -> list[dict[str, Any]]:
-    """Rows for the priced rows of a frame priced by `model.prepare` + `model.price`, with the
-    same warnings a single quote carries (placeholders replaced, outside the training range).
+) -> QuoteBatch:
+    """The priced rows of a frame priced by `model.prepare` + `model.price`, with the same
+    warnings a single quote carries (placeholders replaced, outside the training range).
     `ids[i]` is None for a row that wasn't priced; `given` is the frame as it was priced.
 
-    Built for speed, as the writer must keep up with CSV pricing: the inputs are serialised
-    to JSON text by pandas' C writer in one call, and only rows that can carry a warning (a
-    value outside a training range, a placeholder spec) go through the model's per-row
-    warning code; the rest get `[]`.
+    Only rows that can carry a warning (a value outside a training range, a placeholder
+    spec) go through the model's per-row warning code, from one records pass; the rest are
+    left to `QuoteBatch.rows`, which needs no model.
     """
     from carprice.model import PRICE_COLUMNS
 
     positions = np.flatnonzero(np.array([q is not None for q in ids], dtype=bool))
-    if not len(positions):
-        return []
     columns = [c for c in FRAME_COLUMNS if c in prepared.frame.columns]
-    frame = prepared.frame.iloc[positions][columns]
-    inputs = json_records(frame)
+    frame = prepared.frame.iloc[positions][columns].reset_index(drop=True)
     prices = scores[list(PRICE_COLUMNS)].to_numpy(dtype=float)[positions]
     flagged = prepared.impossible.to_numpy(dtype=bool).any(axis=1)[positions]
     outside = np.zeros(len(positions), dtype=bool)
@@ -186,9 +239,7 @@ def prepared_rows(
             values = pd_numeric(frame[col])
             with np.errstate(invalid="ignore"):
                 outside |= (values < bounds["min"]) | (values > bounds["max"])
-    # Warnings are built only for the rows that can have one, from one records pass (not a
-    # row lookup each); every other row stores the JSON text `[]`.
-    warned: dict[int, Any] = {}
+    warned: dict[int, list[dict[str, Any]]] = {}
     need = np.flatnonzero(outside | flagged)
     for j, record in zip(need.tolist(), frame.iloc[need].to_dict("records"), strict=True):
         warnings = model.warnings({k: plain(v) for k, v in record.items()})
@@ -197,23 +248,28 @@ def prepared_rows(
             warnings = model.placeholder_warnings(prepared, positions[j], given_row) + warnings
         if warnings:
             warned[j] = [{k: plain(v) for k, v in w.items()} for w in warnings]
-    return [
-        {
-            "quote_id": ids[i],
-            "created_at": created_at,
-            "model_version": model_version,
-            "inputs": text,  # JSON text, stored as is
-            "price": price,
-            "price_low": low,
-            "price_high": high,
-            "warnings": warned.get(j, "[]"),  # JSON text, as `inputs`, when there is none
-            "api_key_name": api_key_name,
-            "source": source,
-        }
-        for j, (i, text, (price, low, high)) in enumerate(
-            zip(positions.tolist(), inputs, prices.tolist(), strict=True)
-        )
-    ]
+    return QuoteBatch(
+        ids=[ids[i] for i in positions.tolist()],  # type: ignore[misc]
+        inputs=frame,
+        prices=prices,
+        warned=warned,
+        created_at=created_at,
+        model_version=model_version,
+        api_key_name=api_key_name,
+        source=source,
+    )
+
+
+def prepared_rows(
+    model: PricingModel,
+    prepared: Prepared,
+    scores: pd.DataFrame,
+    given: pd.DataFrame,
+    ids: Sequence[str | None],
+    **context: Any,
+) -> list[dict[str, Any]]:
+    """`quote_batch(...).rows()`: the rows at once, where the model is at hand."""
+    return quote_batch(model, prepared, scores, given, ids, **context).rows()
 
 
 MAX_REASON = 1000  # characters of a refusal's reason kept (an allowed-values list can be long)

@@ -18,10 +18,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carprice.quotelog.spool import Spool
 from carprice.quotelog.store import OUTAGE_ERRORS, QuoteStore
+
+if TYPE_CHECKING:
+    from carprice.quotelog.process import ProcessWriter
 
 log = logging.getLogger("carprice.quotelog")
 
@@ -30,10 +33,17 @@ Rows = list[dict[str, Any]]
 
 @dataclass(frozen=True)
 class Pending:
-    """`count` rows (quotes and refusals) that `build` makes when the writer gets to them."""
+    """`count` rows (quotes and refusals) that `build` makes when the writer gets to them:
+    a list of rows, or an object whose `rows()` makes them (`records.LogBatch`), which is
+    what a writer in another process is sent."""
 
     count: int
-    build: Callable[[], Rows]
+    build: Callable[[], Any]
+
+
+def materialise(payload: Any) -> Rows:
+    """A `Pending.build()` result as rows."""
+    return payload if isinstance(payload, list) else payload.rows()
 
 
 @dataclass
@@ -60,8 +70,10 @@ class QuoteWriter:
         min_backoff: float = 0.5,
         max_backoff: float = 30.0,
         max_waiting: int = 50_000,
+        on_settled: Callable[[int], None] | None = None,
     ) -> None:
         self.store = store
+        self.on_settled = on_settled  # told how many submissions are settled, after each cycle
         self.spool = spool
         self.batch_rows = batch_rows
         self.flush_seconds = flush_seconds
@@ -181,6 +193,9 @@ class QuoteWriter:
                 if urgent:
                     self._urgent = False
                 self._done.notify_all()
+                settled = self._settled
+            if self.on_settled is not None:
+                self.on_settled(settled)
             if stopping and not self._queue:
                 return
 
@@ -221,7 +236,7 @@ class QuoteWriter:
         rows: Rows = []
         for item in items:
             try:
-                rows.extend(item.build())
+                rows.extend(materialise(item.build()))
             except Exception:  # noqa: BLE001 - a bug in one builder must not stop the log
                 log.exception("quote log: building %d quote rows failed", item.count)
         return rows
@@ -285,18 +300,25 @@ class QuoteLog:
     it); `known_ids` sees a quote made a moment ago by flushing the queue first."""
 
     store: QuoteStore
-    writer: QuoteWriter
+    writer: QuoteWriter | ProcessWriter
 
     @classmethod
     def from_settings(cls, settings: Any) -> QuoteLog:
-        """From `carprice.settings.Settings` (database URL, spool folder, batching)."""
+        """From `carprice.settings.Settings` (database URL, spool folder, batching, and
+        whether the writer is a thread or a process of its own)."""
         store = QuoteStore.from_url(settings.database_url, chunk_rows=settings.quote_batch_rows)
-        writer = QuoteWriter(
-            store,
-            Spool(settings.quote_spool_dir),
-            batch_rows=settings.quote_batch_rows,
-            flush_seconds=settings.quote_flush_seconds,
-        )
+        spool = Spool(settings.quote_spool_dir)
+        batching = {
+            "batch_rows": settings.quote_batch_rows,
+            "flush_seconds": settings.quote_flush_seconds,
+        }
+        writer: QuoteWriter | ProcessWriter
+        if settings.quote_writer == "process":
+            from carprice.quotelog.process import ProcessWriter
+
+            writer = ProcessWriter(settings.database_url, spool, **batching)
+        else:
+            writer = QuoteWriter(store, spool, **batching)
         return cls(store, writer)
 
     def describe(self) -> str:

@@ -19,6 +19,7 @@ import pytest
 from api.quoting import log_batch, log_chunk
 from api.scoring import price_batch
 from carprice.quotelog.records import is_refusal
+from carprice.quotelog.writer import materialise
 from tests.api.conftest import CAR, Champion, api_env
 
 KEY = "refusal-test-key"
@@ -35,7 +36,7 @@ class FakeLog:
         self.submitted.append((count, build))
 
     def rows(self) -> list[dict]:
-        return [row for _, build in self.submitted for row in build()]
+        return [row for _, build in self.submitted for row in materialise(build())]
 
 
 def test_a_batch_hands_over_its_quotes_and_its_refusals(mem_model) -> None:  # noqa: ANN001
@@ -158,3 +159,17 @@ def test_refused_rows_make_the_refusal_rate(api) -> None:  # noqa: ANN001
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     assert _summary(api, since=future)["rates"]["refused"] is None
     assert _summary(api, until=future)["refused"] == refused
+
+
+def test_a_hand_over_pickles_to_the_same_rows(mem_model) -> None:  # noqa: ANN001
+    """What a writer in another process is sent (a `LogBatch`) gives the same rows there."""
+    import pickle
+
+    batch = price_batch(mem_model, [CAR, {**CAR, "brand": "Tesla"}, {**CAR, "km_driven": 9e6}])
+    fake = FakeLog()
+    log_batch(fake, SimpleNamespace(model=mem_model, version="3"), batch, "k")
+    payload = fake.submitted[0][1]()
+    rows = payload.rows()
+    assert pickle.loads(pickle.dumps(payload)).rows() == rows
+    assert len(rows) == 3 and rows[2]["reason"]  # the Tesla, refused
+    assert rows[1]["warnings"] != "[]"  # km outside the training range

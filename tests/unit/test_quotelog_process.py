@@ -1,0 +1,141 @@
+"""The quote-log writer in its own process (`carprice.quotelog.process`): real child
+processes and a real SQLite file; an outage is a PostgreSQL URL nobody listens on. What it
+must keep from the thread writer: nothing lost and nothing doubled, whatever happens to the
+child."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from carprice.quotelog.process import ProcessWriter
+from carprice.quotelog.spool import Spool
+from carprice.quotelog.store import QuoteStore
+from tests.unit.test_quotelog import _rows
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'db' / 'quotes.db'}"
+
+
+def _store(url: str) -> QuoteStore:
+    return QuoteStore.from_url(url)
+
+
+def _writer(url: str, tmp_path: Path, **kwargs) -> ProcessWriter:  # noqa: ANN003
+    writer = ProcessWriter(url, Spool(tmp_path / "spool"), flush_seconds=0.1, **kwargs)
+    writer.start()
+    return writer
+
+
+def test_rows_reach_the_database_from_the_child(url: str, tmp_path: Path) -> None:
+    writer = _writer(url, tmp_path)
+    try:
+        assert writer._child.pid != os.getpid()
+        sent = []
+        for _ in range(30):
+            rows = _rows(3)
+            sent += [r["quote_id"] for r in rows]
+            writer.submit_rows(rows)
+        assert writer.flush(20)
+        assert writer.waiting == 0 and not writer.unsettled()
+        assert writer.status.database_ok and writer.status.written == 90
+        assert _store(url).known_ids(sent) == set(sent)
+    finally:
+        writer.stop()
+
+
+def test_a_killed_child_is_replaced_and_its_batches_sent_again(url: str, tmp_path: Path) -> None:
+    writer = _writer(url, tmp_path)
+    try:
+        writer.submit_rows(_rows(5))
+        assert writer.flush(20)
+        first = writer._child
+        first.kill()
+        first.join(5)
+        sent = []
+        for _ in range(4):  # handed over while no child runs: kept in flight, then resent
+            rows = _rows(2)
+            sent += [r["quote_id"] for r in rows]
+            writer.submit_rows(rows)
+        assert writer.flush(60)
+        assert writer._child is not first and writer._child.is_alive()
+    finally:
+        writer.stop()
+    store = _store(url)
+    assert store.count_quotes() == 13 and store.known_ids(sent) == set(sent)
+
+
+def test_the_child_ignores_a_group_sigterm_and_drains_on_stop(url: str, tmp_path: Path) -> None:
+    """A supervisor's SIGTERM to the process group reaches the child too: it must keep
+    its rows until the API's shutdown tells it to drain."""
+    writer = _writer(url, tmp_path, batch_rows=10**5)
+    writer.flush_seconds = 30  # nothing is written before stop
+    child = writer._child
+    os.kill(child.pid, signal.SIGTERM)
+    time.sleep(0.3)
+    assert child.is_alive()
+    writer.submit_rows(_rows(6))
+    writer.stop()
+    assert not child.is_alive()
+    assert _store(url).count_quotes() == 6 and not Spool(tmp_path / "spool").files()
+
+
+def test_what_a_dead_child_never_settled_is_spooled_by_the_parent(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = _writer(url, tmp_path)
+    monkeypatch.setattr(writer, "_respawn", lambda: None)  # the child stays dead
+    writer._child.kill()
+    writer._child.join(5)
+    rows = _rows(7)
+    writer.submit_rows(rows)
+    time.sleep(0.3)  # the feeder sends into the dead pipe: the batch stays in flight
+    writer.stop(5)
+    spool = Spool(tmp_path / "spool")
+    assert spool.pending_rows() == 7 and _store(url).count_quotes() == 0
+    again = _writer(url, tmp_path)  # the next start replays them
+    try:
+        assert again.flush(20)
+    finally:
+        again.stop()
+    assert _store(url).known_ids([r["quote_id"] for r in rows]) == {r["quote_id"] for r in rows}
+
+
+def test_an_unreachable_database_spools_in_the_child_and_replays_later(
+    url: str, tmp_path: Path
+) -> None:
+    from stack.ports import free_port
+
+    down = f"postgresql+psycopg2://nobody@127.0.0.1:{free_port()}/carprice"
+    writer = _writer(down, tmp_path)
+    try:
+        writer.submit_rows(_rows(3))
+        assert not writer.flush(20)
+        assert not writer.status.database_ok and writer.status.spooled == 3
+    finally:
+        writer.stop(10)
+    assert Spool(tmp_path / "spool").pending_rows() == 3
+    up = _writer(url, tmp_path)
+    try:
+        assert up.flush(20) and up.status.replayed == 3
+    finally:
+        up.stop()
+    assert _store(url).count_quotes() == 3
+
+
+def test_a_large_upload_waits_for_the_child_to_settle(url: str, tmp_path: Path) -> None:
+    writer = _writer(url, tmp_path, max_waiting=100)
+    try:
+        for _ in range(10):
+            writer.submit(60, lambda: _rows(60), block=True)
+            assert writer.waiting <= 120
+        assert writer.flush(20)
+    finally:
+        writer.stop()
+    assert _store(url).count_quotes() == 600
