@@ -215,6 +215,14 @@ def vm_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
+def child_pids(pid: int) -> list[int]:
+    """The API's child processes (the quote-log writer, with CARPRICE_QUOTE_WRITER=process)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
 def api_pid(proc: ManagedProcess) -> int:
     """`python -m uvicorn` serves in the leader process itself (no --workers)."""
     return proc.pid
@@ -269,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                 big.to_csv(buf, index=False)
                 big_s = post_csv(client, api, buf.getvalue(), len(big))
             rss_big = vm_hwm_mb(api_pid(api_proc))
+            rss_children = sum(vm_hwm_mb(c) for c in child_pids(api_pid(api_proc)))
         finally:
             for proc in (api_proc, peer_proc):
                 if proc is not None:
@@ -309,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"{args.big_rows:,}-row CSV through /predict/csv: {big_s:.1f} s "
         f"({args.big_rows / big_s:,.0f} rows/s); API peak RSS (VmHWM) {rss_big:.0f} MB "
-        f"(after start-up: {rss_start:.0f} MB)",
+        f"(after start-up: {rss_start:.0f} MB); its child processes (quote-log writer) "
+        f"{rss_children:.0f} MB",
         f"single-row samples: {len(single['api'])} per server; "
         f"stdev our {statistics.pstdev(single['api']) * 1000:.2f} ms, "
         f"peer {statistics.pstdev(single['peer']) * 1000:.2f} ms",

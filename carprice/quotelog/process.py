@@ -30,6 +30,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 from carprice.quotelog.spool import Spool
@@ -68,6 +69,7 @@ class ProcessWriter:
         self._flush_asked = 0  # flush tokens: asked, and answered by the child
         self._flush_answered = 0
         self._flush_ok = False
+        self._flush_timeout = 10.0  # how long the newest flush may take in the child
         self._stopping = False
         self._wake = threading.Event()
         self._ctx = multiprocessing.get_context("spawn")
@@ -109,7 +111,7 @@ class ProcessWriter:
             self._changed.notify_all()
         rows: Rows = []
         for _, blob in unsettled:
-            rows.extend(materialise(pickle.loads(blob)))
+            rows.extend(_rows_of(blob))
         for item in rest:
             rows.extend(materialise(item.build()))
         if rows:  # the child died or hung: keep the rows on disk for the next start
@@ -131,7 +133,9 @@ class ProcessWriter:
                 )
             self._queue.append(Pending(count, build))
             self._queued += count
-        self._wake.set()
+            wake = self._queued >= self.batch_rows
+        if wake:  # else the feeder's timer collects it with the next ones
+            self._wake.set()
 
     def submit_rows(self, rows: Rows) -> None:
         self.submit(len(rows), lambda: rows)
@@ -142,6 +146,7 @@ class ProcessWriter:
         with self._changed:
             self._flush_asked += 1
             token = self._flush_asked
+            self._flush_timeout = timeout
         self._wake.set()
         with self._changed:
             while self._flush_answered < token:
@@ -169,36 +174,55 @@ class ProcessWriter:
         while True:
             self._wake.wait(self.flush_seconds)
             self._wake.clear()
-            with self._lock:
-                items = list(self._queue)
-                self._queue.clear()
-                self._queued = 0
-                stopping = self._stopping
-                flush_token = self._flush_asked
-                dead = self._child is None or not self._child.is_alive()
-            if dead and not stopping:
-                self._respawn()
-            for item in items:
-                try:
-                    payload = item.build()
-                    blob = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
-                except Exception:  # noqa: BLE001 - a bug in one builder must not stop the log
-                    log.exception("quote log: building %d quote rows failed", item.count)
-                    continue
-                with self._lock:
-                    self._seq += 1
-                    seq = self._seq
-                    self._inflight[seq] = (item.count, blob)
-                    self._inflight_rows += item.count
-                self._send(("batch", seq, item.count, blob))
-            if flush_token > self._flush_sent:
-                self._flush_sent = flush_token
-                if not self._send(("flush", flush_token, 10.0)):
-                    with self._changed:
-                        self._flush_answered, self._flush_ok = flush_token, False
-                        self._changed.notify_all()
-            if stopping:
+            try:
+                self._cycle()
+            except Exception:  # noqa: BLE001 - the feeder must outlive any one bad cycle
+                log.exception("quote log: feeder cycle failed")
+            if self._stopping and not self._queue:
                 return
+
+    def _cycle(self) -> None:
+        with self._lock:
+            items = list(self._queue)
+            self._queue.clear()
+            self._queued = 0
+            stopping = self._stopping
+            flush_token, flush_timeout = self._flush_asked, self._flush_timeout
+            dead = self._child is None or not self._child.is_alive()
+        if dead and not stopping:
+            self._respawn()
+        if items:
+            self._hand_over(items)
+        if flush_token > self._flush_sent:
+            self._flush_sent = flush_token
+            if not self._send(("flush", flush_token, flush_timeout)):
+                with self._changed:
+                    self._flush_answered, self._flush_ok = flush_token, False
+                    self._changed.notify_all()
+
+    def _hand_over(self, items: list[Pending]) -> None:
+        """One message for a cycle's hand-overs: their batches, pickled together."""
+        payloads, count = [], 0
+        for item in items:
+            try:
+                payloads.append(item.build())
+                count += item.count
+            except Exception:  # noqa: BLE001 - a bug in one builder must not stop the log
+                log.exception("quote log: building %d quote rows failed", item.count)
+        if not payloads:
+            return
+        try:
+            blob = pickle.dumps(payloads, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - a payload that won't pickle: send its rows instead
+            log.exception("quote log: a batch did not pickle; sending its rows")
+            rows = [row for payload in payloads for row in materialise(payload)]
+            blob = pickle.dumps([rows], protocol=pickle.HIGHEST_PROTOCOL)
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+            self._inflight[seq] = (count, blob)
+            self._inflight_rows += count
+        self._send(("batch", seq, count, blob))
 
     def _send(self, message: tuple) -> bool:
         """False when the child is gone (the batch stays in flight for the next child)."""
@@ -302,8 +326,11 @@ def serve(
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     log.setLevel(logging.INFO)  # outages and replays, as the thread writer logs them
+    import pandas as pd  # what unpickling the first batch would import, before "ready"
+
     from carprice.quotelog.store import QuoteStore
 
+    pd.DataFrame({"warm": ["up"]}, dtype="string").to_json(orient="records")
     store = QuoteStore.from_url(database_url, chunk_rows=batch_rows)
     sent = threading.Lock()
     seqs: list[int] = []  # the parent's sequence number of each local submission, in order
@@ -318,7 +345,7 @@ def serve(
     writer = QuoteWriter(
         store,
         Spool(spool_dir),
-        batch_rows=batch_rows,
+        batch_rows=1,  # the parent batched: write each message as it arrives
         flush_seconds=flush_seconds,
         max_waiting=10**9,  # the parent bounds what is in flight
         on_settled=settled,
@@ -338,7 +365,7 @@ def serve(
                 _, seq, count, blob = message
                 if count > 0:  # as `submit` counts it
                     seqs.append(seq)
-                    writer.submit(count, _unpickled(blob))
+                    writer.submit(count, partial(_rows_of, blob))
             elif kind == "flush":
                 ok = writer.flush(message[2])
                 with sent:
@@ -353,5 +380,6 @@ def serve(
             conn.send(("settled", seqs[-1] if seqs else 0, asdict(writer.status)))
 
 
-def _unpickled(blob: bytes) -> Callable[[], Rows]:
-    return lambda: materialise(pickle.loads(blob))
+def _rows_of(blob: bytes) -> Rows:
+    """The rows of one message's batches."""
+    return [row for payload in pickle.loads(blob) for row in materialise(payload)]

@@ -165,7 +165,7 @@ def test_a_hand_over_pickles_to_the_same_rows(mem_model) -> None:  # noqa: ANN00
     """What a writer in another process is sent (a `LogBatch`) gives the same rows there."""
     import pickle
 
-    batch = price_batch(mem_model, [CAR, {**CAR, "brand": "Tesla"}, {**CAR, "km_driven": 9e6}])
+    batch = price_batch(mem_model, [CAR, {**CAR, "brand": "Tesla"}, {**CAR, "km_driven": 990_000}])
     fake = FakeLog()
     log_batch(fake, SimpleNamespace(model=mem_model, version="3"), batch, "k")
     payload = fake.submitted[0][1]()

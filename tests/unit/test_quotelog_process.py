@@ -28,13 +28,14 @@ def _store(url: str) -> QuoteStore:
 
 
 def _writer(url: str, tmp_path: Path, **kwargs) -> ProcessWriter:  # noqa: ANN003
-    writer = ProcessWriter(url, Spool(tmp_path / "spool"), flush_seconds=0.1, **kwargs)
+    kwargs.setdefault("flush_seconds", 0.1)
+    writer = ProcessWriter(url, Spool(tmp_path / "spool"), **kwargs)
     writer.start()
     return writer
 
 
 def test_rows_reach_the_database_from_the_child(url: str, tmp_path: Path) -> None:
-    writer = _writer(url, tmp_path)
+    writer = _writer(url, tmp_path, flush_seconds=30)  # only the flush sends
     try:
         assert writer._child.pid != os.getpid()
         sent = []
@@ -43,6 +44,7 @@ def test_rows_reach_the_database_from_the_child(url: str, tmp_path: Path) -> Non
             sent += [r["quote_id"] for r in rows]
             writer.submit_rows(rows)
         assert writer.flush(20)
+        assert writer._seq == 1  # collected into one message, not one per hand-over
         assert writer.waiting == 0 and not writer.unsettled()
         assert writer.status.database_ok and writer.status.written == 90
         assert _store(url).known_ids(sent) == set(sent)
