@@ -333,14 +333,16 @@ def serve(
     pd.DataFrame({"warm": ["up"]}, dtype="string").to_json(orient="records")
     store = QuoteStore.from_url(database_url, chunk_rows=batch_rows)
     sent = threading.Lock()
-    seqs: list[int] = []  # the parent's sequence number of each local submission, in order
-    last = [0]  # submissions reported settled
+    seqs: deque[int] = deque()  # the parent's number of each unsettled submission, in order
+    done = [0, 0]  # submissions settled (and dropped from `seqs`), the newest one's number
 
     def settled(count: int) -> None:
-        if count > last[0]:
-            last[0] = count
+        if count > done[0]:
+            while done[0] < count:
+                done[1] = seqs.popleft()
+                done[0] += 1
             with sent, contextlib.suppress(OSError):  # the parent is gone: the loop sees EOF
-                conn.send(("settled", seqs[count - 1], asdict(writer.status)))
+                conn.send(("settled", done[1], asdict(writer.status)))
 
     writer = QuoteWriter(
         store,
@@ -376,8 +378,9 @@ def serve(
     finally:
         writer.stop(timeout)
         store.engine.dispose()
+        newest = seqs[-1] if seqs else done[1]  # after `stop`, all of them are settled
         with sent, contextlib.suppress(OSError):
-            conn.send(("settled", seqs[-1] if seqs else 0, asdict(writer.status)))
+            conn.send(("settled", newest, asdict(writer.status)))
 
 
 def _rows_of(blob: bytes) -> Rows:
