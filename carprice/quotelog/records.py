@@ -3,8 +3,10 @@
 
 Ids are made on the request path (they go back to the caller), so they are made in bulk:
 one `os.urandom` call and numpy for 10,000 rows costs about a millisecond, where
-`str(uuid.uuid4())` per row costs ten. The rows themselves are built later, on the writer
-thread, from the prepared frame (the inputs after the catalogue filled the specs).
+`str(uuid.uuid4())` per row costs ten. The rows themselves are built later, by the writer,
+from the prepared frame (the inputs after the catalogue filled the specs): `quote_batch`
+keeps what they need in columns, small enough to pickle to a writer process, and
+`QuoteBatch.rows` builds them there.
 """
 
 from __future__ import annotations

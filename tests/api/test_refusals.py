@@ -27,7 +27,7 @@ HEADERS = {"X-API-Key": KEY}
 
 
 class FakeLog:
-    """Records what the route hands over; `rows()` builds it as the writer thread would."""
+    """Records what the route hands over; `rows()` builds it as the writer would."""
 
     def __init__(self) -> None:
         self.submitted: list[tuple[int, object]] = []
