@@ -34,7 +34,14 @@ from functools import partial
 from typing import Any
 
 from carprice.quotelog.spool import Spool
-from carprice.quotelog.writer import Pending, QuoteWriter, Rows, WriterStatus, materialise
+from carprice.quotelog.writer import (
+    Pending,
+    QuoteWriter,
+    Rows,
+    WriterStatus,
+    build_rows,
+    materialise,
+)
 
 log = logging.getLogger("carprice.quotelog")
 
@@ -112,8 +119,7 @@ class ProcessWriter:
         rows: Rows = []
         for _, blob in unsettled:
             rows.extend(_rows_of(blob))
-        for item in rest:
-            rows.extend(materialise(item.build()))
+        rows.extend(build_rows(rest))
         if rows:  # the child died or hung: keep the rows on disk for the next start
             log.error("quote log: writer process did not settle %d rows; spooling them", len(rows))
             self.spool.append(rows)
@@ -215,8 +221,7 @@ class ProcessWriter:
             blob = pickle.dumps(payloads, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # noqa: BLE001 - a payload that won't pickle: send its rows instead
             log.exception("quote log: a batch did not pickle; sending its rows")
-            rows = [row for payload in payloads for row in materialise(payload)]
-            blob = pickle.dumps([rows], protocol=pickle.HIGHEST_PROTOCOL)
+            blob = pickle.dumps([_flatten(payloads)], protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
             self._seq += 1
             seq = self._seq
@@ -385,4 +390,8 @@ def serve(
 
 def _rows_of(blob: bytes) -> Rows:
     """The rows of one message's batches."""
-    return [row for payload in pickle.loads(blob) for row in materialise(payload)]
+    return _flatten(pickle.loads(blob))
+
+
+def _flatten(payloads: list[Any]) -> Rows:
+    return [row for payload in payloads for row in materialise(payload)]

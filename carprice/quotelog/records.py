@@ -167,9 +167,6 @@ class QuoteBatch:
     api_key_name: str | None
     source: str
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
     def rows(self) -> list[dict[str, Any]]:
         """One quote-log row per id. The inputs are serialised to JSON text by pandas' C
         writer in one call; a row without warnings stores the JSON text `[]`."""

@@ -46,6 +46,17 @@ def materialise(payload: Any) -> Rows:
     return payload if isinstance(payload, list) else payload.rows()
 
 
+def build_rows(items: Sequence[Pending]) -> Rows:
+    """The rows of hand-overs; one whose builder fails is logged and skipped, not the rest."""
+    rows: Rows = []
+    for item in items:
+        try:
+            rows.extend(materialise(item.build()))
+        except Exception:  # noqa: BLE001 - a bug in one builder must not stop the log
+            log.exception("quote log: building %d quote rows failed", item.count)
+    return rows
+
+
 @dataclass
 class WriterStatus:
     """What the writer knows about its database, for /health-style reporting and tests."""
@@ -118,7 +129,7 @@ class QuoteWriter:
                 log.error("quote log: writer still busy after %.0f s; spooling the rest", timeout)
         rest = self._take()
         if rest:  # the thread never ran, or is stuck: keep the rows on disk
-            self._to_spool(self._build(rest))
+            self._to_spool(build_rows(rest))
 
     # ------------------------------------------------------------------ request path
     def submit(self, count: int, build: Callable[[], Rows], *, block: bool = False) -> None:
@@ -200,7 +211,7 @@ class QuoteWriter:
                 return
 
     def _cycle(self, force: bool) -> None:
-        rows = self._build(self._take())
+        rows = build_rows(self._take())
         due = force or time.monotonic() >= self._retry_at
         if not due:
             self._to_spool(rows)
@@ -230,16 +241,6 @@ class QuoteWriter:
             self._waiting = 0
             self._done.notify_all()  # uploads waiting for room
         return items
-
-    @staticmethod
-    def _build(items: Sequence[Pending]) -> Rows:
-        rows: Rows = []
-        for item in items:
-            try:
-                rows.extend(materialise(item.build()))
-            except Exception:  # noqa: BLE001 - a bug in one builder must not stop the log
-                log.exception("quote log: building %d quote rows failed", item.count)
-        return rows
 
     def _ensure_schema(self) -> None:
         if not self._migrated:
