@@ -70,6 +70,7 @@ class ProcessWriter:
         self._changed = threading.Condition(self._lock)
         self._queue: deque[Pending] = deque()
         self._queued = 0  # rows in `_queue`
+        self._building = 0  # rows the feeder took from `_queue` and hasn't put in flight yet
         self._inflight: dict[int, tuple[int, bytes]] = {}  # seq → (rows, pickled batch), in order
         self._inflight_rows = 0
         self._seq = 0  # batches sent
@@ -134,7 +135,7 @@ class ProcessWriter:
         with self._changed:
             if block and self._feeder is not None:
                 self._changed.wait_for(
-                    lambda: self._queued + self._inflight_rows < self.max_waiting or self._stopping,
+                    lambda: self.waiting < self.max_waiting or self._stopping,
                     timeout=60,
                 )
             self._queue.append(Pending(count, build))
@@ -165,11 +166,16 @@ class ProcessWriter:
 
     @property
     def waiting(self) -> int:
-        """Rows not yet settled by the child: queued here or sent."""
-        return self._queued + self._inflight_rows
+        """Rows not yet settled by the child: queued here, being built, or sent."""
+        return self._queued + self._building + self._inflight_rows
 
     def unsettled(self) -> bool:
-        return bool(self._queue or self._inflight) or bool(self.spool.files())
+        """Whether some submitted quotes may not be in the database yet. Rows the feeder is
+        building count too: without them a sale on a quote made a moment ago could find
+        nothing to flush and be refused as unknown."""
+        with self._lock:
+            busy = bool(self._queue or self._building or self._inflight)
+        return busy or bool(self.spool.files())
 
     # ------------------------------------------------------------------ the feeder thread
     def _feed(self) -> None:
@@ -191,6 +197,7 @@ class ProcessWriter:
         with self._lock:
             items = list(self._queue)
             self._queue.clear()
+            self._building += self._queued
             self._queued = 0
             stopping = self._stopping
             flush_token, flush_timeout = self._flush_asked, self._flush_timeout
@@ -207,27 +214,23 @@ class ProcessWriter:
                     self._changed.notify_all()
 
     def _hand_over(self, items: list[Pending]) -> None:
-        """One message for a cycle's hand-overs: their batches, pickled together."""
-        payloads, count = [], 0
-        for item in items:
-            try:
-                payloads.append(item.build())
-                count += item.count
-            except Exception:  # noqa: BLE001 - a bug in one builder must not stop the log
-                log.exception("quote log: building %d quote rows failed", item.count)
-        if not payloads:
-            return
+        """One message for a cycle's hand-overs. Their rows count as `_building` until
+        they are in flight, or dropped by a failing builder."""
+        taken = sum(item.count for item in items)
+        packed: tuple[int, bytes] | None = None
+        seq = 0
         try:
-            blob = pickle.dumps(payloads, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # noqa: BLE001 - a payload that won't pickle: send its rows instead
-            log.exception("quote log: a batch did not pickle; sending its rows")
-            blob = pickle.dumps([_flatten(payloads)], protocol=pickle.HIGHEST_PROTOCOL)
-        with self._lock:
-            self._seq += 1
-            seq = self._seq
-            self._inflight[seq] = (count, blob)
-            self._inflight_rows += count
-        self._send(("batch", seq, count, blob))
+            packed = _pack(items)
+        finally:
+            with self._lock:
+                self._building -= taken
+                if packed is not None:
+                    self._seq += 1
+                    seq = self._seq
+                    self._inflight[seq] = packed
+                    self._inflight_rows += packed[0]
+        if packed is not None:
+            self._send(("batch", seq, *packed))
 
     def _send(self, message: tuple) -> bool:
         """False when the child is gone (the batch stays in flight for the next child)."""
@@ -342,11 +345,15 @@ def serve(
     done = [0, 0]  # submissions settled (and dropped from `seqs`), the newest one's number
 
     def settled(count: int) -> None:
-        if count > done[0]:
+        """Tell the parent; from the writer thread after each cycle, and before a flush's
+        answer, so that the parent's `flush` returns with those batches counted settled."""
+        with sent:
+            if count <= done[0]:
+                return
             while done[0] < count:
                 done[1] = seqs.popleft()
                 done[0] += 1
-            with sent, contextlib.suppress(OSError):  # the parent is gone: the loop sees EOF
+            with contextlib.suppress(OSError):  # the parent is gone: the loop sees EOF
                 conn.send(("settled", done[1], asdict(writer.status)))
 
     writer = QuoteWriter(
@@ -375,6 +382,7 @@ def serve(
                     writer.submit(count, partial(_rows_of, blob))
             elif kind == "flush":
                 ok = writer.flush(message[2])
+                settled(writer.settled)
                 with sent:
                     conn.send(("flushed", message[1], ok, asdict(writer.status)))
             elif kind == "stop":
@@ -386,6 +394,26 @@ def serve(
         newest = seqs[-1] if seqs else done[1]  # after `stop`, all of them are settled
         with sent, contextlib.suppress(OSError):
             conn.send(("settled", newest, asdict(writer.status)))
+
+
+def _pack(items: list[Pending]) -> tuple[int, bytes] | None:
+    """Build the hand-overs' batches and pickle them together: (rows, pickled batches), or
+    None when every builder failed."""
+    payloads, count = [], 0
+    for item in items:
+        try:
+            payloads.append(item.build())
+            count += item.count
+        except Exception:  # noqa: BLE001 - a bug in one builder must not stop the log
+            log.exception("quote log: building %d quote rows failed", item.count)
+    if not payloads:
+        return None
+    try:
+        blob = pickle.dumps(payloads, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # noqa: BLE001 - a payload that won't pickle: send its rows instead
+        log.exception("quote log: a batch did not pickle; sending its rows")
+        blob = pickle.dumps([_flatten(payloads)], protocol=pickle.HIGHEST_PROTOCOL)
+    return count, blob
 
 
 def _rows_of(blob: bytes) -> Rows:

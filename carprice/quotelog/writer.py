@@ -182,6 +182,11 @@ class QuoteWriter:
         """Rows queued and not yet taken by the thread."""
         return self._waiting
 
+    @property
+    def settled(self) -> int:
+        """Submissions written or spooled so far (`flush` waits for this to catch up)."""
+        return self._settled
+
     def unsettled(self) -> bool:
         """Whether some submitted quotes may not be in the database yet (queued, being
         written, or spooled)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -50,6 +51,49 @@ def test_rows_reach_the_database_from_the_child(url: str, tmp_path: Path) -> Non
         assert _store(url).known_ids(sent) == set(sent)
     finally:
         writer.stop()
+
+
+def test_rows_being_built_are_unsettled_so_a_sale_flushes_them(url: str, tmp_path: Path) -> None:
+    """CI once refused every sale on quotes made a moment ago: the feeder had taken them
+    from the queue and was building their batch, so the writer looked settled and the sale
+    found nothing to flush."""
+    writer = _writer(url, tmp_path)
+    building, release = threading.Event(), threading.Event()
+    rows = _rows(4)
+
+    def slow_build() -> list:
+        building.set()
+        release.wait(20)
+        return rows
+
+    try:
+        writer.submit(len(rows), slow_build)
+        writer._wake.set()
+        assert building.wait(20)  # the feeder holds the hand-over: not queued, not in flight
+        assert writer.unsettled() and writer.waiting == 4
+        release.set()
+        assert writer.flush(20)
+        assert not writer.unsettled() and writer.waiting == 0
+        assert _store(url).count_quotes() == 4
+    finally:
+        release.set()
+        writer.stop()
+
+
+def test_a_builder_that_fails_leaves_nothing_counted(url: str, tmp_path: Path) -> None:
+    writer = _writer(url, tmp_path)
+
+    def broken() -> list:
+        raise ValueError("a bug in one builder")
+
+    try:
+        writer.submit(7, broken)
+        writer.submit_rows(_rows(2))
+        assert writer.flush(20)
+        assert writer.waiting == 0 and not writer.unsettled()
+    finally:
+        writer.stop()
+    assert _store(url).count_quotes() == 2
 
 
 def test_a_killed_child_is_replaced_and_its_batches_sent_again(url: str, tmp_path: Path) -> None:
