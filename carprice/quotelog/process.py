@@ -40,6 +40,7 @@ from carprice.quotelog.writer import (
     Rows,
     WriterStatus,
     build_rows,
+    built,
     materialise,
 )
 
@@ -399,13 +400,8 @@ def serve(
 def _pack(items: list[Pending]) -> tuple[int, bytes] | None:
     """Build the hand-overs' batches and pickle them together: (rows, pickled batches), or
     None when every builder failed."""
-    payloads, count = [], 0
-    for item in items:
-        try:
-            payloads.append(item.build())
-            count += item.count
-        except Exception:  # noqa: BLE001 - a bug in one builder must not stop the log
-            log.exception("quote log: building %d quote rows failed", item.count)
+    done = list(built(items))
+    count, payloads = sum(n for n, _ in done), [payload for _, payload in done]
     if not payloads:
         return None
     try:

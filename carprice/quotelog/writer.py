@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,15 +46,21 @@ def materialise(payload: Any) -> Rows:
     return payload if isinstance(payload, list) else payload.rows()
 
 
-def build_rows(items: Sequence[Pending]) -> Rows:
-    """The rows of hand-overs; one whose builder fails is logged and skipped, not the rest."""
-    rows: Rows = []
+def built(items: Sequence[Pending]) -> Iterator[tuple[int, Any]]:
+    """(row count, payload) of each hand-over whose builder works; one that fails is logged
+    and skipped, not the rest."""
     for item in items:
         try:
-            rows.extend(materialise(item.build()))
+            payload = item.build()
         except Exception:  # noqa: BLE001 - a bug in one builder must not stop the log
             log.exception("quote log: building %d quote rows failed", item.count)
-    return rows
+            continue
+        yield item.count, payload
+
+
+def build_rows(items: Sequence[Pending]) -> Rows:
+    """The rows of hand-overs whose builders work (`built`)."""
+    return [row for _, payload in built(items) for row in materialise(payload)]
 
 
 @dataclass
