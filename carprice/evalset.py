@@ -20,10 +20,13 @@ The rule (`decide`): a run reuses the current set unless
 New rows in the same file (sales added to the listings) do not make a new set: the set
 stays, and the new rows go to training and the run's own test split.
 
-A new set is a grouped hold-out of the run's clean rows: listings with the same name and year
-(likely one car posted twice) go to the set together, never one in the set and its twin in
-training. Every run then drops from its clean rows each listing whose name and year is in the
-set before it splits train/test, so no row of the set (nor its twin) is ever trained on.
+A new set is a grouped hold-out of the run's clean rows: listings with the same name, year and
+km (one car posted twice, `listings.listing_keys`) go to the set together, never one in the set
+and its repost in training. Every run then drops from its clean rows each listing whose key is
+in the set before it splits train/test, so no row of the set (nor its repost) is ever trained
+on. Other cars of the same variant and year stay in training: they are the comparables any
+quote is priced from. (Sets made before 2026-12-03 were grouped by name and year alone; their
+rows are still excluded, by the finer key.)
 A set is never rewritten: its id carries the rows' checksum and readers verify it.
 """
 
@@ -39,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from carprice import lake, names
+from carprice.listings import listing_keys
 
 ROWS = "rows.parquet"
 MANIFEST = "manifest.json"
@@ -69,12 +73,6 @@ def root_uri(lake_root: str) -> str:
 
 def set_uri(lake_root: str, set_id: str) -> str:
     return lake.join(lake_root, names.EVAL_PREFIX, set_id)
-
-
-def listing_keys(frame: pd.DataFrame) -> pd.Series:
-    """Name (case and spacing folded) + year: one car listed twice shares the key."""
-    name = frame["name"].astype(object).map(lambda n: " ".join(str(n).lower().split()))
-    return name + "|" + frame["year"].astype(str)
 
 
 def decide(
@@ -121,7 +119,7 @@ def is_synthetic(source: str) -> bool:
 
 
 def holdout(frame: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
-    """A grouped random hold-out of about ``share`` of the rows (whole name+year groups)."""
+    """A grouped random hold-out of about ``share`` of the rows (whole groups of reposts)."""
     keys = listing_keys(frame)
     unique = np.sort(keys.unique())
     rng = np.random.default_rng(seed)
@@ -138,7 +136,7 @@ def holdout(frame: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
 
 
 def exclude(frame: pd.DataFrame, eval_rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """``frame`` without any listing whose name and year is in the evaluation set."""
+    """``frame`` without any listing (or repost of one) that is in the evaluation set."""
     held = set(listing_keys(eval_rows)) if len(eval_rows) else set()
     keep = ~listing_keys(frame).isin(held) if held else pd.Series(True, index=frame.index)
     return frame[keep.to_numpy()].reset_index(drop=True), int((~keep).sum())
@@ -207,7 +205,7 @@ def create(
         "of_rows": len(frame),
         "share": share,
         "seed": seed,
-        "method": "grouped hold-out by name + year of the clean rows",
+        "method": "grouped hold-out by name + year + km of the clean rows",
         "columns": list(frame.columns),
         "sha256": digest,
         "why": why,

@@ -26,9 +26,9 @@ from carprice.catalogue import Catalogue
 from carprice.evaluate import IntervalCalibration, priced_metrics, regression_metrics
 from carprice.explain import global_importance
 from carprice.features import FeaturePipeline
+from carprice.listings import listing_groups
 from carprice.model import COMPARABLE_COLUMNS, PricingModel
 from carprice.schema import TARGET
-from carprice.target_encoding import duplicate_groups
 
 MAX_ROUNDS = 2000
 CV_FOLDS = 3
@@ -74,12 +74,12 @@ def _dmatrix(
     which of them have a variant the pipeline never saw (for per-group interval calibration).
 
     Missing specs are filled from the catalogue first, as serving fills them. Training rows
-    get their name encoding out of fold (grouped by duplicate listings); rows the pipeline
+    get their name encoding out of fold (grouped by reposts of one car); rows the pipeline
     refuses (a brand only a validation fold has) are left out, as serving would refuse them.
     """
     pipeline = fitted.pipeline
     frame = fitted.catalogue.fill(frame).frame
-    groups = duplicate_groups(frame) if training else None
+    groups = listing_groups(frame) if training else None
     encoded = pipeline.encode(frame, oof_groups=groups, seed=seed)
     ok = encoded.ok
     price = frame[TARGET].to_numpy(float)[ok]
@@ -112,10 +112,10 @@ def _boost(
 
 
 def _grouped_folds(frame: pd.DataFrame, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """K folds that never split a listing from its near-duplicates (same name and year), so
-    validation measures cars the model has not effectively seen."""
+    """K folds that never split a car from its reposts (same name, year and km), so validation
+    measures cars the model has not seen, priced from the comparables it has."""
     splitter = GroupKFold(k, shuffle=True, random_state=seed)
-    return list(splitter.split(frame, groups=duplicate_groups(frame)))
+    return list(splitter.split(frame, groups=listing_groups(frame)))
 
 
 @dataclass(frozen=True)

@@ -129,9 +129,14 @@ _NAME_FEATURES = {
     "te_model": "what the model fetches",
     "te_model_line": "what the model line fetches",
     "te_variant": "what the variant fetches",
+    "te_variant_year": "what the variant fetches at this year",
     "te_price": "name and age together",
 }
-_COUNTS = {"n_variant": "listings of this variant", "n_model_line": "listings of this model line"}
+_COUNTS = {
+    "n_variant": "listings of this variant",
+    "n_model_line": "listings of this model line",
+    "n_variant_year": "listings of this variant and year",
+}
 _PER_LITRE = {"power_per_cc": "power per litre (bhp)", "torque_per_cc": "torque per litre (Nm)"}
 # The car's own inputs as the Quote form names them.
 _PLAIN = {

@@ -130,3 +130,52 @@ def test_a_v1_pipeline_still_encodes_its_own_features(model: PricingModel) -> No
     encoded = old.encode(frame)
     assert encoded.matrix.shape == (1, len(V1_FEATURES))
     assert encoded.matrix[0, list(V1_FEATURES).index("model")] == old.codes["model"]["swift"]
+
+
+def _listings(rows: list[tuple[str, int, int, float]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["name", "year", "km_driven", "selling_price"])
+    return frame.assign(brand=frame["name"].str.split().str[0])
+
+
+def test_the_variant_year_level_prices_a_car_from_its_comparables() -> None:
+    """Cars of the same variant and year move the finest level; another year of the variant
+    falls back to the variant's value and counts no comparables."""
+    from carprice.catalogue import frame_level_keys
+    from carprice.target_encoding import ENCODED, HierarchicalTargetEncoder
+
+    rows = [("Maruti Swift VDI", 2015, 40_000 + i, 500_000.0) for i in range(6)]
+    rows += [("Maruti Swift VDI", 2012, 90_000 + i, 250_000.0) for i in range(6)]
+    train = _listings(rows)
+    encoder = HierarchicalTargetEncoder.fit(train, frame_level_keys(train), 2021)
+    quotes = _listings([("Maruti Swift VDI", 2015, 1, 1.0), ("Maruti Swift VDI", 2018, 1, 1.0)])
+    out = pd.DataFrame(encoder.transform(quotes, frame_level_keys(quotes)), columns=ENCODED)
+    assert out.loc[0, "n_variant_year"] == 6 and out.loc[1, "n_variant_year"] == 0
+    assert out.loc[0, "te_variant_year"] != out.loc[0, "te_variant"]
+    assert out.loc[1, "te_variant_year"] == out.loc[1, "te_variant"]
+    # An encoder saved before the level existed reads as one that never saw any comparables.
+    data = encoder.to_dict()
+    data["values"].pop("variant_year")
+    data["counts"].pop("variant_year")
+    old = HierarchicalTargetEncoder.from_dict(data).transform(quotes, frame_level_keys(quotes))
+    old = pd.DataFrame(old, columns=ENCODED)
+    assert (old["n_variant_year"] == 0).all()
+    assert old["te_variant_year"].equals(old["te_variant"])
+
+
+def test_reposts_never_encode_each_other_but_comparables_do() -> None:
+    """Out of fold, a car's repost (same name, year and km) is always in the car's own inner
+    fold, so it never counts as a comparable; another car of the variant and year does."""
+    from carprice.listings import listing_groups
+    from carprice.target_encoding import ENCODED, oof_encode
+
+    filler = [("Hyundai i20 Asta", 2016, 30_000 + i, 600_000.0) for i in range(40)]
+    reposted = [("Maruti Swift VDI", 2015, 45_000, 500_000.0)] * 2
+    compared = [
+        ("Maruti Swift ZXI", 2015, 45_000, 520_000.0),
+        ("Maruti Swift ZXI", 2015, 61_000, 480_000.0),
+    ]
+    frame = _listings(filler + reposted + compared)
+    out = oof_encode(frame, 2021, listing_groups(frame), seed=0)
+    n = out[:, ENCODED.index("n_variant_year")]
+    assert n[40] == n[41] == 0  # the repost pair: no comparables
+    assert n[42] > 0 and n[43] > 0  # two different cars: each the other's comparable

@@ -29,13 +29,21 @@ def test_rule_reuses_the_current_set_unless_asked_or_the_columns_changed() -> No
     assert pinned.action == "pinned"  # a pin wins over everything
 
 
-def test_holdout_keeps_a_listing_and_its_twins_together() -> None:
+def test_holdout_keeps_a_listing_and_its_reposts_together() -> None:
     frame = clean_training(generate(rows=600, seed=3)).frame
-    twin = frame.head(5).copy()
-    frame = pd.concat([frame, twin.assign(km_driven=twin["km_driven"] + 1)], ignore_index=True)
+    repost = frame.head(5).copy()  # the same cars again, at a new asking price
+    frame = pd.concat(
+        [frame, repost.assign(selling_price=repost["selling_price"] + 1000)], ignore_index=True
+    )
     held = evalset.holdout(frame, share=0.15, seed=1)
     assert 0.15 * len(frame) <= len(held) < 0.25 * len(frame)
     rest, excluded = evalset.exclude(frame, held)
     assert excluded == len(held) and len(rest) + len(held) == len(frame)
     assert not evalset.listing_keys(rest).isin(set(evalset.listing_keys(held))).any()
     assert held.equals(evalset.holdout(frame, share=0.15, seed=1))  # seeded: reproducible
+    held_keys = set(evalset.listing_keys(held))
+    for _, row in repost.iterrows():
+        copies = frame[(frame["name"] == row["name"]) & (frame["km_driven"] == row["km_driven"])]
+        assert len(copies) >= 2
+        in_set = evalset.listing_keys(copies).isin(held_keys)
+        assert in_set.all() or not in_set.any()  # both copies in the set, or neither

@@ -76,7 +76,7 @@ def test_data_steps_write_complete_stages(raw_uri: str, run: str) -> None:
     assert len(train) + len(test) + sizes["excluded_rows"] == counts["rows_out"]
     assert sizes["excluded_rows"] == len(held) > 0.1 * counts["rows_out"]
     assert not pd.merge(train, test, how="inner").shape[0]  # no row in both splits
-    # No listing of the frozen set (same name and year) is in training or the test split.
+    # No listing of the frozen set (nor a repost of one) is in training or the test split.
     keys = set(evalset.listing_keys(held))
     assert not evalset.listing_keys(train).isin(keys).any()
     assert not evalset.listing_keys(test).isin(keys).any()
