@@ -179,3 +179,25 @@ def test_reposts_never_encode_each_other_but_comparables_do() -> None:
     n = out[:, ENCODED.index("n_variant_year")]
     assert n[40] == n[41] == 0  # the repost pair: no comparables
     assert n[42] > 0 and n[43] > 0  # two different cars: each the other's comparable
+
+
+def test_an_unseen_variant_is_priced_from_its_nearest_known_trim() -> None:
+    """'Swift Dzire VDI Optional' was never listed, but 'Swift Dzire VDI …' variants were: the
+    trim-line level gives it their value, not the whole Swift Dzire line's."""
+    from carprice.catalogue import frame_level_keys
+    from carprice.target_encoding import ENCODED, HierarchicalTargetEncoder, encoder_keys
+
+    rows = [("Maruti Swift Dzire VDI AMT", 2015, 40_000 + i, 700_000.0) for i in range(8)]
+    rows += [("Maruti Swift Dzire LXI Std", 2015, 60_000 + i, 350_000.0) for i in range(8)]
+    train = _listings(rows)
+    encoder = HierarchicalTargetEncoder.fit(train, frame_level_keys(train), 2021)
+    quotes = _listings(
+        [("Maruti Swift Dzire VDI Optional", 2015, 1, 1.0), ("Maruti Swift Dzire", 2015, 1, 1.0)]
+    )
+    keys = encoder_keys(quotes, frame_level_keys(quotes))
+    assert keys["trim_line"].iloc[0] == "maruti swift dzire vdi"
+    assert pd.isna(keys["trim_line"].iloc[1])  # no word after the model line
+    out = pd.DataFrame(encoder.transform(quotes, frame_level_keys(quotes)), columns=ENCODED)
+    assert out.loc[0, "te_trim_line"] > out.loc[0, "te_model_line"]  # the VDI half, not the mean
+    assert out.loc[0, "te_variant"] == out.loc[0, "te_trim_line"]  # unseen: nothing finer
+    assert out.loc[0, "n_variant"] == 0
