@@ -70,7 +70,11 @@ def _trim_line(line: object, variant: str) -> str | None:
 def encoder_keys(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
     """`keys` (`catalogue.frame_level_keys`) plus the trim-line and variant-year keys
     ('maruti swift dzire vdi|2015'); None where the row has no variant. Built once per distinct
-    variant and year, so a 100,000-row upload costs a few thousand string operations."""
+    variant and year, so a 100,000-row upload costs a few thousand string operations. Keys
+    that already carry them are returned as they are (`oof_encode` builds them once for its 15
+    inner fits)."""
+    if TWIN in keys and TRIM in keys:
+        return keys
     codes, variants = pd.factorize(keys["variant"])
     trim = np.full(len(keys), None, dtype=object)
     twin = np.full(len(keys), None, dtype=object)
@@ -82,7 +86,7 @@ def encoder_keys(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
         trim[known] = np.array(trims, dtype=object)[codes[known]]
         years = pd.to_numeric(frame["year"], errors="coerce").to_numpy(float)
         year_codes, distinct_years = pd.factorize(np.round(years[known]))
-        pairs, distinct = pd.factorize(codes[known] * (len(distinct_years) + 1) + year_codes)
+        pairs, _ = pd.factorize(codes[known] * (len(distinct_years) + 1) + year_codes)
         first_row = pd.Series(np.arange(len(pairs))).groupby(pairs).first().to_numpy()
         texts = [
             f"{variants[c]}|{int(y)}" if y == y else None
@@ -174,7 +178,7 @@ def oof_encode(frame: pd.DataFrame, encoder_year: int, groups: np.ndarray, seed:
     """Training rows × ENCODED, each row encoded by an encoder fitted on the other inner folds
     (grouped; the mean over OOF_REPEATS partitions), so a row never sees its own price. Counts
     are scaled to the full-data scale that scoring sees."""
-    keys = frame_level_keys(frame)
+    keys = encoder_keys(frame, frame_level_keys(frame))
     out = np.zeros((len(frame), len(ENCODED)))
     for repeat in range(OOF_REPEATS):
         splitter = GroupKFold(INNER_FOLDS, shuffle=True, random_state=seed + repeat)

@@ -128,6 +128,7 @@ _NAME_FEATURES = {
     "te_brand": "what the brand fetches",
     "te_model": "what the model fetches",
     "te_model_line": "what the model line fetches",
+    "te_trim_line": "what the trim line fetches",
     "te_variant": "what the variant fetches",
     "te_variant_year": "what the variant fetches at this year",
     "te_price": "name and age together",
