@@ -267,7 +267,7 @@ def data_summary(train: pd.DataFrame, test: pd.DataFrame, counts: dict, source: 
     }
 
 
-def _assemble(
+def assemble(
     rows: pd.DataFrame,
     params: dict,
     rounds: int,
@@ -320,7 +320,7 @@ def fit_best(
     neither fit sees, measures the refit model itself.
     """
     fitted_on = {**summary, "fit_rows": len(train)}
-    model = _assemble(train, params, rounds, seed, level, fitted_on, explain=not refit)
+    model = assemble(train, params, rounds, seed, level, fitted_on, explain=not refit)
     priced = model.price_frame(test.drop(columns=[TARGET]))
     table = report.build(
         test,
@@ -336,7 +336,7 @@ def fit_best(
     if refit:
         rows = pd.concat([train, test], ignore_index=True)
         more = scaled_rounds(rounds, len(rows) / len(train), max_rounds)
-        model = _assemble(rows, params, more, seed, level, {**summary, "fit_rows": len(rows)})
+        model = assemble(rows, params, more, seed, level, {**summary, "fit_rows": len(rows)})
     model.report = report.to_records(table)
     model.metrics = metrics
     return model
