@@ -1,6 +1,6 @@
 """Grouped, repeated cross-validation of the served design, with 95% bootstrap intervals.
 
-    python -m benchmarks.bench_cv [--data PATH] [--folds 5] [--repeats 2] [--rounds 600]
+    python -m benchmarks.bench_cv [--data PATH] [--folds 5] [--repeats 4] [--rounds 600]
 
 One test split is one draw: on about 1,000 rows its MAPE moves by half a point from seed to
 seed. This scores the whole pricing path (catalogue, out-of-fold encoding, booster and the
@@ -35,17 +35,20 @@ BARS = {
 }
 
 
-def out_of_fold(frame: pd.DataFrame, folds: int, repeats: int, rounds: int) -> pd.DataFrame:
+def out_of_fold(
+    frame: pd.DataFrame, folds: int, repeats: int, rounds: int, first_seed: int = 0
+) -> pd.DataFrame:
     """One priced row per clean row and repeat: actual, predicted, bounds, unseen variant."""
     parts = []
     groups = listing_groups(frame)
     summary = {"source": "bench_cv"}
     for repeat in range(repeats):
-        for k, (fit_idx, hold_idx) in enumerate(train._grouped_folds(frame, folds, repeat)):
+        seed = first_seed + repeat
+        for k, (fit_idx, hold_idx) in enumerate(train._grouped_folds(frame, folds, seed)):
             started = time.monotonic()
             fit, hold = frame.iloc[fit_idx], frame.iloc[hold_idx]
             model = train.assemble(
-                fit, train.START_PARAMS, rounds, repeat, 0.8, summary, explain=False
+                fit, train.START_PARAMS, rounds, seed, 0.8, summary, explain=False
             )
             priced = model.price_frame(hold.drop(columns=[TARGET]))
             parts.append(
@@ -117,16 +120,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", default=get_settings().raw_data)
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=600)
     parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0, help="fold seed of the first repeat")
+    parser.add_argument("--rows", help="also write the priced rows here (parquet), to pair runs")
     args = parser.parse_args()
     if not args.data:
         print("set CARPRICE_RAW_DATA or --data to the real CarDekho file", file=sys.stderr)
         return 2
     frame = clean_training(pd.read_csv(args.data, dtype=str, keep_default_na=False)).frame
     started = time.monotonic()
-    rows, refused = priced_only(out_of_fold(frame, args.folds, args.repeats, args.rounds))
+    priced = out_of_fold(frame, args.folds, args.repeats, args.rounds, args.seed)
+    rows, refused = priced_only(priced)
+    if args.rows:
+        rows.to_parquet(args.rows)
     point, spread = figures(rows), bootstrap(rows, args.resamples, seed=0)
     per_repeat = [regression_metrics(r["actual"], r["price"]) for _, r in rows.groupby("repeat")]
     print(

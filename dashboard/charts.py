@@ -131,7 +131,7 @@ _NAME_FEATURES = {
     "te_trim_line": "what the trim line fetches",
     "te_variant": "what the variant fetches",
     "te_variant_year": "what the variant fetches at this year",
-    "te_price": "name and age together",
+    "te_price": "name, age, km and owners together",
 }
 _COUNTS = {
     "n_variant": "listings of this variant",

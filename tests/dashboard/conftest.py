@@ -6,14 +6,17 @@
 `fake_airflow` answers the Pipelines page's Airflow calls (tests/dashboard/test_pipelines.py's
 FakeAirflow, served on a loopback port by tests/dashboard/fake_http.py); `page_text(at)` is
 everything a page rendered, for "is this shown?" checks. After every test the fake servers
-are stopped (an assertion that failed inside a fake fails the test) and MLflow's process-wide
-HTTP settings, which the dashboard's MLflow client may set, are put back.
+are stopped (an assertion that failed inside a fake fails the test), MLflow's process-wide
+HTTP settings, which the dashboard's MLflow client may set, are put back, and so is
+`sys.modules["__main__"]`: a page run by AppTest can leave itself there, and a later test that
+spawns a process (the quote-log writer) would make the child run that page as its main module.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,9 +43,11 @@ _MLFLOW_HTTP_ENV = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIME
 @pytest.fixture(autouse=True)
 def _fake_servers_and_mlflow_env() -> Iterator[None]:
     saved = {key: os.environ.get(key) for key in _MLFLOW_HTTP_ENV}
+    main = sys.modules["__main__"]
     try:
         yield
     finally:
+        sys.modules["__main__"] = main
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

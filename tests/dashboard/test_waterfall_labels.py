@@ -9,7 +9,7 @@ from dashboard.charts import _label, waterfall
 
 def test_name_features_read_as_what_they_stand_for() -> None:
     assert _label("te_variant", 13.05) == "what the variant fetches"
-    assert _label("te_price", 12.4) == "name and age together"
+    assert _label("te_price", 12.4) == "name, age, km and owners together"
     assert _label("n_variant", 12.0) == "listings of this variant = 12"
     assert _label("tok_vdi", 1.0) == "'VDI' in the name"
     assert _label("tok_at", 0.0) == "no 'AT' in the name"

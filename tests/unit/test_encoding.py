@@ -134,7 +134,40 @@ def test_a_v1_pipeline_still_encodes_its_own_features(model: PricingModel) -> No
 
 def _listings(rows: list[tuple[str, int, int, float]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["name", "year", "km_driven", "selling_price"])
-    return frame.assign(brand=frame["name"].str.split().str[0])
+    return frame.assign(
+        brand=frame["name"].str.split().str[0], owner_rank=1, seller_type="Individual"
+    )
+
+
+def test_a_variant_is_valued_apart_from_how_far_its_listings_were_driven() -> None:
+    """Two variants worth the same, one listed at 10k km and one at 100k km: within each, km
+    lowers the price, and the encoder takes that out, so both variants get one value and the
+    km shows in `te_price` instead. An encoder saved when age was the only adjuster still
+    prices by age alone."""
+    from carprice.catalogue import frame_level_keys
+    from carprice.target_encoding import ENCODED, HierarchicalTargetEncoder
+
+    def price(km: int) -> float:
+        return 2e6 * (1 + km) ** -0.25
+
+    low = [("Maruti Swift VDI", 2015, km, price(km)) for km in range(10_000, 16_000, 1_000)]
+    high = [("Maruti Swift ZXI", 2015, km, price(km)) for km in range(100_000, 160_000, 10_000)]
+    train = _listings(low + high)
+    encoder = HierarchicalTargetEncoder.fit(train, frame_level_keys(train), 2021)
+    assert encoder.adjust["log_km"] == pytest.approx(-0.25, abs=1e-6)
+    quotes = _listings(
+        [("Maruti Swift VDI", 2015, 50_000, 1.0), ("Maruti Swift ZXI", 2015, 50_000, 1.0)]
+    )
+    out = pd.DataFrame(encoder.transform(quotes, frame_level_keys(quotes)), columns=ENCODED)
+    assert out.loc[0, "te_variant"] == pytest.approx(out.loc[1, "te_variant"])
+    assert np.exp(out["te_price"]).to_numpy() == pytest.approx(price(50_000), rel=1e-6)
+    # Saved before: no `adjust`, so te_price is the finest value moved by age alone.
+    data = {k: v for k, v in encoder.to_dict().items() if k != "adjust"}
+    old = HierarchicalTargetEncoder.from_dict(data)
+    out_old = pd.DataFrame(old.transform(quotes, frame_level_keys(quotes)), columns=ENCODED)
+    assert out_old["te_price"].to_numpy() == pytest.approx(
+        out_old["te_variant_year"] + old.slope * (2021 - 2015)
+    )
 
 
 def test_the_variant_year_level_prices_a_car_from_its_comparables() -> None:
