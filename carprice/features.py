@@ -20,7 +20,12 @@ import xgboost as xgb
 from carprice.catalogue import frame_level_keys
 from carprice.clean import map_distinct
 from carprice.schema import CATEGORICAL_COLUMNS, NUMERIC_COLUMNS
-from carprice.target_encoding import ENCODED, HierarchicalTargetEncoder, oof_encode
+from carprice.target_encoding import (
+    ENCODED,
+    YEAR_DEPENDENT,
+    HierarchicalTargetEncoder,
+    oof_encode,
+)
 
 # Variants seen once can't be learnt from; they'd only let the trees memorise one listing.
 MIN_VARIANT_COUNT = 2
@@ -51,7 +56,7 @@ MODEL_FEATURES: tuple[str, ...] = (
     *CHECKED_CATEGORIES,
     *NUMERIC_COLUMNS,
     *DERIVED,
-    *ENCODED,
+    *(col for col in ENCODED if col not in YEAR_DEPENDENT),
     *TOKEN_FEATURES,
 )
 

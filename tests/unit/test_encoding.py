@@ -170,6 +170,57 @@ def test_a_variant_is_valued_apart_from_how_far_its_listings_were_driven() -> No
     )
 
 
+def test_an_older_or_further_driven_car_never_gains_through_the_encoders_estimate() -> None:
+    """A sample where, within the variant, older and further-driven listings happen to sell
+    higher: the age and km slopes stop at 0, so `te_price` (constrained to raise the price)
+    never rises with age or km."""
+    from carprice.catalogue import frame_level_keys
+    from carprice.target_encoding import ENCODED, HierarchicalTargetEncoder
+
+    rows = [
+        ("Maruti Swift VDI", 2010 + i, 90_000 - 10_000 * i, 600_000.0 - 40_000 * i)
+        for i in range(6)
+    ]
+    train = _listings(rows)
+    encoder = HierarchicalTargetEncoder.fit(train, frame_level_keys(train), 2021)
+    assert encoder.slope <= 0 and encoder.adjust["log_km"] <= 0
+    quotes = _listings(
+        [("Maruti Swift VDI", y, km, 1.0) for y in (2010, 2015) for km in (10_000, 90_000)]
+    )
+    te = pd.DataFrame(encoder.transform(quotes, frame_level_keys(quotes)), columns=ENCODED)[
+        "te_price"
+    ]
+    assert te[0] <= te[2] and te[1] <= te[3]  # older never higher
+    assert te[1] <= te[0] and te[3] <= te[2]  # more km never higher
+
+
+def test_comparables_of_one_year_never_price_a_newer_car_lower() -> None:
+    """Listings of 2014 that sold dear and of 2015 that sold cheap: the encoder's estimate
+    still rises from 2014 to 2015, because each year's comparables move it by at most half a
+    year's depreciation. An encoder saved before that bound prices as it did."""
+    from carprice.catalogue import frame_level_keys
+    from carprice.target_encoding import ENCODED, HierarchicalTargetEncoder
+
+    rows = [
+        ("Maruti Swift VDI", year, 50_000 + i, 500_000.0 * 0.9 ** (2020 - year))
+        for year in range(2008, 2021)
+        for i in range(3)
+    ]
+    rows += [("Maruti Swift VDI", 2014, 60_000 + i, 900_000.0) for i in range(8)]
+    rows += [("Maruti Swift VDI", 2015, 60_000 + i, 200_000.0) for i in range(8)]
+    train = _listings(rows)
+    encoder = HierarchicalTargetEncoder.fit(train, frame_level_keys(train), 2021)
+    quotes = _listings([("Maruti Swift VDI", year, 55_000, 1.0) for year in range(2005, 2022)])
+    keys = frame_level_keys(quotes)
+    te = pd.DataFrame(encoder.transform(quotes, keys), columns=ENCODED)["te_price"]
+    assert te.is_monotonic_increasing
+    unbounded = HierarchicalTargetEncoder.from_dict({**encoder.to_dict(), "bounded": False})
+    old = pd.DataFrame(unbounded.transform(quotes, keys), columns=ENCODED)["te_price"]
+    assert not old.is_monotonic_increasing  # the 2014 → 2015 step falls without the bound
+    data = {k: v for k, v in encoder.to_dict().items() if k != "bounded"}
+    assert not HierarchicalTargetEncoder.from_dict(data).bounded
+
+
 def test_the_variant_year_level_prices_a_car_from_its_comparables() -> None:
     """Cars of the same variant and year move the finest level; another year of the variant
     falls back to the variant's value and counts no comparables."""

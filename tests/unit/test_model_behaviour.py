@@ -41,6 +41,19 @@ def test_newer_car_is_not_cheaper(model: PricingModel) -> None:
     assert (np.diff(prices) >= 0).all()
 
 
+def test_only_constrained_features_move_with_the_year(model: PricingModel) -> None:
+    """Why a newer car is never cheaper, for every car and not just this sample's: the only
+    booster inputs that change with the year are the year and the encoder's estimate, and
+    both carry a rising monotone constraint."""
+    from carprice.features import MONOTONE
+
+    rows = pd.DataFrame([_car(year=y) for y in range(2000, 2021)])
+    matrix = model.prepare(rows).encoded.matrix
+    moving = {f for i, f in enumerate(model.pipeline.features) if np.ptp(matrix[:, i]) > 0}
+    assert moving == {"year", "te_price"}
+    assert all(MONOTONE[f] == 1 for f in moving)
+
+
 def test_more_km_is_not_dearer(model: PricingModel) -> None:
     prices = _price(model, [_car(km_driven=k) for k in range(0, 400_001, 20_000)])
     assert (np.diff(prices) <= 0).all()
