@@ -120,13 +120,21 @@ def find_variant(variants: list[dict[str, Any]], text: str | None) -> dict[str, 
     return next((v for v in variants if _same(text, v["variant"]) or _same(text, v["name"])), None)
 
 
+def named_brand(example: dict[str, Any], brands: list[str]) -> str | None:
+    """The brand of `brands` the API's example car is: its `brand` field, else the longest
+    brand its name starts with ('Land Rover …' is Land Rover, not Land); None if neither."""
+    given = str(example.get("brand") or "").lower()
+    name = " ".join(str(example.get("name") or "").lower().split())
+    named = [b for b in brands if b.lower() == given or f"{name} ".startswith(f"{b.lower()} ")]
+    return max(named, key=len, default=None)
+
+
 def example_pick(info: dict[str, Any], catalogue: Catalogue) -> tuple[str, str | None, str | None]:
     """(brand, model, variant) of the API's example car, as far as the catalogue lists it;
     else the first brand and its most listed model."""
     brands = catalogue.brands(info)
     name = " ".join(str((info.get("example") or {}).get("name") or "").lower().split())
-    named = [b for b in brands if f"{name} ".startswith(f"{b.lower()} ")]
-    brand = max(named, key=len, default=None)
+    brand = named_brand({"name": name}, brands)
     rest = name[len(brand) :].strip() if brand else ""
     brand = brand or brands[0]
     models = catalogue.models(brand)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, banners, charts, model_card, pricing, whatif
+from dashboard import auth, banners, charts, model_card, pricing, quote_form, whatif
 from dashboard.clients.api_client import ApiError
 from dashboard.clients.mlflow_client import MlflowError
 from dashboard.config import get_dashboard_settings
@@ -119,16 +119,15 @@ a, b = st.columns([1, 3])
 feature = a.selectbox(
     "Input", choices, format_func=model_card.LABELS.get, key="model_dependence_feature"
 )
+example_brand = quote_form.named_brand(info["example"], info["brands"])
 brand = a.selectbox(
     "Brand of the example car",
     info["brands"],
-    index=info["brands"].index(info["example"]["brand"])
-    if info["example"].get("brand") in info["brands"]
-    else 0,
+    index=info["brands"].index(example_brand) if example_brand else 0,
     key="model_dependence_brand",
 )
 car = {**info["example"], "brand": brand}
-if brand != info["example"].get("brand"):
+if brand != example_brand:  # another brand: the example's name would contradict it
     car.pop("name", None)
 try:
     curve = whatif.sweep(URL, version, car, feature, whatif.grid(specs[feature], points=25))

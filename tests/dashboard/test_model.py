@@ -34,6 +34,10 @@ def test_champion_card_importance_and_dependence(apptest, live_env, api_server: 
     ]
     assert sum(bars["x"]) == pytest.approx(sum(served.values()))
     dependence = next(v for k, v in charts.items() if k.startswith("Price vs"))
+    # The example car is the API's own (a Maruti by its name), not the first brand listed.
+    brand = info["example"]["name"].split()[0]
+    assert at.selectbox(key="model_dependence_brand").value == brand
+    assert f"({brand} example car)" in dependence["layout"]["title"]["text"]
     prices = dependence["data"][2]["y"]
     assert len(prices) > 5 and all(p and p > 0 for p in prices)
     at.selectbox(key="model_dependence_feature").set_value("max_power_bhp").run()

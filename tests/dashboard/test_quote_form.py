@@ -399,3 +399,17 @@ def test_assumed_lines_name_level_and_value(filled: dict, expected: list[str]) -
         "contributions": {"features": [{"feature": k, "value": v} for k, v in values.items()]},
     }
     assert quote_answer.assumed(result) == expected
+
+
+@pytest.mark.parametrize(
+    ("example", "brand"),
+    [
+        ({"name": "Maruti Swift Dzire VDI"}, "Maruti"),
+        ({"name": "land rover Freelander 2 TD4 HSE"}, "Land Rover"),  # the longest brand wins
+        ({"brand": "maruti", "model": "Swift"}, "Maruti"),
+        ({"name": "Tesla Model 3"}, None),
+        ({}, None),
+    ],
+)
+def test_the_example_cars_brand_comes_from_its_name(example: dict, brand: str | None) -> None:
+    assert quote_form.named_brand(example, ["Ambassador", "Land", "Land Rover", "Maruti"]) == brand
