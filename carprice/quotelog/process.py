@@ -122,9 +122,14 @@ class ProcessWriter:
         for _, blob in unsettled:
             rows.extend(_rows_of(blob))
         rows.extend(build_rows(rest))
-        if rows:  # the child died or hung: keep the rows on disk for the next start
+        if rows:  # the child died, hung or couldn't spool: keep the rows on disk
             log.error("quote log: writer process did not settle %d rows; spooling them", len(rows))
-            self.spool.append(rows)
+            try:
+                self.spool.append(rows)
+            except OSError:
+                log.exception("quote log: %d quotes are lost: the database is down and the "
+                              "spool can't be written", len(rows))  # fmt: skip
+                return
             self.status.spooled += len(rows)
 
     # ------------------------------------------------------------------ request path
@@ -392,7 +397,9 @@ def serve(
     finally:
         writer.stop(timeout)
         store.engine.dispose()
-        newest = seqs[-1] if seqs else done[1]  # after `stop`, all of them are settled
+        # After `stop` all are settled, unless the spool refused some (disk full while the
+        # database is down): then only what was, and the parent keeps the rest.
+        newest = seqs[-1] if seqs and not writer.waiting else done[1]
         with sent, contextlib.suppress(OSError):
             conn.send(("settled", newest, asdict(writer.status)))
 

@@ -134,8 +134,10 @@ class QuoteWriter:
             if self._thread.is_alive():
                 log.error("quote log: writer still busy after %.0f s; spooling the rest", timeout)
         rest = self._take()
-        if rest:  # the thread never ran, or is stuck: keep the rows on disk
-            self._to_spool(build_rows(rest))
+        # The thread never ran, is stuck, or holds rows the spool refused: keep them on disk.
+        if rest and not self._to_spool(build_rows(rest)):
+            log.error("quote log: %d quotes are lost: the database is down and the spool "
+                      "can't be written", self._waiting)  # fmt: skip
 
     # ------------------------------------------------------------------ request path
     def submit(self, count: int, build: Callable[[], Rows], *, block: bool = False) -> None:
@@ -207,11 +209,13 @@ class QuoteWriter:
                 stopping, urgent = self._stopping, self._urgent
                 target = self._submitted
             try:
-                self._cycle(force=urgent or stopping)
+                kept = self._cycle(force=urgent or stopping)
             except Exception:  # noqa: BLE001 - the thread must outlive any one bad batch
                 log.exception("quote log: writer cycle failed")
+                kept = True
             with self._done:
-                self._settled = max(self._settled, target)
+                if kept:  # else some are only in memory: not settled until written or spooled
+                    self._settled = max(self._settled, target)
                 if urgent:
                     self._urgent = False
                 self._done.notify_all()
@@ -221,12 +225,13 @@ class QuoteWriter:
             if stopping and not self._queue:
                 return
 
-    def _cycle(self, force: bool) -> None:
+    def _cycle(self, force: bool) -> bool:
+        """One pass: replay the spool, write what was submitted (or spool it while the
+        database is down). False when rows could be neither written nor spooled."""
         rows = build_rows(self._take())
         due = force or time.monotonic() >= self._retry_at
         if not due:
-            self._to_spool(rows)
-            return
+            return self._to_spool(rows)
         try:
             self._ensure_schema()
             self._replay()
@@ -235,15 +240,15 @@ class QuoteWriter:
                 self.status.written += len(rows)
         except OUTAGE_ERRORS as exc:
             self._failed(exc)
-            self._to_spool(rows)
-            return
+            return self._to_spool(rows)
         except Exception as exc:  # noqa: BLE001 - a batch the database refuses: keep it aside
             log.exception("quote log: the database refused a batch of %d quotes", len(rows))
             self.status.last_error = f"{type(exc).__name__}: {exc}"
             if rows:
                 self.spool.reject(self.spool.append(rows), str(exc)[:200])
-            return
+            return True
         self._recovered()
+        return True
 
     def _take(self) -> list[Pending]:
         with self._lock:
@@ -276,9 +281,10 @@ class QuoteWriter:
             self.status.replayed += len(rows)
             log.info("quote log: replayed %d spooled quotes from %s", len(rows), path.name)
 
-    def _to_spool(self, rows: Rows) -> None:
+    def _to_spool(self, rows: Rows) -> bool:
+        """Spool `rows`; False if the disk refused them and they went back to the queue."""
         if not rows:
-            return
+            return True
         try:
             self.spool.append(rows)
             self.status.spooled += len(rows)
@@ -287,6 +293,8 @@ class QuoteWriter:
             with self._lock:
                 self._queue.appendleft(Pending(len(rows), lambda: rows))
                 self._waiting += len(rows)
+            return False
+        return True
 
     def _failed(self, exc: BaseException) -> None:
         first = self.status.database_ok

@@ -215,6 +215,41 @@ def test_outage_spools_and_replays_without_loss(store: QuoteStore, tmp_path: Pat
     assert store.known_ids(sent) == set(sent)
 
 
+class FullSpool(Spool):
+    """A spool on a disk that is full while `full` is set."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.full = threading.Event()
+
+    def append(self, rows):  # noqa: ANN001, ANN201
+        if self.full.is_set():
+            raise OSError(28, "No space left on device")
+        return super().append(rows)
+
+
+def test_rows_neither_written_nor_spooled_stay_unsettled(store: QuoteStore, tmp_path: Path) -> None:
+    """Database down and disk full: the rows wait in memory, and the writer doesn't count
+    them settled (the process writer's parent lets go of a batch only once it is settled)."""
+    flaky, spool = FlakyStore(store), FullSpool(tmp_path / "spool")
+    flaky.down.set()
+    spool.full.set()
+    writer = QuoteWriter(flaky, spool, flush_seconds=0.05, min_backoff=0.05, max_backoff=0.1)
+    writer.start()
+    try:
+        writer.submit_rows(_rows(4))
+        assert not writer.flush(1)
+        assert writer.settled == 0 and writer.unsettled() and writer.waiting == 4
+        spool.full.clear()  # room on the disk again: spooled, settled
+        assert not writer.flush(5)  # still not in the database
+        assert writer.settled == 1 and spool.pending_rows() == 4 and writer.waiting == 0
+        flaky.down.clear()
+        assert writer.flush(5)
+    finally:
+        writer.stop()
+    assert store.count_quotes() == 4
+
+
 def test_replay_after_a_crash_duplicates_nothing(store: QuoteStore, tmp_path: Path) -> None:
     """Rows written, then the process died before removing the spool file: replaying it
     again on the next start inserts nothing twice."""

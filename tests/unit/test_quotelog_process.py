@@ -185,3 +185,30 @@ def test_a_large_upload_waits_for_the_child_to_settle(url: str, tmp_path: Path) 
     finally:
         writer.stop()
     assert _store(url).count_quotes() == 600
+
+
+def test_a_batch_the_child_could_not_spool_stays_with_the_parent(tmp_path: Path) -> None:
+    """Database down and the spool unwritable (a file where its folder should be, failing
+    like a full disk): the child keeps the rows in memory and doesn't call them settled, so
+    the parent still holds the batch when the child dies, and gives it to the next child."""
+    from stack.ports import free_port
+
+    down = f"postgresql+psycopg2://nobody@127.0.0.1:{free_port()}/carprice"
+    blocked = tmp_path / "spool"
+    blocked.write_text("")
+    writer = _writer(down, tmp_path)
+    try:
+        writer.submit_rows(_rows(3))
+        assert not writer.flush(3)
+        assert writer.waiting == 3 and writer.unsettled()
+        first = writer._child
+        first.kill()
+        first.join(5)
+        blocked.unlink()  # room again: the next child can spool them
+        deadline = time.monotonic() + 60
+        while writer.waiting and time.monotonic() < deadline:
+            writer.flush(5)
+        assert writer.waiting == 0 and writer._child is not first
+    finally:
+        writer.stop(10)
+    assert Spool(tmp_path / "spool").pending_rows() == 3
