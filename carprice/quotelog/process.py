@@ -29,7 +29,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import partial
 from typing import Any
 
@@ -67,6 +67,7 @@ class ProcessWriter:
         self.flush_seconds = flush_seconds
         self.max_waiting = max_waiting
         self.status = WriterStatus()
+        self._retired = WriterStatus()  # what children before the current one wrote, spooled…
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._queue: deque[Pending] = deque()
@@ -299,6 +300,7 @@ class ProcessWriter:
             self._send(("batch", seq, count, blob))
 
     def _retire_child(self) -> None:
+        self._retired = replace(self.status)  # the next child counts from zero: keep the sum
         if self._conn is not None:
             self._conn.close()
         if self._child is not None and self._child.is_alive():
@@ -318,6 +320,8 @@ class ProcessWriter:
                 return
             kind = message[0]
             with self._changed:
+                if conn is not self._conn:  # a retired child's last word: its batches are resent
+                    return
                 if kind == "settled":
                     for seq in [s for s in self._inflight if s <= message[1]]:
                         self._inflight_rows -= self._inflight.pop(seq)[0]
@@ -328,7 +332,14 @@ class ProcessWriter:
                 self._changed.notify_all()
 
     def _apply(self, status: dict[str, Any]) -> None:
-        self.status = WriterStatus(**status)
+        """The current child's status; its counters added to its predecessors'."""
+        child, before = WriterStatus(**status), self._retired
+        self.status = replace(
+            child,
+            written=before.written + child.written,
+            spooled=before.spooled + child.spooled,
+            replayed=before.replayed + child.replayed,
+        )
 
 
 def serve(

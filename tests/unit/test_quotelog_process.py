@@ -111,6 +111,7 @@ def test_a_killed_child_is_replaced_and_its_batches_sent_again(url: str, tmp_pat
             writer.submit_rows(rows)
         assert writer.flush(60)
         assert writer._child is not first and writer._child.is_alive()
+        assert writer.status.written == 13  # both children's rows, not the new one's alone
     finally:
         writer.stop()
     store = _store(url)
