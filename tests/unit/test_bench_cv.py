@@ -73,3 +73,27 @@ def test_refused_rows_are_counted_not_scored() -> None:
     kept, refused = priced_only(rows)
     assert refused == 1 and len(kept) == 4
     assert np.isfinite(figures(kept)["mape"])
+
+
+def test_with_trials_every_fold_runs_the_search_on_its_own_rows(
+    synthetic_raw: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--trials` measures the served procedure: each fold tunes on its training rows only,
+    and prices its held-out cars with what that search chose."""
+    from benchmarks import bench_cv
+    from carprice import train
+    from carprice.clean import clean_training
+
+    frame = clean_training(synthetic_raw.head(600)).frame
+    searched: list[int] = []
+    real_tune = train.tune
+
+    def tune(rows: pd.DataFrame, trials: int, seed: int) -> tuple[dict, int, list]:
+        searched.append(len(rows))
+        return real_tune(rows, trials, seed, max_rounds=30)
+
+    monkeypatch.setattr(train, "tune", tune)
+    rows = bench_cv.out_of_fold(frame, folds=2, repeats=1, rounds=30, trials=2)
+    assert len(searched) == 2 and sum(searched) == len(frame)  # each fold its own rows
+    assert len(rows) == len(frame) and rows["group"].notna().all()
+    assert np.isfinite(rows["price"]).mean() > 0.95
