@@ -281,11 +281,13 @@ def curve(
     x_title: str,
     title: str,
     marker: tuple[float, float] | None = None,
+    years: bool = False,
 ) -> go.Figure:
-    """Price against one input with its range band; `marker` highlights the current car."""
+    """Price against one input with its range band; `marker` highlights the current car.
+    With `years`, x is a year, written as one (2014, not 2,014)."""
     fig = go.Figure()
     known = [p for p in (*prices, *lows, *highs) if not _missing(p)]
-    x_text = [str(int(x)) if x_title == "Year" else indian(x) for x in xs]
+    x_text = [str(int(x)) if years else indian(x) for x in xs]
     fig.add_trace(
         go.Scatter(
             x=list(xs),
@@ -334,7 +336,7 @@ def curve(
         title=title,
         xaxis={
             "title": x_title,
-            **({} if x_title == "Year" or not len(xs) else ticks(min(xs), max(xs))),
+            **({"tickformat": "d"} if years else ticks(min(xs), max(xs)) if len(xs) else {}),
         },  # fmt: skip
         yaxis={"title": "Price", **(rupee_ticks(min(known), max(known)) if known else {})},
         height=360,

@@ -140,6 +140,12 @@ except ApiError as exc:
 label = model_card.LABELS[feature]
 marker = (car[feature], base["price"]) if car.get(feature) is not None else None
 b.plotly_chart(
-    charts.curve(*curve, label, f"Price vs {label.lower()} ({brand} example car)", marker),
+    charts.curve(
+        *curve,
+        label,
+        f"Price vs {label.lower()} ({brand} example car)",
+        marker,
+        years=feature == "year",
+    ),
     key="model_dependence",
 )

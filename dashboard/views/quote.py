@@ -229,7 +229,11 @@ a.plotly_chart(
 )
 b.plotly_chart(
     charts.curve(
-        *year_curve, "Year", f"Price vs year ({charts.indian(km)} km)", (year, variant["price"])
+        *year_curve,
+        "Year",
+        f"Price vs year ({charts.indian(km)} km)",
+        (year, variant["price"]),
+        years=True,
     ),
     key="quote_year_curve",
 )

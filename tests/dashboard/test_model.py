@@ -38,6 +38,11 @@ def test_champion_card_importance_and_dependence(apptest, live_env, api_server: 
     brand = info["example"]["name"].split()[0]
     assert at.selectbox(key="model_dependence_brand").value == brand
     assert f"({brand} example car)" in dependence["layout"]["title"]["text"]
+    # Years read as years on the axis and in the hover: 2014, not 2,014.
+    assert dependence["layout"]["title"]["text"].startswith("Price vs year")
+    assert dependence["layout"]["xaxis"].get("tickformat") == "d"
+    assert "ticktext" not in dependence["layout"]["xaxis"]
+    assert all("," not in point[0] for point in dependence["data"][2]["customdata"])
     prices = dependence["data"][2]["y"]
     assert len(prices) > 5 and all(p and p > 0 for p in prices)
     at.selectbox(key="model_dependence_feature").set_value("max_power_bhp").run()
