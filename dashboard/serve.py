@@ -21,6 +21,7 @@ from dashboard.config import DashboardSettings, get_dashboard_settings
 
 APP = Path(__file__).resolve().parent / "app.py"
 LOCAL_ADDRESS = "127.0.0.1"
+ERROR_DETAILS_ENV = "STREAMLIT_CLIENT_SHOW_ERROR_DETAILS"
 
 
 class ServeError(RuntimeError):
@@ -93,6 +94,11 @@ def streamlit_args(args: Sequence[str], settings: DashboardSettings) -> list[str
             "everyone who reaches it is an operator. Use --server.address 127.0.0.1, or "
             "configure sign-in with CARPRICE_DASHBOARD_OIDC_* (see .env.example)"
         )
+    # A page that fails unexpectedly shows Streamlit's short "this app has encountered an
+    # error" note, not our traceback (the log keeps it); an explicit option or
+    # STREAMLIT_CLIENT_SHOW_ERROR_DETAILS wins, for debugging.
+    if option(out, "client.showErrorDetails") is None and not os.environ.get(ERROR_DETAILS_ENV):
+        out += ["--client.showErrorDetails", "none"]
     return ["streamlit", "run", str(APP), *out]
 
 

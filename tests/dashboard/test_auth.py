@@ -179,6 +179,18 @@ def test_local_mode_binds_loopback_and_refuses_other_addresses(
         serve.streamlit_args([], local)
 
 
+def test_an_unexpected_error_shows_no_traceback_unless_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(serve.ERROR_DETAILS_ENV, raising=False)
+    local = DashboardSettings()
+    assert serve.option(serve.streamlit_args([], local), "client.showErrorDetails") == "none"
+    asked = serve.streamlit_args(["--client.showErrorDetails=full"], local)
+    assert serve.option(asked, "client.showErrorDetails") == "full"
+    monkeypatch.setenv(serve.ERROR_DETAILS_ENV, "type")
+    assert serve.option(serve.streamlit_args([], local), "client.showErrorDetails") is None
+
+
 def test_sign_in_settings_go_to_a_private_file_not_the_command_line(tmp_path: Path) -> None:
     settings = oidc(auth_secrets_dir=tmp_path / "auth", oidc_scope="openid email groups")
     argv = serve.streamlit_args(["--server.address", "0.0.0.0", "--server.port", "8611"],
