@@ -189,13 +189,9 @@ def build(settings: StackSettings, creds: Credentials) -> list[Service]:
     base = base_env(settings)
     mlflow_url = settings.url(settings.mlflow_port)
     s3_url = settings.url(settings.s3_port)
-    # PostgreSQL's URL may hold a password: hand it over in the environment, not on argv.
-    mlflow_store_args: list[str] = []
-    mlflow_store_env: dict[str, str] = {}
-    if settings.distributed:
-        mlflow_store_env["MLFLOW_BACKEND_STORE_URI"] = mlflow_store_url(settings)
-    else:
-        mlflow_store_args = ["--backend-store-uri", mlflow_store_url(settings)]
+    # PostgreSQL's URL may hold a password: every profile hands the store over in the
+    # environment, never on argv.
+    mlflow_store_env = {"MLFLOW_BACKEND_STORE_URI": mlflow_store_url(settings)}
     services = [
         Service(
             "s3",
@@ -221,7 +217,6 @@ def build(settings: StackSettings, creds: Credentials) -> list[Service]:
             [
                 bin_path("mlflow"),
                 "server",
-                *mlflow_store_args,
                 "--artifacts-destination",
                 f"s3://{MLFLOW_BUCKET}",
                 "--host",

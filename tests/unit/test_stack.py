@@ -129,6 +129,9 @@ def test_services_carry_marker_and_secrets_stay_out_of_argv(settings: StackSetti
         for secret in (creds.airflow_admin_password, creds.airflow_jwt_secret,
                        creds.airflow_api_secret_key, creds.s3_key, creds.s3_secret):  # fmt: skip
             assert secret not in argv, service.name
+    mlflow = next(s for s in built if s.name == "mlflow")
+    assert mlflow.env["MLFLOW_BACKEND_STORE_URI"] == f"sqlite:///{settings.state / 'mlflow.db'}"
+    assert "--backend-store-uri" not in mlflow.argv  # one way for every profile: environment
     s3 = next(s for s in built if s.name == "s3").env
     assert s3["RCLONE_AUTH_KEY"] == f'"{creds.s3_key},{creds.s3_secret}"'  # one CSV field
     airflow = next(s for s in built if s.name == "airflow-scheduler").env
