@@ -114,11 +114,14 @@ def encoder_keys(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
 
 def _adjusters(frame: pd.DataFrame, reference_year: int) -> np.ndarray:
     """Rows × ADJUSTED. Year, km, owner rank and seller type are required of every priced row,
-    and the seller type arrives in its canonical spelling (`clean`)."""
+    and the seller type arrives in its canonical spelling (`clean`). A row of an upload with an
+    impossible km (below 0) gets NaN, quietly: that row is refused with its reason anyway."""
+    with np.errstate(invalid="ignore"):
+        log_km = np.log1p(frame["km_driven"].to_numpy(float))
     return np.column_stack(
         [
             reference_year - frame["year"].to_numpy(float),
-            np.log1p(frame["km_driven"].to_numpy(float)),
+            log_km,
             frame["owner_rank"].to_numpy(float),
             frame["seller_type"].to_numpy(object) != "Individual",
         ]
