@@ -219,6 +219,7 @@ def refill(pick: Pick, info: dict[str, Any]) -> None:
     if s.get("quote_specs_for") == picked and all(k in s for k in SPEC_KEYS):
         return
     typical = typical_specs(pick, info)
+    s["quote_typical_before"] = s.get("quote_typical") or {}
     for col, value in typical.items():
         s[f"quote_{col}"] = value
     by_name = specs(info)
@@ -438,16 +439,33 @@ def details_form(info: dict[str, Any], pick: Pick) -> bool:
 # ----------------------------------------------------------------------------- the request
 
 
+def _differs(value: float | None, was: float | None) -> bool:
+    if value is None or was is None:
+        return value is not was
+    return abs(value - was) > 1e-9
+
+
+def edited(values: dict[str, Any], typical: dict[str, Any], before: dict[str, Any]) -> dict:
+    """Specs changed from the picked car's typical values: only these are sent.
+
+    Every field still holding the previous car's typical values is a browser that submitted
+    before the new car's values reached it (a price asked in the instant after a variant
+    change): those were never typed, so nothing counts as edited.
+    """
+    out = {
+        col: value
+        for col in SPEC_COLUMNS
+        if (value := values.get(col)) is not None and _differs(value, typical.get(col))
+    }
+    stale = before and not any(_differs(values.get(c), before.get(c)) for c in SPEC_COLUMNS)
+    return {} if stale else out
+
+
 def edited_specs() -> dict[str, Any]:
-    """Specs the user changed from the picked car's typical values (only these are sent)."""
+    """`edited` for the form's current values."""
     s = st.session_state
-    typical = s.get("quote_typical") or {}
-    out = {}
-    for col in SPEC_COLUMNS:
-        value, was = s.get(f"quote_{col}"), typical.get(col)
-        if value is not None and (was is None or abs(value - was) > 1e-9):
-            out[col] = value
-    return out
+    values = {col: s.get(f"quote_{col}") for col in SPEC_COLUMNS}
+    return edited(values, s.get("quote_typical") or {}, s.get("quote_typical_before") or {})
 
 
 def car_from_state(pick: Pick) -> dict[str, Any]:

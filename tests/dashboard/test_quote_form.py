@@ -413,3 +413,19 @@ def test_assumed_lines_name_level_and_value(filled: dict, expected: list[str]) -
 )
 def test_the_example_cars_brand_comes_from_its_name(example: dict, brand: str | None) -> None:
     assert quote_form.named_brand(example, ["Ambassador", "Land", "Land Rover", "Maruti"]) == brand
+
+
+def test_the_previous_cars_specs_submitted_in_a_race_are_not_taken_as_typed() -> None:
+    """A price asked in the instant after a variant change submits the fields the browser
+    still holds: all the previous car's typical values. They were never typed."""
+    swift = {"engine_cc": 1197, "max_power_bhp": 84.5, "mileage_kmpl": 18.4, "seats": 5}
+    asta = {"engine_cc": 1197, "max_power_bhp": 86.9, "mileage_kmpl": 18.5, "seats": 5}
+    full = {c: None for c in quote_form.SPEC_COLUMNS}
+    assert quote_form.edited({**full, **swift}, {**full, **asta}, {**full, **swift}) == {}
+    # Untouched fields, and one typed value (even the previous car's), are what they seem.
+    assert quote_form.edited({**full, **asta}, {**full, **asta}, {**full, **swift}) == {}
+    typed = {**full, **asta, "max_power_bhp": 84.5}
+    assert quote_form.edited(typed, {**full, **asta}, {**full, **swift}) == {"max_power_bhp": 84.5}
+    assert quote_form.edited({**full, **swift}, {**full, **asta}, {}) == {
+        "max_power_bhp": 84.5, "mileage_kmpl": 18.4
+    }  # fmt: skip

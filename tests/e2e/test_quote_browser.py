@@ -12,6 +12,7 @@ import httpx
 from playwright.sync_api import expect
 
 from carprice import names
+from dashboard.quote_answer import number
 from tests.e2e.conftest import SCREENSHOTS, wait_idle
 from tests.plugins.api_stack import ApiServer, served_version, wait_for
 from tests.servers import free_port
@@ -113,8 +114,12 @@ def test_price_a_car_by_its_name(
     asta = next(v for v in httpx.get(f"{api}/catalogue/Hyundai/i20/variants").json()
                 if v["variant"] == "Asta")  # fmt: skip
     # The specs are the variant's, in a collapsed section that names the typical values.
+    # Its power, not only its engine: the i20's own typical engine is the same 1,197 cc, and
+    # a price asked before the variant's rerun has landed sends the model's specs as typed.
     specs = page.locator(".st-key-quote_specs")
     expect(specs).to_contain_text(f"{asta['engine_cc']:,.0f} cc")
+    expect(specs).to_contain_text(f"{number(asta['max_power_bhp'])} bhp")
+    wait_idle(page)
     expect(page.locator(".st-key-quote_engine_cc input")).to_be_hidden()
     km = page.locator(".st-key-quote_km_driven input")
     km.fill("63000")
