@@ -15,6 +15,9 @@ State rules (they fix "pick Alto after Swift Dzire VDI and the car is priced as 
   An untouched spec is left out, so the API fills it from the closest catalogue level that
   knows it and names it in `filled`, which the quote then shows. (Sending the pre-filled
   values instead would make every quote look user-given and hide what was assumed.)
+* *Get price* pressed in the instant after a variant change sends back the fields the browser
+  still held, the previous car's (`raced`): the page fills the picked car's values in again
+  and prices that car, so the fields show what is priced.
 
 Empty and impossible values (the number fields have no min/max of their own, so the browser
 never swaps an empty field for the range minimum, nor refuses a value without a word):
@@ -445,27 +448,58 @@ def _differs(value: float | None, was: float | None) -> bool:
     return abs(value - was) > 1e-9
 
 
-def edited(values: dict[str, Any], typical: dict[str, Any], before: dict[str, Any]) -> dict:
-    """Specs changed from the picked car's typical values: only these are sent.
+def raced(values: dict[str, Any], typical: dict[str, Any], before: dict[str, Any]) -> bool:
+    """Every spec field still holds the previous car's typical values, and those differ from
+    the picked car's: a browser that submitted before the new car's values reached it (a
+    price asked in the instant after a variant change). Nobody typed them."""
+    changed = any(_differs(before.get(c), typical.get(c)) for c in SPEC_COLUMNS)
+    return (
+        bool(before)
+        and changed
+        and not any(_differs(values.get(c), before.get(c)) for c in SPEC_COLUMNS)
+    )
 
-    Every field still holding the previous car's typical values is a browser that submitted
-    before the new car's values reached it (a price asked in the instant after a variant
-    change): those were never typed, so nothing counts as edited.
-    """
-    out = {
+
+def edited(values: dict[str, Any], typical: dict[str, Any], before: dict[str, Any]) -> dict:
+    """Specs changed from the picked car's typical values: only these are sent. After a
+    race (`raced`) nothing counts as edited."""
+    if raced(values, typical, before):
+        return {}
+    return {
         col: value
         for col in SPEC_COLUMNS
         if (value := values.get(col)) is not None and _differs(value, typical.get(col))
     }
-    stale = before and not any(_differs(values.get(c), before.get(c)) for c in SPEC_COLUMNS)
-    return {} if stale else out
+
+
+def _form_specs() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The spec fields' values, the picked car's typical ones and the previous car's."""
+    s = st.session_state
+    values = {col: s.get(f"quote_{col}") for col in SPEC_COLUMNS}
+    return values, s.get("quote_typical") or {}, s.get("quote_typical_before") or {}
 
 
 def edited_specs() -> dict[str, Any]:
     """`edited` for the form's current values."""
-    s = st.session_state
-    values = {col: s.get(f"quote_{col}") for col in SPEC_COLUMNS}
-    return edited(values, s.get("quote_typical") or {}, s.get("quote_typical_before") or {})
+    return edited(*_form_specs())
+
+
+def submitted_in_a_race() -> bool:
+    """`raced` for the form just submitted: its fields (specs, and fuel and transmission with
+    them) are the previous car's, which the browser sent back over the new car's."""
+    return raced(*_form_specs())
+
+
+def refill_and_price() -> None:
+    """After a race: the next run fills the picked car's specs, fuel and transmission again
+    (`refill`), so the fields show what is priced, and then prices it (`reprice`)."""
+    st.session_state["quote_specs_for"] = None
+    st.session_state["quote_reprice"] = True
+
+
+def reprice() -> bool:
+    """Whether this run should price as if *Get price* were pressed (once)."""
+    return bool(st.session_state.pop("quote_reprice", False))
 
 
 def car_from_state(pick: Pick) -> dict[str, Any]:

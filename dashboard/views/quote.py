@@ -51,7 +51,11 @@ with left:
         pick = form.vehicle_pickers(info, catalogue)
     except ApiError as exc:
         banners.api_down(exc)
-    if form.details_form(info, pick):
+    pressed = form.details_form(info, pick)
+    if pressed and form.submitted_in_a_race():
+        form.refill_and_price()  # the fields then show the car that is priced
+        st.rerun()
+    if pressed or form.reprice():
         if form.problems(info):  # said under each field; no price for an incomplete car
             st.session_state.pop("quote_car", None)
         else:

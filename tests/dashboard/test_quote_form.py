@@ -429,3 +429,31 @@ def test_the_previous_cars_specs_submitted_in_a_race_are_not_taken_as_typed() ->
     assert quote_form.edited({**full, **swift}, {**full, **asta}, {}) == {
         "max_power_bhp": 84.5, "mileage_kmpl": 18.4
     }  # fmt: skip
+    # The same car picked again (before = typical) is no race: the fields are as filled.
+    assert not quote_form.raced({**full, **asta}, {**full, **asta}, {**full, **asta})
+    assert quote_form.raced({**full, **swift}, {**full, **asta}, {**full, **swift})
+
+
+def test_a_form_sent_back_in_a_race_shows_and_prices_the_picked_car(apptest, api: FakeApi) -> None:
+    """The browser submits the fields it holds. Asked in the instant after a variant change,
+    those are the previous car's specs, fuel and all; the page puts the picked car's back in
+    the fields and prices that car, so what is shown is what is priced."""
+    at = apptest("quote").run()
+    dzire = specs_in_form(at)
+    at.selectbox(key="quote_variant").set_value("VXI").run()
+    vxi = specs_in_form(at)
+    assert vxi != dzire and at.selectbox(key="quote_fuel").value == "Petrol"
+    for name, value in dzire.items():  # what the browser still had
+        at.number_input(key=f"quote_{name}").set_value(value)
+    at.selectbox(key="quote_fuel").set_value("Diesel")
+    sent_before = len(api.bodies)
+    submit(at)
+    sent = api.bodies[sent_before:]  # the race's own run priced nothing
+    assert sent and all(b["variant"] == "VXI" and b["fuel"] == "Petrol" for b in sent)
+    assert not any(set(SPECS) & set(b) for b in sent)
+    assert specs_in_form(at) == vxi and at.selectbox(key="quote_fuel").value == "Petrol"
+    assert "Maruti Swift VXI" in [h.value for h in at.subheader]
+    # A deliberate change afterwards is kept: no race any more.
+    at.selectbox(key="quote_fuel").set_value("CNG")
+    submit(at)
+    assert api.bodies[-1]["fuel"] == "CNG" and at.selectbox(key="quote_fuel").value == "CNG"
