@@ -127,8 +127,12 @@ def test_retrain_and_follow_the_run(
     expect(page.get_by_text("With trials=1, max_rounds=40")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("Requested by local")).to_be_visible()
     expect(page.get_by_text("tasks finished")).to_be_visible()
-    run_id = re.search(r"Run `?(manual__\S+?)`? is", page.locator("[data-testid='stMain']")
-                       .inner_text()).group(1)  # fmt: skip
+    # The progress box is redrawn every poll, so a read of the whole page can land between
+    # clearing it and drawing it again (CI once read it without the run line): wait for the
+    # line itself and read that.
+    run_line = page.get_by_text(re.compile(r"Run `?manual__\S+?`? is")).first
+    expect(run_line).to_be_visible()
+    run_id = re.search(r"Run `?(manual__\S+?)`? is", run_line.inner_text()).group(1)
     # Airflow itself keeps who asked: in the run's conf (beside the DAG's Params) and note.
     run = airflow_stack.client.dag_run(DAG, run_id)
     assert run["conf"]["requested_by"] == "local", run["conf"]
