@@ -96,14 +96,15 @@ def encoder_keys(frame: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
     twin = np.full(len(keys), None, dtype=object)
     known = codes >= 0
     if known.any():
-        first = pd.Series(np.arange(len(codes)))[known].groupby(codes[known]).first()
-        lines = keys["model_line"].to_numpy(object)[first.to_numpy()]
+        # each variant's first row (variant codes number rows' first appearances, in order)
+        first = np.flatnonzero(known)[np.unique(codes[known], return_index=True)[1]]
+        lines = keys["model_line"].to_numpy(object)[first]
         trims = [_trim_line(line, v) for line, v in zip(lines, variants, strict=True)]
         trim[known] = np.array(trims, dtype=object)[codes[known]]
         years = pd.to_numeric(frame["year"], errors="coerce").to_numpy(float)
         year_codes, distinct_years = pd.factorize(np.round(years[known]))
         pairs, _ = pd.factorize(codes[known] * (len(distinct_years) + 1) + year_codes)
-        first_row = pd.Series(np.arange(len(pairs))).groupby(pairs).first().to_numpy()
+        first_row = np.unique(pairs, return_index=True)[1]
         texts = [
             f"{variants[c]}|{int(y)}" if y == y else None
             for c, y in zip(codes[known][first_row], np.round(years[known])[first_row], strict=True)

@@ -264,3 +264,25 @@ def test_a_car_by_name_or_by_picks_gets_one_identity() -> None:
     assert frame["brand"].str.lower().tolist() == ["maruti"] * 3
     assert frame["owner_rank"].tolist() == [1.0] * 3
     assert frame["engine_cc"].isna().all()  # specs left for the catalogue to fill
+
+
+@pytest.mark.parametrize("repeat", [1, 40])  # a quote's few rows, and an upload's many
+def test_map_distinct_calls_once_per_value_and_keeps_missing(repeat: int) -> None:
+    """Short inputs take a plain loop, long ones pandas' factorize; both must answer alike:
+    missing (None, NaN, pd.NA) stays None and is never passed to the function."""
+    import numpy as np
+
+    from carprice.clean import map_distinct
+
+    cells = ["Diesel", None, "Petrol", float("nan"), "Diesel", pd.NA] * repeat
+    calls: list[object] = []
+
+    def upper(value: object) -> str:
+        calls.append(value)
+        return str(value).upper()
+
+    expected = ["DIESEL", None, "PETROL", None, "DIESEL", None] * repeat
+    for column in (pd.Series(cells, dtype="string"), np.array(cells, dtype=object)):
+        calls.clear()
+        assert map_distinct(column, upper).tolist() == expected
+        assert sorted(calls) == ["Diesel", "Petrol"]
