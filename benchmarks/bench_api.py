@@ -182,15 +182,11 @@ def best_of(fn, repeat: int = 3) -> float:  # noqa: ANN001
     return min(fn() for _ in range(repeat))
 
 
-def post_csv(
-    client: httpx.Client, api: str, data: bytes, expect_rows: int, record: bool = True
-) -> float:
+def post_csv(client: httpx.Client, api: str, data: bytes, expect_rows: int) -> float:
+    """Seconds for one upload. Every priced CSV row is logged: the endpoint has no
+    `record=false` (it is for /predict explorations), so none is measured here."""
     started = time.perf_counter()
-    r = client.post(
-        f"{api}/predict/csv",
-        params=None if record else {"record": "false"},
-        files={"file": ("cars.csv", data, "text/csv")},
-    )
+    r = client.post(f"{api}/predict/csv", files={"file": ("cars.csv", data, "text/csv")})
     elapsed = time.perf_counter() - started
     r.raise_for_status()
     lines = r.text.count("\n") - 1
@@ -263,9 +259,6 @@ def main(argv: list[str] | None = None) -> int:
             raw_bytes = raw.to_csv(index=False).encode()
             with httpx.Client(timeout=600) as client:
                 api_s = best_of(lambda: post_csv(client, api, csv_bytes, len(rows)))
-                unlogged_s = best_of(
-                    lambda: post_csv(client, api, csv_bytes, len(rows), record=False)
-                )
                 peer_s = best_of(lambda: post_split(client, peer, rows))
                 api_raw_s = best_of(lambda: post_csv(client, api, raw_bytes, len(raw)))
                 peer_raw_s = best_of(lambda: post_split(client, peer, raw))
@@ -308,7 +301,6 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"{f'{n:,} rows, best of 3':<52}{'seconds':>9}{'rows/s':>11}",
         rate("our API  POST /predict/csv (CarFeatures columns)", api_s),
-        rate("our API  POST /predict/csv?record=false (same)", unlogged_s),
         rate("peer     POST /invocations dataframe_split (same)", peer_s),
         rate("our API  POST /predict/csv (raw listing columns)", api_raw_s),
         rate("peer     dataframe_split (raw listing columns)", peer_raw_s),

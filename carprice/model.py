@@ -286,14 +286,12 @@ def _joined(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 def _filled_text(filled_from: np.ndarray) -> np.ndarray:
     """Per row 'engine_cc from variant, …' ('' when nothing was filled), one string per
     distinct fill pattern (rows filled alike share one dict)."""
-    texts: dict[int, str] = {}
-    out = np.empty(len(filled_from), dtype=object)
-    for i, parts in enumerate(filled_from):
-        key = id(parts)
-        if key not in texts:
-            texts[key] = ", ".join(f"{col} from {level}" for col, level in parts.items())
-        out[i] = texts[key]
-    return out
+    ids = np.fromiter(map(id, filled_from), dtype=np.int64, count=len(filled_from))
+    first, codes = np.unique(ids, return_index=True, return_inverse=True)[1:]
+    texts = [
+        ", ".join(f"{col} from {level}" for col, level in filled_from[i].items()) for i in first
+    ]
+    return np.array(texts, dtype=object)[codes] if texts else np.empty(0, dtype=object)
 
 
 def _number(value: float) -> float | None:

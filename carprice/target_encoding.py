@@ -222,7 +222,8 @@ class HierarchicalTargetEncoder:
 def _lookup(keys: pd.Series, table: dict[str, float]) -> np.ndarray:
     """Each key's value (NaN when absent), one dict look-up per distinct key."""
     values = map_distinct(keys.to_numpy(dtype=object), table.get)
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
+    values[pd.isna(values)] = np.nan  # absent (None) → NaN, then one C-level conversion
+    return values.astype(float)
 
 
 def oof_encode(frame: pd.DataFrame, encoder_year: int, groups: np.ndarray, seed: int) -> np.ndarray:
