@@ -130,9 +130,10 @@ def test_retrain_and_follow_the_run(
     # The progress box is redrawn every poll, so a read of the whole page can land between
     # clearing it and drawing it again (CI once read it without the run line): wait for the
     # line itself and read that.
-    run_line = page.get_by_text(re.compile(r"Run `?manual__\S+?`? is")).first
+    pattern = re.compile(r"Run `?(manual__\S+?)`? is")
+    run_line = page.get_by_text(pattern).first
     expect(run_line).to_be_visible()
-    run_id = re.search(r"Run `?(manual__\S+?)`? is", run_line.inner_text()).group(1)
+    run_id = pattern.search(run_line.inner_text()).group(1)
     # Airflow itself keeps who asked: in the run's conf (beside the DAG's Params) and note.
     run = airflow_stack.client.dag_run(DAG, run_id)
     assert run["conf"]["requested_by"] == "local", run["conf"]
