@@ -71,9 +71,7 @@ def normalise_headers(df: pd.DataFrame) -> pd.DataFrame:
     dupes = sorted({h for h in headers if headers.count(h) > 1})
     if dupes:
         raise ShapeError(f"duplicated column(s): {', '.join(dupes)}")
-    out = df.copy()
-    out.columns = headers
-    return out
+    return df.set_axis(headers, axis=1)  # copy-on-write: the caller's frame never changes
 
 
 def detect_shape(columns: list[str]) -> str:
@@ -195,7 +193,10 @@ def _numeric(series: pd.Series, column: str, errors: _Errors) -> Column:
     # the text route (blanks, thousands separators, words), which sets their reasons.
     if pd.api.types.is_bool_dtype(series):
         return np.full(len(series), np.nan)
-    values = _arrow_floats(series)
+    if pd.api.types.is_numeric_dtype(series):  # numbers already (JSON, typed uploads)
+        values = series.to_numpy(dtype=float, na_value=np.nan, copy=True)
+    else:
+        values = _arrow_floats(series)
     if values is None:
         numbers = pd.to_numeric(series, errors="coerce")
         values = numbers.to_numpy(dtype=float, na_value=np.nan, copy=True)
