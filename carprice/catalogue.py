@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from carprice.clean import split_name
+from carprice.clean import FEW_ROWS, split_name
 from carprice.schema import SPEC_COLUMNS  # none can be ≤ 0: such a value is a placeholder
 
 BRAND = "brand"
@@ -29,7 +29,6 @@ VARIANT = "variant"
 LEVELS: tuple[str, ...] = (BRAND, MODEL, MODEL_LINE, VARIANT)  # broad → specific
 FILL_ORDER: tuple[str, ...] = (VARIANT, MODEL_LINE, MODEL, BRAND)  # closest level first
 _CHOICES: tuple[str, ...] = ("fuel", "transmission")
-_FEW_ROWS = 8  # up to this many rows, pair names directly instead of factorizing
 _SEEN_NAMES_MAX = 100_000  # names remembered per loaded catalogue (a few MB at most)
 
 
@@ -116,7 +115,7 @@ def _pairs(frame: pd.DataFrame) -> tuple[np.ndarray, list[tuple[object, object]]
     n = len(frame)
     brands = frame["brand"] if "brand" in frame else pd.Series([None] * n, index=frame.index)
     names = frame["name"] if "name" in frame else pd.Series([None] * n, index=frame.index)
-    if n <= _FEW_ROWS:  # factorizing costs more than it saves; repeats are harmless
+    if n <= FEW_ROWS:  # factorizing costs more than it saves; repeats are harmless
         pairs = [
             (b if isinstance(b, str) else None, m if isinstance(m, str) else None)
             for b, m in zip(brands.tolist(), names.tolist(), strict=True)

@@ -291,7 +291,7 @@ def _filled_text(filled_from: np.ndarray) -> np.ndarray:
     texts = [
         ", ".join(f"{col} from {level}" for col, level in filled_from[i].items()) for i in first
     ]
-    return np.array(texts, dtype=object)[codes] if texts else np.empty(0, dtype=object)
+    return np.array(texts, dtype=object)[codes]
 
 
 def _number(value: float) -> float | None:

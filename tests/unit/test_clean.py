@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from carprice.clean import ShapeError, clean_training, normalise_headers, split_name, to_frame
+from carprice.clean import (
+    ShapeError,
+    clean_training,
+    map_distinct,
+    normalise_headers,
+    split_name,
+    to_frame,
+)
 from carprice.schema import FRAME_COLUMNS
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data_samples"
@@ -270,10 +278,6 @@ def test_a_car_by_name_or_by_picks_gets_one_identity() -> None:
 def test_map_distinct_calls_once_per_value_and_keeps_missing(repeat: int) -> None:
     """Short inputs take a plain loop, long ones pandas' factorize; both must answer alike:
     missing (None, NaN, pd.NA) stays None and is never passed to the function."""
-    import numpy as np
-
-    from carprice.clean import map_distinct
-
     cells = ["Diesel", None, "Petrol", float("nan"), "Diesel", pd.NA] * repeat
     calls: list[object] = []
 
