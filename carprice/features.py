@@ -227,7 +227,19 @@ class FeaturePipeline:
 
     def monotone(self) -> str:
         """XGBoost's monotone_constraints for `features`."""
-        return "(" + ",".join(str(MONOTONE.get(c, 0)) for c in self.features) + ")"
+        return "(" + ",".join(str(c) for c in self.monotone_list()) + ")"
+
+    def monotone_list(self) -> list[int]:
+        """Per feature: +1 rises with the price, -1 falls, 0 free."""
+        return [MONOTONE.get(c, 0) for c in self.features]
+
+    def categorical_indices(self) -> list[int]:
+        """Positions of the features given as category codes."""
+        return [i for i, kind in enumerate(self.feature_types) if kind == "c"]
+
+    def category_counts(self) -> dict[int, int]:
+        """Per categorical feature's position: how many codes it has (0 … n-1)."""
+        return {i: len(self.vocab[self.features[i]]) for i in self.categorical_indices()}
 
     def display_values(self, col: str) -> list[str]:
         if col == "brand":

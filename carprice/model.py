@@ -21,7 +21,7 @@ import xgboost as xgb
 from carprice.catalogue import Catalogue
 from carprice.clean import check_specs, to_frame
 from carprice.evaluate import IntervalCalibration
-from carprice.explain import ComparablesIndex, log_contributions, rupee_shares
+from carprice.explain import ComparablesIndex, SplitExplainer, rupee_shares
 from carprice.features import Encoded, FeaturePipeline
 
 PREDICTION_COLUMNS: tuple[str, ...] = (
@@ -144,7 +144,7 @@ class PricingModel:
                 raise refusals[0]
             raise UnpriceableCar(str(prepared.errors[0]))
         row = prepared.encoded.matrix[:1]
-        contribs = log_contributions(self._single, self.pipeline.dmatrix(row))[0]
+        contribs = self._explainer.contributions(self.pipeline.dmatrix(row))[0]
         parts, base = contribs[:-1], float(contribs[-1])
         # The price itself comes from the same call as a batch row's, so the two agree to the
         # rupee; the contributions are then shared out so they add up to it exactly.
@@ -224,6 +224,10 @@ class PricingModel:
         single = self.booster.copy()
         single.set_param({"nthread": 1})
         return single
+
+    @cached_property
+    def _explainer(self) -> SplitExplainer:
+        return SplitExplainer(self.booster)
 
     @cached_property
     def _comparables(self) -> ComparablesIndex:

@@ -287,6 +287,7 @@ def evaluate(run: str, settings: Settings | None = None) -> dict[str, float]:
     with mlflow.start_run(run_id=best["mlflow_run_id"]):
         mlflow.log_metrics({f"test_{k}": v for k, v in model.metrics.items()} | frozen)
         mlflow.set_tag(names.EVAL_SET_TAG, info["set_id"])
+        mlflow.log_params({k: model.params[k] for k in ("forest_rounds", "booster_weight")})
         mlflow.log_table(pd.DataFrame(model.report), names.REPORT_ARTIFACT)
     from carprice.model import MODEL_FILES
 

@@ -21,7 +21,7 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.model_selection import GroupKFold, train_test_split
 
-from carprice import drift, report
+from carprice import blend, drift, report
 from carprice.catalogue import Catalogue
 from carprice.evaluate import IntervalCalibration, priced_metrics, regression_metrics
 from carprice.explain import global_importance
@@ -67,11 +67,11 @@ def _booster_params(params: dict, seed: int, monotone: str) -> dict:
     }
 
 
-def _dmatrix(
+def _encoded(
     fitted: _Fitted, frame: pd.DataFrame, training: bool = False, seed: int = 0
-) -> tuple[xgb.DMatrix, np.ndarray, np.ndarray]:
-    """The rows the pipeline can price, encoded and labelled with log price; their prices; and
-    which of them have a variant the pipeline never saw (for per-group interval calibration).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows the pipeline can price, encoded; their prices; and which of them have a
+    variant the pipeline never saw (for per-group interval calibration).
 
     Missing specs are filled from the catalogue first, as serving fills them. Training rows
     get their name encoding out of fold (grouped by reposts of one car); rows the pipeline
@@ -83,8 +83,15 @@ def _dmatrix(
     encoded = pipeline.encode(frame, oof_groups=groups, seed=seed)
     ok = encoded.ok
     price = frame[TARGET].to_numpy(float)[ok]
-    unseen = pipeline.unseen_variant(encoded.matrix[ok])
-    return pipeline.dmatrix(encoded.matrix[ok], np.log(price)), price, unseen
+    return encoded.matrix[ok], price, pipeline.unseen_variant(encoded.matrix[ok])
+
+
+def _dmatrix(
+    fitted: _Fitted, frame: pd.DataFrame, training: bool = False, seed: int = 0
+) -> tuple[xgb.DMatrix, np.ndarray, np.ndarray]:
+    """`_encoded` as XGBoost's input, labelled with log price."""
+    matrix, price, unseen = _encoded(fitted, frame, training, seed)
+    return fitted.pipeline.dmatrix(matrix, np.log(price)), price, unseen
 
 
 def _boost(
@@ -135,11 +142,23 @@ class _Fitted:
 def fit_booster(
     train: pd.DataFrame, params: dict, seed: int, rounds: int
 ) -> tuple[xgb.Booster, _Fitted]:
-    """Fit the catalogue, the feature pipeline and the booster on `train`."""
+    """Fit the catalogue, the feature pipeline and the booster on `train`, and average the
+    extra-trees forest into it (`carprice.blend`): the booster returned prices with both."""
     fitted = _Fitted.fit(train)
-    dtrain = _dmatrix(fitted, train, training=True, seed=seed)[0]
-    booster, _ = _boost(params, seed, fitted.pipeline.monotone(), dtrain, rounds)
-    return booster, fitted
+    pipeline = fitted.pipeline
+    matrix, price, _ = _encoded(fitted, train, training=True, seed=seed)
+    label = np.log(price)
+    booster, _ = _boost(params, seed, pipeline.monotone(), pipeline.dmatrix(matrix, label), rounds)
+    forest = blend.fit_extra_trees(
+        matrix,
+        label,
+        pipeline.monotone_list(),
+        pipeline.categorical_indices(),
+        seed,
+        blend.forest_rounds(rounds),
+    )
+    merged = blend.merge(booster, forest, blend.BOOSTER_WEIGHT, pipeline.category_counts())
+    return merged, fitted
 
 
 @dataclass(frozen=True)
@@ -286,7 +305,12 @@ def assemble(
         pipeline=fitted.pipeline,
         calibration=calibration,
         summary=summary,
-        params={**params, "rounds": rounds},
+        params={
+            **params,
+            "rounds": rounds,
+            "forest_rounds": blend.forest_rounds(rounds),
+            "booster_weight": blend.BOOSTER_WEIGHT,
+        },
         comparables=rows[list(COMPARABLE_COLUMNS)].copy(),
         catalogue=fitted.catalogue,
         drift_reference=drift.reference(rows),

@@ -237,3 +237,12 @@ def test_postgres_init_creates_the_three_databases() -> None:
     assert (
         "@postgres:5432/airflow" in _env("airflow-scheduler")["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     )
+
+
+def test_the_image_that_trains_has_the_openmp_runtime_lightgbm_links() -> None:
+    """Training (the DAG's tasks) fits LightGBM, which loads the system's libgomp.so.1; the
+    slim Python image lacks it. Serving images only load XGBoost, which bundles its own."""
+    text = (ROOT / "airflow/Dockerfile").read_text()
+    install = text.index("libgomp1")
+    assert "apt-get install" in text[:install].rsplit("RUN", 1)[-1]
+    assert install < text.index("uv pip install"), "libgomp1 before the packages that need it"
