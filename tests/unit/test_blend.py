@@ -96,7 +96,7 @@ def test_contributions_add_up_to_the_blended_price(fitted) -> None:  # noqa: ANN
 def test_forest_rounds_follow_a_capped_booster() -> None:
     assert blend.forest_rounds(600) == blend.EXTRA_TREES_ROUNDS
     assert blend.forest_rounds(2000) == blend.EXTRA_TREES_ROUNDS
-    assert blend.forest_rounds(20) == 30
+    assert blend.forest_rounds(20) == 20
 
 
 def test_explaining_on_two_threads_matches_explaining_at_once(fitted) -> None:  # noqa: ANN001
