@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,8 +28,8 @@ class SplitExplainer:
     """One car's TreeSHAP on two threads: the booster's trees in two halves, each explained on
     a thread of its own, their contributions summed (TreeSHAP is additive over trees, and
     XGBoost releases the GIL while it explains). XGBoost explains one row on one thread, and
-    the blended booster has about 1,500 trees: on the real file that took 4.8 ms of a 10 ms
-    quote, and 3.3 ms split in two."""
+    the blended booster has 1,200 trees: on a real-file model that took 4.0 ms of a quote,
+    and 2.6 ms split in two."""
 
     def __init__(self, booster: xgb.Booster) -> None:
         middle = booster.num_boosted_rounds() // 2
@@ -38,18 +39,22 @@ class SplitExplainer:
         # Each half's base value column holds the base score; the sum must hold it once.
         config = json.loads(booster.save_config())["learner"]["learner_model_param"]
         self._base_score = float(str(config["base_score"]).strip("[]"))
-        self._pool: ThreadPoolExecutor | None = None
 
     def contributions(self, dmatrix: xgb.DMatrix) -> np.ndarray:
         """As `log_contributions`: each row sums to its log price, the base value last."""
         if len(self._halves) == 1:
             return log_contributions(self._halves[0], dmatrix)
-        if self._pool is None:  # created on first use, never at import or load
-            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="shap")
-        second = self._pool.submit(log_contributions, self._halves[1], dmatrix)
+        second = _pool().submit(log_contributions, self._halves[1], dmatrix)
         out = log_contributions(self._halves[0], dmatrix) + second.result()
         out[:, -1] -= self._base_score
         return out
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    """One pool for every model the process loads (a hot swap leaves no idle threads behind),
+    created on the first quote, never at import."""
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="shap")
 
 
 def rupee_shares(log_parts: np.ndarray, base: float, price: float) -> np.ndarray:
