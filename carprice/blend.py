@@ -106,14 +106,13 @@ def merge(
 
 
 def _scale_leaves(tree: dict, weight: float) -> None:
+    """A leaf's value is its split condition; base weights are every node's value."""
     leaves = np.asarray(tree["left_children"]) == -1
-    for key in ("split_conditions", "base_weights"):
-        values = np.asarray(tree[key], dtype=np.float64)
-        if key == "base_weights":
-            values = values * weight
-        else:
-            values[leaves] *= weight
-        tree[key] = values.astype(np.float32).tolist()
+    conditions = np.asarray(tree["split_conditions"], dtype=np.float64)
+    conditions[leaves] *= weight
+    tree["split_conditions"] = conditions.astype(np.float32).tolist()
+    values = np.asarray(tree["base_weights"], dtype=np.float64) * weight
+    tree["base_weights"] = values.astype(np.float32).tolist()
 
 
 def _threshold(value: float) -> float:
@@ -161,11 +160,11 @@ def _from_lightgbm(
     for index, (node, parent) in enumerate(order):
         leaf = "split_index" not in node
         arrays["parents"].append(parent)
-        arrays["split_type"].append(0)
         if leaf:
             value = float(node["leaf_value"]) * weight
             arrays["left_children"].append(-1)
             arrays["right_children"].append(-1)
+            arrays["split_type"].append(0)
             arrays["split_indices"].append(0)
             arrays["split_conditions"].append(value)
             arrays["default_left"].append(0)
@@ -181,11 +180,10 @@ def _from_lightgbm(
             categories["segments"].append(len(categories["codes"]))
             categories["sizes"].append(len(sent_right))
             categories["codes"].extend(sent_right)
-            arrays["split_type"][-1] = 1
-            condition, nan_left = 0.0, False
+            split_type, condition, nan_left = 1, 0.0, False
         elif node["decision_type"] == "<=" and node["missing_type"] in ("None", "NaN"):
             threshold = float(node["threshold"])
-            condition = _threshold(threshold)
+            split_type, condition = 0, _threshold(threshold)
             # Missing type "None": LightGBM reads NaN as 0.0; "NaN": it follows default_left.
             nan_left = (
                 (threshold >= 0.0) if node["missing_type"] == "None" else node["default_left"]
@@ -198,6 +196,7 @@ def _from_lightgbm(
         left, right = children[index]
         arrays["left_children"].append(left)
         arrays["right_children"].append(right)
+        arrays["split_type"].append(split_type)
         arrays["split_indices"].append(feature)
         arrays["split_conditions"].append(condition)
         arrays["default_left"].append(int(bool(nan_left)))

@@ -82,8 +82,8 @@ def _encoded(
     groups = listing_groups(frame) if training else None
     encoded = pipeline.encode(frame, oof_groups=groups, seed=seed)
     ok = encoded.ok
-    price = frame[TARGET].to_numpy(float)[ok]
-    return encoded.matrix[ok], price, pipeline.unseen_variant(encoded.matrix[ok])
+    matrix = encoded.matrix[ok]
+    return matrix, frame[TARGET].to_numpy(float)[ok], pipeline.unseen_variant(matrix)
 
 
 def _dmatrix(
