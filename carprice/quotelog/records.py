@@ -143,13 +143,18 @@ def json_records(frame: pd.DataFrame) -> list[str]:
     """Each row as a JSON object's text, from one call of pandas' C writer.
 
     Split at the `},{"` between records rather than with `lines=True`, whose line-splitting
-    pass costs more than the writing: the records are flat (no nested object), and inside a
-    JSON string every `"` is escaped, so `},{"` occurs only between two records.
+    pass costs more than the writing. The records are flat (no nested object), so `},{"`
+    appears inside a record only where a text value ends in `},{` and its closing quote
+    follows; every such place adds a record, so a count that doesn't match the frame's
+    falls back to `lines=True` (newlines inside JSON strings are escaped).
     """
     if frame.empty or not len(frame.columns):
         return ["{}"] * len(frame)
     text = frame.to_json(orient="records", date_format="iso")
-    return ['{"' + body + "}" for body in text[3:-2].split('},{"')]
+    records = ['{"' + body + "}" for body in text[3:-2].split('},{"')]
+    if len(records) != len(frame):
+        return frame.to_json(orient="records", lines=True, date_format="iso").splitlines()
+    return records
 
 
 @dataclass(frozen=True)

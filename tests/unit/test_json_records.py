@@ -36,3 +36,6 @@ def test_edge_frames() -> None:
     assert json_records(pd.DataFrame({"a": []})) == []
     assert json_records(pd.DataFrame(index=range(2))) == ["{}", "{}"]
     assert json_records(pd.DataFrame({"a": ['},{"a":1']})) == ['{"a":"},{\\"a\\":1"}']
+    # A text ending in `},{` followed by its closing quote looks like a record boundary.
+    ended = pd.DataFrame({"name": ["},{", "x"], "km": [0, 1]})
+    assert json_records(ended) == ['{"name":"},{","km":0}', '{"name":"x","km":1}']
