@@ -144,13 +144,14 @@ class PricingModel:
                 raise refusals[0]
             raise UnpriceableCar(str(prepared.errors[0]))
         row = prepared.encoded.matrix[:1]
-        contribs = self._explainer.contributions(self.pipeline.dmatrix(row))[0]
-        parts, base = contribs[:-1], float(contribs[-1])
         # The price itself comes from the same call as a batch row's, so the two agree to the
-        # rupee; the contributions are then shared out so they add up to it exactly.
-        price, low, high = self.price_from_log(
-            self._single.inplace_predict(row), self.pipeline.unseen_variant(row)
+        # rupee (made while the contributions are computed); the contributions are then shared
+        # out so they add up to it exactly.
+        contribs, log_price = self._explainer.contributions_and(
+            self.pipeline.dmatrix(row), lambda: self._single.inplace_predict(row)
         )
+        parts, base = contribs[0, :-1], float(contribs[0, -1])
+        price, low, high = self.price_from_log(log_price, self.pipeline.unseen_variant(row))
         price_value = float(price[0])
         rupees = rupee_shares(parts, base, price_value)  # add up exactly to the shown price
         frame_row = _plain(prepared.frame.iloc[0].to_dict())

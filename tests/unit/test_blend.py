@@ -111,6 +111,19 @@ def test_explaining_on_two_threads_matches_explaining_at_once(fitted) -> None:  
     )
 
 
+@pytest.mark.parametrize("trees", [1, None])
+def test_work_run_alongside_the_explaining_is_returned_with_it(fitted, trees) -> None:  # noqa: ANN001
+    _, _, merged = fitted
+    booster = merged[:trees] if trees else merged
+    matrix, _ = _rows(10, 5)
+    data = _data(matrix)
+    contribs, log_price = SplitExplainer(booster).contributions_and(
+        data, lambda: booster.inplace_predict(matrix)
+    )
+    np.testing.assert_allclose(contribs, log_contributions(booster, data), atol=1e-5)
+    np.testing.assert_allclose(contribs.sum(axis=1), log_price, atol=1e-4)
+
+
 def _splits(node: dict) -> list[dict]:
     if "split_index" not in node:
         return []
