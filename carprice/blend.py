@@ -72,6 +72,12 @@ def forest_rounds(booster_rounds: int) -> int:
     return max(1, min(EXTRA_TREES_ROUNDS, booster_rounds))
 
 
+def settings(booster_rounds: int) -> dict[str, Any]:
+    """The blend beside a booster of `booster_rounds`, as fitted and as recorded with the
+    model (one place, so the run's parameters can't drift from what was fitted)."""
+    return {"forest_rounds": forest_rounds(booster_rounds), "booster_weight": BOOSTER_WEIGHT}
+
+
 def merge(
     booster: xgb.Booster,
     forest: lgb.Booster,

@@ -149,15 +149,16 @@ def fit_booster(
     matrix, price, _ = _encoded(fitted, train, training=True, seed=seed)
     label = np.log(price)
     booster, _ = _boost(params, seed, pipeline.monotone(), pipeline.dmatrix(matrix, label), rounds)
+    chosen = blend.settings(rounds)
     forest = blend.fit_extra_trees(
         matrix,
         label,
         pipeline.monotone_list(),
         pipeline.categorical_indices(),
         seed,
-        blend.forest_rounds(rounds),
+        chosen["forest_rounds"],
     )
-    merged = blend.merge(booster, forest, blend.BOOSTER_WEIGHT, pipeline.category_counts())
+    merged = blend.merge(booster, forest, chosen["booster_weight"], pipeline.category_counts())
     return merged, fitted
 
 
@@ -308,8 +309,7 @@ def assemble(
         params={
             **params,
             "rounds": rounds,
-            "forest_rounds": blend.forest_rounds(rounds),
-            "booster_weight": blend.BOOSTER_WEIGHT,
+            **blend.settings(rounds),
         },
         comparables=rows[list(COMPARABLE_COLUMNS)].copy(),
         catalogue=fitted.catalogue,

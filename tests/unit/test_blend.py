@@ -97,6 +97,7 @@ def test_forest_rounds_follow_a_capped_booster() -> None:
     assert blend.forest_rounds(600) == blend.EXTRA_TREES_ROUNDS
     assert blend.forest_rounds(2000) == blend.EXTRA_TREES_ROUNDS
     assert blend.forest_rounds(20) == 20
+    assert blend.settings(20) == {"forest_rounds": 20, "booster_weight": blend.BOOSTER_WEIGHT}
 
 
 def test_explaining_on_two_threads_matches_explaining_at_once(fitted) -> None:  # noqa: ANN001
