@@ -148,7 +148,7 @@ class PricingModel:
         # rupee (made while the contributions are computed); the contributions are then shared
         # out so they add up to it exactly.
         contribs, log_price = self._explainer.contributions_and(
-            self.pipeline.dmatrix(row), lambda: self._single.inplace_predict(row)
+            row, lambda: self._single.inplace_predict(row)
         )
         parts, base = contribs[0, :-1], float(contribs[0, -1])
         price, low, high = self.price_from_log(log_price, self.pipeline.unseen_variant(row))

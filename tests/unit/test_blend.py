@@ -119,7 +119,7 @@ def test_work_run_alongside_the_explaining_is_returned_with_it(fitted, trees) ->
     matrix, _ = _rows(10, 5)
     data = _data(matrix)
     contribs, log_price = SplitExplainer(booster).contributions_and(
-        data, lambda: booster.inplace_predict(matrix)
+        matrix, lambda: booster.inplace_predict(matrix)
     )
     np.testing.assert_allclose(contribs, log_contributions(booster, data), atol=1e-5)
     np.testing.assert_allclose(contribs.sum(axis=1), log_price, atol=1e-4)
