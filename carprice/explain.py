@@ -60,7 +60,7 @@ class SplitExplainer:
         data = xgb.DMatrix(matrix, nthread=1)
         if len(self._halves) == 1:
             return log_contributions(self._halves[0], data, validate=False), alongside()
-        second = _pool().submit(log_contributions, self._halves[1], data, False)
+        second = _pool().submit(log_contributions, self._halves[1], data, validate=False)
         extra = alongside()
         out = log_contributions(self._halves[0], data, validate=False) + second.result()
         out[:, -1] -= self._base_score
