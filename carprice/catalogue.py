@@ -29,6 +29,7 @@ VARIANT = "variant"
 LEVELS: tuple[str, ...] = (BRAND, MODEL, MODEL_LINE, VARIANT)  # broad → specific
 FILL_ORDER: tuple[str, ...] = (VARIANT, MODEL_LINE, MODEL, BRAND)  # closest level first
 _CHOICES: tuple[str, ...] = ("fuel", "transmission")
+WHOLE_SPECS: tuple[str, ...] = ("engine_cc", "torque_rpm", "seats")  # whole in every listing
 _SEEN_NAMES_MAX = 100_000  # names remembered per loaded catalogue (a few MB at most)
 
 
@@ -191,8 +192,11 @@ def _level_table(frame: pd.DataFrame, keys: pd.DataFrame, spelled: pd.Series, le
         for col in _CHOICES:
             table[col + "s"] = _seen(data, col)
     table[list(SPEC_COLUMNS)] = grouped[list(SPEC_COLUMNS)].median()  # NaN-skipping
-    # A seat count is whole (cleaning refuses 4.5 seats): an even split rounds up.
-    table["seats"] = np.floor(table["seats"] + 0.5)
+    # Seats, engine size and torque rpm are whole in every listing (cleaning refuses 4.5
+    # seats): an even split rounds up, so the value filled is one a car can have and the
+    # form, which shows them whole, shows exactly the value the model used.
+    for col in WHOLE_SPECS:
+        table[col] = np.floor(table[col] + 0.5)
     table = table.rename_axis("key").reset_index()
     return {col: [_plain(v) for v in table[col]] for col in table.columns}
 

@@ -206,6 +206,21 @@ def test_variant_specs_are_medians_ignoring_missing(small: Catalogue) -> None:
     assert alto["seats"] == 5.0  # 4 and 5 seats: an even split rounds up to a whole seat
 
 
+def test_whole_specs_stay_whole() -> None:
+    """An even split of engine sizes or torque rpms would otherwise fill 1,197.5 cc, a size no
+    car has, and the form (which shows them whole) would show another value than the model
+    used. Decimal specs keep their median."""
+    asta = ("Hyundai i20 Asta", "Petrol")
+    two = [
+        (*asta, 2016, "18.6 kmpl", "1197 CC", "81.86 bhp", "114Nm@ 4000rpm", 5),
+        (*asta, 2017, "18.9 kmpl", "1198 CC", "82.85 bhp", "115Nm@ 4001rpm", 5),
+    ]
+    typical = Catalogue.build(clean_training(_raw(two)).frame).variants("Hyundai", "i20")[0]
+    assert (typical["engine_cc"], typical["torque_rpm"]) == (1198.0, 4001.0)
+    assert (typical["mileage_kmpl"], typical["torque_nm"]) == (18.75, 114.5)
+    assert typical["max_power_bhp"] == pytest.approx(82.355)
+
+
 def test_fill_takes_the_closest_level(small: Catalogue) -> None:
     frame = _quotes(
         {"name": "Maruti Swift Dzire VDI"},  # known variant
