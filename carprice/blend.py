@@ -56,12 +56,16 @@ def fit_extra_trees(
     categorical: list[int],
     seed: int,
     rounds: int = EXTRA_TREES_ROUNDS,
+    margin: np.ndarray | None = None,
 ) -> lgb.Booster:
-    """LightGBM extra-trees on the booster's own encoded rows, constraints and categories."""
+    """LightGBM extra-trees on the booster's own encoded rows, constraints and categories,
+    boosting from `margin` where given (`carprice.anchor`); its trees then hold the rest."""
     import lightgbm as lgb  # training only; serving never loads it
 
     params = {**EXTRA_TREES_PARAMS, "seed": seed, "monotone_constraints": monotone}
-    data = lgb.Dataset(matrix, log_price, categorical_feature=categorical, free_raw_data=True)
+    data = lgb.Dataset(
+        matrix, log_price, init_score=margin, categorical_feature=categorical, free_raw_data=True
+    )
     return lgb.train(params, data, num_boost_round=rounds)
 
 
@@ -83,23 +87,28 @@ def merge(
     forest: lgb.Booster,
     booster_weight: float,
     category_counts: dict[int, int],
+    head_start: dict | None = None,
 ) -> xgb.Booster:
     """One XGBoost booster predicting `booster_weight` × booster + the rest × forest, in log
     price: the booster's leaves and base score scaled, the forest's trees appended.
-    `category_counts` gives each categorical feature's number of codes (0 … n-1)."""
+    `category_counts` gives each categorical feature's number of codes (0 … n-1).
+
+    `head_start` is the tree (`anchor.Margin.tree`) of the blended margin both models were
+    trained to boost from: it is appended as it is, and takes the base score's place (XGBoost
+    boosts from a DMatrix's margin instead of its base score)."""
     model = json.loads(booster.save_raw("json"))
     learner = model["learner"]
     trees = learner["gradient_booster"]["model"]
     num_feature = learner["learner_model_param"]["num_feature"]
     for tree in trees["trees"]:
         _scale_leaves(tree, booster_weight)
-    base = float(json.loads(learner["learner_model_param"]["base_score"])[0])
+    base = 0.0 if head_start else float(json.loads(learner["learner_model_param"]["base_score"])[0])
     learner["learner_model_param"]["base_score"] = f"[{base * booster_weight:.9E}]"
-    dumped = forest.dump_model()["tree_info"]
-    for info in dumped:
-        tree = _from_lightgbm(
-            info["tree_structure"], 1.0 - booster_weight, num_feature, category_counts
-        )
+    dumped = [
+        (info["tree_structure"], 1.0 - booster_weight) for info in forest.dump_model()["tree_info"]
+    ]
+    for root, weight in [*dumped, *([(head_start, 1.0)] if head_start else [])]:
+        tree = _from_lightgbm(root, weight, num_feature, category_counts)
         tree["id"] = len(trees["trees"])
         trees["trees"].append(tree)
     count = len(trees["trees"])

@@ -264,7 +264,7 @@ def evaluate(run: str, settings: Settings | None = None) -> dict[str, float]:
     import mlflow
     import pandas as pd
 
-    from carprice import train
+    from carprice import anchor, train
 
     settings = _connect(settings)
     best = runlake.read_json(run, "tune", "best.json")
@@ -287,7 +287,8 @@ def evaluate(run: str, settings: Settings | None = None) -> dict[str, float]:
     with mlflow.start_run(run_id=best["mlflow_run_id"]):
         mlflow.log_metrics({f"test_{k}": v for k, v in model.metrics.items()} | frozen)
         mlflow.set_tag(names.EVAL_SET_TAG, info["set_id"])
-        mlflow.log_params({k: model.params[k] for k in ("forest_rounds", "booster_weight")})
+        recorded = ("forest_rounds", "booster_weight", *anchor.settings())
+        mlflow.log_params({k: model.params[k] for k in recorded if k in model.params})
         mlflow.log_table(pd.DataFrame(model.report), names.REPORT_ARTIFACT)
     from carprice.model import MODEL_FILES
 

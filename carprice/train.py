@@ -21,7 +21,8 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.model_selection import GroupKFold, train_test_split
 
-from carprice import blend, drift, report
+from carprice import anchor, blend, drift, report
+from carprice.anchor import BOOSTER_SLOPE, ESTIMATE, FOREST_SLOPE, Anchor
 from carprice.catalogue import Catalogue
 from carprice.evaluate import IntervalCalibration, priced_metrics, regression_metrics
 from carprice.explain import global_importance
@@ -143,12 +144,19 @@ def fit_booster(
     train: pd.DataFrame, params: dict, seed: int, rounds: int
 ) -> tuple[xgb.Booster, _Fitted]:
     """Fit the catalogue, the feature pipeline and the booster on `train`, and average the
-    extra-trees forest into it (`carprice.blend`): the booster returned prices with both."""
+    extra-trees forest into it (`carprice.blend`). Both boost from a head start that rises
+    with the encoder's estimate (`carprice.anchor`), kept as one more tree: the booster
+    returned prices with all three."""
     fitted = _Fitted.fit(train)
     pipeline = fitted.pipeline
     matrix, price, _ = _encoded(fitted, train, training=True, seed=seed)
     label = np.log(price)
-    booster, _ = _boost(params, seed, pipeline.monotone(), pipeline.dmatrix(matrix, label), rounds)
+    stairs = Anchor.fit(matrix, pipeline.features.index(ESTIMATE))
+    to_booster = stairs.margin(matrix, label, BOOSTER_SLOPE)
+    to_forest = stairs.margin(matrix, label, FOREST_SLOPE)
+    dtrain = pipeline.dmatrix(matrix, label)
+    dtrain.set_base_margin(to_booster.of(matrix))
+    booster, _ = _boost(params, seed, pipeline.monotone(), dtrain, rounds)
     chosen = blend.settings(rounds)
     forest = blend.fit_extra_trees(
         matrix,
@@ -157,8 +165,11 @@ def fit_booster(
         pipeline.categorical_indices(),
         seed,
         chosen["forest_rounds"],
+        margin=to_forest.of(matrix),
     )
-    merged = blend.merge(booster, forest, chosen["booster_weight"], pipeline.category_counts())
+    weight = chosen["booster_weight"]
+    head_start = to_booster.blended(to_forest, weight).tree()
+    merged = blend.merge(booster, forest, weight, pipeline.category_counts(), head_start)
     return merged, fitted
 
 
@@ -173,10 +184,19 @@ class _Fold:
 
     @classmethod
     def build(cls, part: pd.DataFrame, valid: pd.DataFrame, seed: int) -> _Fold:
+        """Both matrices boost from the booster's head start (`carprice.anchor`), fitted on
+        the training part, as the served booster does."""
         fitted = _Fitted.fit(part)
-        dvalid, valid_price, _ = _dmatrix(fitted, valid)
-        dtrain = _dmatrix(fitted, part, training=True, seed=seed)[0]
-        return cls(dtrain, dvalid, valid_price, fitted.pipeline.monotone())
+        pipeline = fitted.pipeline
+        matrix, price, _ = _encoded(fitted, part, training=True, seed=seed)
+        valid_matrix, valid_price, _ = _encoded(fitted, valid)
+        stairs = Anchor.fit(matrix, pipeline.features.index(ESTIMATE))
+        head_start = stairs.margin(matrix, np.log(price), BOOSTER_SLOPE)
+        dtrain = pipeline.dmatrix(matrix, np.log(price))
+        dtrain.set_base_margin(head_start.of(matrix))
+        dvalid = pipeline.dmatrix(valid_matrix, np.log(valid_price))
+        dvalid.set_base_margin(head_start.of(valid_matrix))
+        return cls(dtrain, dvalid, valid_price, pipeline.monotone())
 
 
 # Where the search starts: the best settings of a 5-fold grouped, 3-times repeated CV study on
@@ -310,6 +330,7 @@ def assemble(
             **params,
             "rounds": rounds,
             **blend.settings(rounds),
+            **anchor.settings(),
         },
         comparables=rows[list(COMPARABLE_COLUMNS)].copy(),
         catalogue=fitted.catalogue,
