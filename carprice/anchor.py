@@ -4,10 +4,10 @@ Trees don't extrapolate: a leaf prices the mean of its rows, and at the dear end
 few cars share a leaf with their like. Fitted on every clean row of the real file, the design
 before this priced its own training cars above ₹50 lakh about 13% low (mean log error +0.145
 over 19 rows; +0.127 with the head start), and the dearest tenth of listings makes a third of
-the absolute error. Boosting from
-half of `te_price` (the name encoding brought to the car's age, km, owners and seller) lets
-the booster learn what is left instead of climbing to the extremes by itself. All of it was
-worse (MAPE +0.27 points): a rare variant's estimate is noisy and the trees must then undo it.
+the absolute error. Boosting from half of `te_price` (the name encoding brought to the car's
+age, km, owners and seller) lets the booster learn what is left instead of climbing to the
+extremes by itself. All of it was worse (MAPE +0.27 points): a rare variant's estimate is
+noisy and the trees must then undo it.
 
 A straight line isn't a tree, so the head start is a staircase: steps `STEP` wide in
 `te_price`, each at the slope times its training rows' mean estimate. It is the margin the

@@ -104,10 +104,12 @@ def merge(
         _scale_leaves(tree, booster_weight)
     base = 0.0 if head_start else float(json.loads(learner["learner_model_param"]["base_score"])[0])
     learner["learner_model_param"]["base_score"] = f"[{base * booster_weight:.9E}]"
-    dumped = [
+    roots = [
         (info["tree_structure"], 1.0 - booster_weight) for info in forest.dump_model()["tree_info"]
     ]
-    for root, weight in [*dumped, *([(head_start, 1.0)] if head_start else [])]:
+    if head_start:
+        roots.append((head_start, 1.0))
+    for root, weight in roots:
         tree = _from_lightgbm(root, weight, num_feature, category_counts)
         tree["id"] = len(trees["trees"])
         trees["trees"].append(tree)

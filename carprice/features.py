@@ -204,8 +204,14 @@ class FeaturePipeline:
             return oof_encode(frame, encoder.reference_year, oof_groups, seed)
         return encoder.transform(frame, frame_level_keys(frame))
 
-    def dmatrix(self, matrix: np.ndarray, label: np.ndarray | None = None) -> xgb.DMatrix:
-        """An encoded matrix as XGBoost's DMatrix, categories marked, for training and SHAP.
+    def dmatrix(
+        self,
+        matrix: np.ndarray,
+        label: np.ndarray | None = None,
+        base_margin: np.ndarray | None = None,
+    ) -> xgb.DMatrix:
+        """An encoded matrix as XGBoost's DMatrix, categories marked, for training and SHAP;
+        with `base_margin`, boosting starts from it (`carprice.anchor`), not the base score.
 
         A few rows (a single quote) are built on one thread: waking OpenMP's pool costs more
         than the work, and on a loaded machine it cost 10+ ms.
@@ -213,6 +219,7 @@ class FeaturePipeline:
         return xgb.DMatrix(
             matrix,
             label=label,
+            base_margin=base_margin,
             feature_names=list(self.features),
             feature_types=self.feature_types,
             enable_categorical=True,

@@ -288,7 +288,7 @@ def evaluate(run: str, settings: Settings | None = None) -> dict[str, float]:
         mlflow.log_metrics({f"test_{k}": v for k, v in model.metrics.items()} | frozen)
         mlflow.set_tag(names.EVAL_SET_TAG, info["set_id"])
         recorded = ("forest_rounds", "booster_weight", *anchor.settings())
-        mlflow.log_params({k: model.params[k] for k in recorded if k in model.params})
+        mlflow.log_params({k: model.params[k] for k in recorded})
         mlflow.log_table(pd.DataFrame(model.report), names.REPORT_ARTIFACT)
     from carprice.model import MODEL_FILES
 

@@ -154,8 +154,7 @@ def fit_booster(
     stairs = Anchor.fit(matrix, pipeline.features.index(ESTIMATE))
     to_booster = stairs.margin(matrix, label, BOOSTER_SLOPE)
     to_forest = stairs.margin(matrix, label, FOREST_SLOPE)
-    dtrain = pipeline.dmatrix(matrix, label)
-    dtrain.set_base_margin(to_booster.of(matrix))
+    dtrain = pipeline.dmatrix(matrix, label, base_margin=to_booster.of(matrix))
     booster, _ = _boost(params, seed, pipeline.monotone(), dtrain, rounds)
     chosen = blend.settings(rounds)
     forest = blend.fit_extra_trees(
@@ -190,12 +189,13 @@ class _Fold:
         pipeline = fitted.pipeline
         matrix, price, _ = _encoded(fitted, part, training=True, seed=seed)
         valid_matrix, valid_price, _ = _encoded(fitted, valid)
+        label = np.log(price)
         stairs = Anchor.fit(matrix, pipeline.features.index(ESTIMATE))
-        head_start = stairs.margin(matrix, np.log(price), BOOSTER_SLOPE)
-        dtrain = pipeline.dmatrix(matrix, np.log(price))
-        dtrain.set_base_margin(head_start.of(matrix))
-        dvalid = pipeline.dmatrix(valid_matrix, np.log(valid_price))
-        dvalid.set_base_margin(head_start.of(valid_matrix))
+        head_start = stairs.margin(matrix, label, BOOSTER_SLOPE)
+        dtrain = pipeline.dmatrix(matrix, label, base_margin=head_start.of(matrix))
+        dvalid = pipeline.dmatrix(
+            valid_matrix, np.log(valid_price), base_margin=head_start.of(valid_matrix)
+        )
         return cls(dtrain, dvalid, valid_price, pipeline.monotone())
 
 
