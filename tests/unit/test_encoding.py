@@ -246,6 +246,39 @@ def test_the_variant_year_level_prices_a_car_from_its_comparables() -> None:
     assert old["te_variant_year"].equals(old["te_variant"])
 
 
+def test_one_far_off_listing_pulls_its_comparables_by_at_most_the_clip() -> None:
+    """A 2015 car listed at ten times its year's others: in the variant-year value it counts
+    as a car TWIN_CLIP above the variant's value, not ten times dearer; the variant level
+    itself still takes it in full."""
+    from carprice.catalogue import frame_level_keys
+    from carprice.target_encoding import (
+        ADJUSTED,
+        SMOOTHING,
+        TWIN_CLIP,
+        HierarchicalTargetEncoder,
+        _adjusters,
+    )
+
+    rows = [("Maruti Swift VDI", 2015, 50_000, 500_000.0 + 5_000 * i) for i in range(6)]
+    rows += [("Maruti Swift VDI", 2012, 50_000, 250_000.0 + 5_000 * i) for i in range(6)]
+    rows += [("Maruti Swift VDI", 2015, 50_000, 5_000_000.0)]
+    train = _listings(rows)
+    encoder = HierarchicalTargetEncoder.fit(train, frame_level_keys(train), 2021)
+    slopes = np.array([encoder.slope, *(encoder.adjust[n] for n in ADJUSTED[1:])])
+    target = np.log(train["selling_price"].to_numpy()) - _adjusters(train, 2021) @ slopes
+    variant = encoder.values["variant"]["maruti swift vdi"]
+    year = (train["year"] == 2015).to_numpy()
+    pulls = target[year] - variant
+    assert pulls.max() > 1.0 and np.sort(pulls)[-2] < TWIN_CLIP  # only the far-off car clips
+    value = encoder.values["variant_year"]["maruti swift vdi|2015"]
+    assert value == pytest.approx(
+        variant + np.clip(pulls, -TWIN_CLIP, TWIN_CLIP).sum() / (year.sum() + SMOOTHING)
+    )
+    assert value < variant + pulls.sum() / (year.sum() + SMOOTHING) - 0.05  # unclipped
+    line = encoder.values["model_line"]["maruti swift vdi"]  # the variant's parent
+    assert variant == pytest.approx((target.sum() + SMOOTHING * line) / (len(target) + SMOOTHING))
+
+
 def test_reposts_never_encode_each_other_but_comparables_do() -> None:
     """Out of fold, a car's repost (same name, year and km) is always in the car's own inner
     fold, so it never counts as a comparable; another car of the variant and year does."""
