@@ -282,6 +282,13 @@ def gate(
         scores += f" (the champion can't price {counts['champion_unpriced']} more)"
     if better:
         verdict = f"beats the champion beyond noise (minimum gain {min_gain:.1%}): "
+    elif np.array_equal(cand_p, champ_p):
+        # A retrain on the same data with the same seed and a search that keeps its starting
+        # point rebuilds the champion exactly; "₹0 … ₹0" alone reads like a fault.
+        verdict = (
+            "does not beat the champion: it prices every shared row exactly as the champion "
+            "does (the same data, seed and chosen settings rebuild the same model): "
+        )
     elif not beyond_noise:
         verdict = (
             f"does not beat the champion beyond noise: the interval's low end "

@@ -116,6 +116,18 @@ def test_a_small_gain_within_noise_does_not_promote() -> None:
     assert tags["gate.level"] == "0.95" and tags["gate.min_gain"] == "0.0000"
 
 
+def test_a_rebuilt_champion_is_named_as_such() -> None:
+    """The same data, seed and settings rebuild the champion: the reason says so instead of
+    leaving the operator to read a ₹0 … ₹0 interval."""
+    actual, _, champion = _noisy_pair(0.0)
+    verdict = gate(actual, champion.copy(), champion, resamples=200)
+    assert not verdict.promote
+    assert verdict.reason.startswith("does not beat the champion: it prices every shared row")
+    nudged = champion.copy()
+    nudged[0] *= 1.001
+    assert "exactly" not in gate(actual, nudged, champion, resamples=200).reason
+
+
 def test_a_clear_gain_promotes_unless_below_the_minimum() -> None:
     actual, candidate, champion = _noisy_pair(0.15)
     clear = gate(actual, candidate, champion, resamples=1000)
