@@ -87,12 +87,22 @@ def _encoded(
     return matrix, frame[TARGET].to_numpy(float)[ok], pipeline.unseen_variant(matrix)
 
 
-def _dmatrix(
-    fitted: _Fitted, frame: pd.DataFrame, training: bool = False, seed: int = 0
-) -> tuple[xgb.DMatrix, np.ndarray, np.ndarray]:
-    """`_encoded` as XGBoost's input, labelled with log price."""
-    matrix, price, unseen = _encoded(fitted, frame, training, seed)
+def _dmatrix(fitted: _Fitted, frame: pd.DataFrame) -> tuple[xgb.DMatrix, np.ndarray, np.ndarray]:
+    """Held-out rows (`_encoded`) as XGBoost's input, labelled with log price, for a merged
+    booster: its head start is one of its trees, so no margin is set."""
+    matrix, price, unseen = _encoded(fitted, frame)
     return fitted.pipeline.dmatrix(matrix, np.log(price)), price, unseen
+
+
+def _anchored(
+    fitted: _Fitted, train: pd.DataFrame, seed: int
+) -> tuple[np.ndarray, np.ndarray, Anchor]:
+    """Training rows encoded out of fold, their log prices, and the staircase of the encoder's
+    estimate they boost from (`carprice.anchor`): one place, so the search's folds and the
+    served booster start from the same head start."""
+    matrix, price, _ = _encoded(fitted, train, training=True, seed=seed)
+    stairs = Anchor.fit(matrix, fitted.pipeline.features.index(ESTIMATE))
+    return matrix, np.log(price), stairs
 
 
 def _boost(
@@ -149,9 +159,7 @@ def fit_booster(
     returned prices with all three."""
     fitted = _Fitted.fit(train)
     pipeline = fitted.pipeline
-    matrix, price, _ = _encoded(fitted, train, training=True, seed=seed)
-    label = np.log(price)
-    stairs = Anchor.fit(matrix, pipeline.features.index(ESTIMATE))
+    matrix, label, stairs = _anchored(fitted, train, seed)
     to_booster = stairs.margin(matrix, label, BOOSTER_SLOPE)
     to_forest = stairs.margin(matrix, label, FOREST_SLOPE)
     dtrain = pipeline.dmatrix(matrix, label, base_margin=to_booster.of(matrix))
@@ -187,10 +195,8 @@ class _Fold:
         the training part, as the served booster does."""
         fitted = _Fitted.fit(part)
         pipeline = fitted.pipeline
-        matrix, price, _ = _encoded(fitted, part, training=True, seed=seed)
+        matrix, label, stairs = _anchored(fitted, part, seed)
         valid_matrix, valid_price, _ = _encoded(fitted, valid)
-        label = np.log(price)
-        stairs = Anchor.fit(matrix, pipeline.features.index(ESTIMATE))
         head_start = stairs.margin(matrix, label, BOOSTER_SLOPE)
         dtrain = pipeline.dmatrix(matrix, label, base_margin=head_start.of(matrix))
         dvalid = pipeline.dmatrix(
