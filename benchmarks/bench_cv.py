@@ -1,13 +1,17 @@
 """Grouped, repeated cross-validation of the served design, with 95% bootstrap intervals.
 
     python -m benchmarks.bench_cv [--data PATH] [--folds 5] [--repeats 4] [--rounds 600]
+                                  [--identity]
 
 One test split is one draw: on about 1,000 rows its MAPE moves by half a point from seed to
 seed. This scores the whole pricing path (catalogue, out-of-fold encoding, booster and the
 calibrated interval, `PricingModel.price_frame`) on every clean row of the real file, in
 folds that never split a car from its reposts (`carprice.listings`), at the search's start
 settings and a fixed number of rounds (tuning inside every fold would cost 30× as much).
-Intervals resample whole cars (listing groups), so reposts move together.
+Intervals resample whole cars (listing groups), so reposts move together. With `--identity`,
+every held-out car is priced a second time by its identity alone (name, year, km, fuel,
+seller, gearbox, owners: what a salesperson knows), its specs filled from the fold's
+catalogue as a quote's are, and those figures are printed too.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from carprice import report, train
 from carprice.clean import clean_training
 from carprice.evaluate import regression_metrics
 from carprice.listings import listing_groups
-from carprice.schema import TARGET
+from carprice.schema import SPEC_COLUMNS, TARGET
 from carprice.settings import get_settings
 
 BARS = {
@@ -42,10 +46,12 @@ def out_of_fold(
     rounds: int,
     first_seed: int = 0,
     trials: int = 0,
+    identity: bool = False,
 ) -> pd.DataFrame:
     """One priced row per clean row and repeat: actual, predicted, bounds, unseen variant.
     With `trials`, each fold runs the training job's own search on its training rows first
-    and prices with what it chose (the served procedure, at `trials` times the cost)."""
+    and prices with what it chose (the served procedure, at `trials` times the cost). With
+    `identity`, also `id_price`, `id_low` and `id_high`: the same cars quoted without specs."""
     parts = []
     groups = listing_groups(frame)
     summary = {"source": "bench_cv"}
@@ -59,6 +65,14 @@ def out_of_fold(
                 params, fit_rounds, _ = train.tune(fit.reset_index(drop=True), trials, seed)
             model = train.assemble(fit, params, fit_rounds, seed, 0.8, summary, explain=False)
             priced = model.price_frame(hold.drop(columns=[TARGET]))
+            by_name = {}
+            if identity:
+                quoted = model.price_frame(hold.drop(columns=[TARGET, *SPEC_COLUMNS]))
+                by_name = {
+                    f"id_{short}": quoted[column].to_numpy(dtype=float)
+                    for short, column in (("price", "predicted_price"), ("low", "price_low"),
+                                          ("high", "price_high"))
+                }  # fmt: skip
             parts.append(
                 pd.DataFrame(
                     {
@@ -69,6 +83,7 @@ def out_of_fold(
                         "low": priced["price_low"].to_numpy(dtype=float),
                         "high": priced["price_high"].to_numpy(dtype=float),
                         "unseen": ~report.variant_seen(hold, fit),
+                        **by_name,
                     }
                 )
             )
@@ -124,6 +139,25 @@ def bootstrap(rows: pd.DataFrame, resamples: int, seed: int) -> dict[str, tuple[
     return {k: tuple(np.percentile([d[k] for d in draws], [2.5, 97.5])) for k in draws[0]}
 
 
+def identity_view(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with their identity-only quotes (`out_of_fold(identity=True)`) as the price."""
+    quoted = rows.drop(columns=["price", "low", "high"])
+    return quoted.rename(columns={"id_price": "price", "id_low": "low", "id_high": "high"})
+
+
+def _print_figures(rows: pd.DataFrame, resamples: int) -> None:
+    point, spread = figures(rows), bootstrap(rows, resamples, seed=0)
+    for key, value in point.items():
+        low, high = spread[key]
+        shown = (lambda v: f"{v:,.0f}") if key == "mae" else (lambda v: f"{v:.2%}")
+        print(
+            f"  {key:<12}{shown(value):>10}   95% [{shown(low)}, {shown(high)}]   "
+            f"bar {BARS.get(key, '-')}"
+        )
+    per_repeat = [regression_metrics(r["actual"], r["price"]) for _, r in rows.groupby("repeat")]
+    print("  per repeat MAPE: " + ", ".join(f"{m['mape']:.2%}" for m in per_repeat))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", default=get_settings().raw_data)
@@ -140,18 +174,24 @@ def main() -> int:
         "start settings at --rounds: the served procedure, about 30× slower at 30",
     )
     parser.add_argument("--rows", help="also write the priced rows here (parquet), to pair runs")
+    parser.add_argument(
+        "--identity",
+        action="store_true",
+        help="also quote every held-out car by its identity alone, specs filled from the "
+        "catalogue (what a salesperson types), and print those figures",
+    )
     args = parser.parse_args()
     if not args.data:
         print("set CARPRICE_RAW_DATA or --data to the real CarDekho file", file=sys.stderr)
         return 2
     frame = clean_training(pd.read_csv(args.data, dtype=str, keep_default_na=False)).frame
     started = time.monotonic()
-    priced = out_of_fold(frame, args.folds, args.repeats, args.rounds, args.seed, args.trials)
+    priced = out_of_fold(
+        frame, args.folds, args.repeats, args.rounds, args.seed, args.trials, args.identity
+    )
     rows, refused = priced_only(priced)
     if args.rows:
         rows.to_parquet(args.rows)
-    point, spread = figures(rows), bootstrap(rows, args.resamples, seed=0)
-    per_repeat = [regression_metrics(r["actual"], r["price"]) for _, r in rows.groupby("repeat")]
     print(
         f"grouped CV (name + year + km), {args.folds} folds × {args.repeats} repeats, "
         f"{len(frame)} clean rows, "
@@ -163,14 +203,14 @@ def main() -> int:
         + f"{time.monotonic() - started:.0f}s; unseen-variant share {rows['unseen'].mean():.1%}; "
         f"{refused} row(s) refused (brand unseen by the fold)"
     )
-    for key, value in point.items():
-        low, high = spread[key]
-        shown = (lambda v: f"{v:,.0f}") if key == "mae" else (lambda v: f"{v:.2%}")
+    _print_figures(rows, args.resamples)
+    if args.identity:
+        quoted, refused = priced_only(identity_view(rows))
         print(
-            f"  {key:<12}{shown(value):>10}   95% [{shown(low)}, {shown(high)}]   "
-            f"bar {BARS.get(key, '-')}"
+            f"the same cars quoted by identity alone (specs filled from the fold's catalogue); "
+            f"{refused} more row(s) refused"
         )
-    print("  per repeat MAPE: " + ", ".join(f"{m['mape']:.2%}" for m in per_repeat))
+        _print_figures(quoted, args.resamples)
     return 0
 
 

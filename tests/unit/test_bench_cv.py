@@ -97,3 +97,24 @@ def test_with_trials_every_fold_runs_the_search_on_its_own_rows(
     assert len(searched) == 2 and sum(searched) == len(frame)  # each fold its own rows
     assert len(rows) == len(frame) and rows["group"].notna().all()
     assert np.isfinite(rows["price"]).mean() > 0.95
+
+
+def test_identity_quotes_the_same_cars_without_their_specs(synthetic_raw: pd.DataFrame) -> None:
+    """`--identity` prices each held-out car a second time from name, year, km, fuel, seller,
+    gearbox and owners alone; the full-spec figures are untouched by it."""
+    from benchmarks import bench_cv
+    from carprice.clean import clean_training
+
+    frame = clean_training(synthetic_raw.head(600)).frame
+    plain = bench_cv.out_of_fold(frame, folds=2, repeats=1, rounds=30)
+    both = bench_cv.out_of_fold(frame, folds=2, repeats=1, rounds=30, identity=True)
+    np.testing.assert_array_equal(both["price"], plain["price"])
+    assert "id_price" not in plain
+    quoted = bench_cv.identity_view(both)
+    assert sorted(quoted.columns) == sorted(plain.columns)
+    np.testing.assert_array_equal(quoted["price"], both["id_price"])
+    priced = np.isfinite(quoted["price"])
+    assert priced.mean() > 0.95
+    assert (quoted["low"][priced] <= quoted["price"][priced]).all()
+    # The specs matter: quoted without them, some cars get another price.
+    assert (np.abs(quoted["price"] - both["price"]) > 1)[priced].any()
