@@ -102,7 +102,10 @@ class RangeWarning(BaseModel):
 
 FILLED_DOC = (
     "Specs taken from the catalogue, with the level they came from: "
-    "{'engine_cc': 'variant', 'torque_nm': 'model_line'}. Empty when the car came with all."
+    "{'engine_cc': 'variant', 'torque_nm': 'model_line'}. For a variant the catalogue doesn't "
+    "list, a coarser level's specs are those of its listed variants with the car's fuel and "
+    "gearbox whose names share most words with the car's (their median). Empty when the car "
+    "came with all."
 )
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from carprice.clean import FEW_ROWS, split_name
+from carprice.relatives import Relatives
 from carprice.schema import SPEC_COLUMNS  # none can be ≤ 0: such a value is a placeholder
 
 BRAND = "brand"
@@ -28,6 +29,7 @@ MODEL_LINE = "model_line"
 VARIANT = "variant"
 LEVELS: tuple[str, ...] = (BRAND, MODEL, MODEL_LINE, VARIANT)  # broad → specific
 FILL_ORDER: tuple[str, ...] = (VARIANT, MODEL_LINE, MODEL, BRAND)  # closest level first
+_COARSE: tuple[str, ...] = FILL_ORDER[1:]  # where an unlisted variant's relatives are sought
 _CHOICES: tuple[str, ...] = ("fuel", "transmission")
 WHOLE_SPECS: tuple[str, ...] = ("engine_cc", "torque_rpm", "seats")  # whole in every listing
 _SEEN_NAMES_MAX = 100_000  # names remembered per loaded catalogue (a few MB at most)
@@ -262,6 +264,10 @@ class Catalogue:
         return out
 
     @cached_property
+    def _relatives(self) -> Relatives:
+        return Relatives(self.levels[VARIANT], _COARSE, SPEC_COLUMNS)
+
+    @cached_property
     def _seen_names(self) -> dict[tuple[object, object], tuple[int, ...]]:
         """(brand, name) → `_codes`, remembered: quotes repeat the same few thousand names."""
         return {}
@@ -300,10 +306,13 @@ class Catalogue:
 
     # ---- filling ----------------------------------------------------------------------------
 
-    def fill(self, frame: pd.DataFrame) -> Filled:
+    def fill(self, frame: pd.DataFrame, relatives: bool = True) -> Filled:
         """Fill each row's missing or impossible specs from its closest catalogue level
         (variant, else model line, else model, else brand); values the user gave win. A spec
-        no level knows (an unknown brand) stays NaN and isn't reported as filled.
+        no level knows (an unknown brand) stays NaN and isn't reported as filled. For a variant
+        the catalogue doesn't list, a coarser level's specs are those of its listed variants
+        closest to the car (`carprice.relatives`) unless `relatives` is off, as for training
+        rows.
 
         Work is per distinct (brand, name) plus NumPy gathers, so 10,000 rows cost about what a
         few hundred names do. Rows filled alike share one `filled_from` dict: read-only.
@@ -321,9 +330,11 @@ class Catalogue:
         )
         impossible = self._impossible(values)
         take = np.isnan(values) | impossible
-        row_typical = typical[pair_codes]
+        row_typical, row_level = typical[pair_codes], level[pair_codes]  # copies
+        if relatives:
+            self._from_relatives(frame, (pair_codes, pairs), codes, take, row_typical, row_level)
         filled = np.where(take, row_typical, values)
-        source = np.where(take & ~np.isnan(row_typical), level[pair_codes], 0)
+        source = np.where(take & ~np.isnan(row_typical), row_level, 0)
         out = frame.copy(deep=False)  # copy-on-write: the caller's frame is never changed
         absent = [c for c in SPEC_COLUMNS if c not in out]
         if absent:
@@ -334,6 +345,58 @@ class Catalogue:
             pd.Series(self._sources(source), index=frame.index, dtype=object),
             pd.DataFrame(impossible, index=frame.index, columns=list(SPEC_COLUMNS)),
         )
+
+    def _from_relatives(
+        self,
+        frame: pd.DataFrame,
+        pairs: tuple[np.ndarray, list[tuple[object, object]]],
+        codes: np.ndarray,
+        take: np.ndarray,
+        typical: np.ndarray,
+        level: np.ndarray,
+    ) -> None:
+        """Overwrite, in place, the coarse-level specs to fill of rows whose variant the
+        catalogue doesn't list with its closest relatives' (`carprice.relatives`), once per
+        distinct name, fuel and gearbox; the level reported is the one searched."""
+        pair_codes, names = pairs
+        row_codes = codes[pair_codes]
+        coarse = level >= 2  # FILL_ORDER[1:]: model line, model, brand
+        rows = np.flatnonzero((row_codes[:, 0] < 0) & (take & coarse).any(axis=1))
+        if not len(rows):
+            return
+        absent = np.full(len(rows), None, dtype=object)
+        fuel, gearbox = (
+            frame[c].to_numpy(dtype=object)[rows] if c in frame else absent
+            for c in ("fuel", "transmission")
+        )
+        # One search per distinct name, fuel and gearbox, then NumPy gathers back to the rows.
+        parts = [pair_codes[rows], pd.factorize(fuel)[0] + 1, pd.factorize(gearbox)[0] + 1]
+        combined = (parts[0] * (parts[1].max() + 1) + parts[1]) * (parts[2].max() + 1) + parts[2]
+        combo, distinct = pd.factorize(combined)
+        first = np.unique(combo, return_index=True)[1]
+        found = np.full((len(distinct), len(SPEC_COLUMNS)), np.nan)
+        searched = np.zeros(len(distinct), dtype=level.dtype)
+        whole = [SPEC_COLUMNS.index(c) for c in WHOLE_SPECS]
+        for u, at in enumerate(first.tolist()):
+            pair = int(pair_codes[rows[at]])
+            finest = next((i for i in range(1, len(FILL_ORDER)) if codes[pair, i] >= 0), 0)
+            if not finest:
+                continue
+            brand, name = names[pair]
+            specs = self._relatives.specs(
+                FILL_ORDER[finest],
+                self.levels[FILL_ORDER[finest]]["key"][codes[pair, finest]],
+                _norm(_full_name(name, brand)),  # the words of the car's name
+                fuel[at],
+                gearbox[at],
+            )
+            if specs is not None:
+                specs[whole] = np.floor(specs[whole] + 0.5)  # whole, as `_level_table` makes them
+                found[u], searched[u] = specs, finest + 1
+        specs, searched = found[combo], searched[combo]
+        replace = take[rows] & coarse[rows] & ~np.isnan(specs)
+        typical[rows] = np.where(replace, specs, typical[rows])
+        level[rows] = np.where(replace, searched[:, None], level[rows])
 
     @staticmethod
     def _sources(source: np.ndarray) -> np.ndarray:

@@ -74,12 +74,14 @@ def _encoded(
     """The rows the pipeline can price, encoded; their prices; and which of them have a
     variant the pipeline never saw (for per-group interval calibration).
 
-    Missing specs are filled from the catalogue first, as serving fills them. Training rows
-    get their name encoding out of fold (grouped by reposts of one car); rows the pipeline
-    refuses (a brand only a validation fold has) are left out, as serving would refuse them.
+    Missing specs are filled from the catalogue first, as serving fills them (training rows
+    from their level's medians, not an unlisted variant's relatives: `carprice.relatives`).
+    Training rows get their name encoding out of fold (grouped by reposts of one car); rows
+    the pipeline refuses (a brand only a validation fold has) are left out, as serving would
+    refuse them.
     """
     pipeline = fitted.pipeline
-    frame = fitted.catalogue.fill(frame).frame
+    frame = fitted.catalogue.fill(frame, relatives=not training).frame
     groups = listing_groups(frame) if training else None
     encoded = pipeline.encode(frame, oof_groups=groups, seed=seed)
     ok = encoded.ok
@@ -147,7 +149,7 @@ class _Fitted:
     @classmethod
     def fit(cls, train: pd.DataFrame) -> _Fitted:
         catalogue = Catalogue.build(train)
-        return cls(catalogue, FeaturePipeline.fit(catalogue.fill(train).frame))
+        return cls(catalogue, FeaturePipeline.fit(catalogue.fill(train, relatives=False).frame))
 
 
 def fit_booster(

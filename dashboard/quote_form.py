@@ -296,8 +296,10 @@ def _describe(pick: Pick) -> None:
         st.caption(f"**{entry['name']}**: {seen}.")
     elif pick.variant:
         st.caption(
-            f"“{pick.variant}” isn't in the catalogue: it is priced from its closest known "
-            f"level (model line, else model). Specs below: a typical {entry['name']}."
+            f"“{pick.variant}” isn't in the catalogue: specs you leave untouched are taken "
+            f"from the listed variants closest to it (same fuel and gearbox, most words of the "
+            f"name in common) within its model line, else model. Specs below: a typical "
+            f"{entry['name']}."
         )
     else:
         st.caption(

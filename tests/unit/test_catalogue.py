@@ -222,6 +222,8 @@ def test_whole_specs_stay_whole() -> None:
 
 
 def test_fill_takes_the_closest_level(small: Catalogue) -> None:
+    """Level medians, as training rows are filled (`relatives=False`); a quote's unlisted
+    variant narrows the coarse level to its relatives (the test below)."""
     frame = _quotes(
         {"name": "Maruti Swift Dzire VDI"},  # known variant
         {"name": "Maruti Swift Dzire ZXI", "fuel": "Petrol"},  # variant lacks torque
@@ -230,7 +232,7 @@ def test_fill_takes_the_closest_level(small: Catalogue) -> None:
         {"name": "Maruti Ciaz ZXI"},  # new model, known brand
         {"name": "Trabant 601 S"},  # unknown brand
     )
-    filled = small.fill(frame)
+    filled = small.fill(frame, relatives=False)
     every = dict.fromkeys(SPEC_COLUMNS)
     assert filled.filled_from[0] == dict.fromkeys(every, VARIANT)
     assert _row(filled, 0)["mileage_kmpl"] == 22.0
@@ -246,6 +248,60 @@ def test_fill_takes_the_closest_level(small: Catalogue) -> None:
     assert filled.filled_from[5] == {}
     assert all(np.isnan(v) for v in _row(filled, 5).values())
     assert not filled.impossible.to_numpy().any()
+
+
+def test_an_unlisted_variant_takes_its_closest_relatives_specs(small: Catalogue) -> None:
+    """Within the closest level that knows the name: the variants of the car's fuel and
+    gearbox, then the most words of the name in common, their median on a tie."""
+    frame = _quotes(
+        {"name": "Maruti Swift Dzire LXI", "fuel": "Petrol"},  # the line's petrol: ZXI
+        {"name": "Maruti Swift Dzire LXI"},  # diesel: VDI
+        {"name": "Maruti Ciaz Dzire VDI"},  # brand level; Dzire VDI shares three words
+        {"name": "Maruti Ciaz VDI"},  # Dzire VDI and Swift VDI share two each
+        {"name": "Maruti Ciaz", "fuel": "Petrol"},  # no words to tell: every petrol manual
+        {"name": "Maruti Swift Dzire LXI", "fuel": "CNG"},  # no CNG: every variant of the line
+        {"name": "Maruti Swift Dzire VDI", "fuel": "Petrol"},  # listed: its own specs
+        {"name": "Maruti Swift Dzire LXI", "fuel": "Petrol", "max_power_bhp": 90},
+    )
+    filled = small.fill(frame)
+    rows = [_row(filled, i) for i in range(len(frame))]
+    assert (rows[0]["engine_cc"], rows[0]["max_power_bhp"]) == (1197.0, 85.0)
+    # The ZXI lists no torque: that one still comes from the line's median.
+    assert rows[0]["torque_nm"] == 190.0
+    assert filled.filled_from[0] == dict.fromkeys(SPEC_COLUMNS, MODEL_LINE)
+    assert (rows[1]["engine_cc"], rows[1]["mileage_kmpl"]) == (1248.0, 22.0)
+    assert rows[2]["mileage_kmpl"] == 22.0
+    assert filled.filled_from[2] == dict.fromkeys(SPEC_COLUMNS, BRAND)
+    assert rows[3]["mileage_kmpl"] == pytest.approx((22.0 + 22.9) / 2)
+    assert rows[4]["max_power_bhp"] == pytest.approx((85.0 + 47.3) / 2)
+    assert rows[4]["engine_cc"] == 997.0  # (1197 + 796) / 2, whole as every listing's
+    assert rows[5]["mileage_kmpl"] == pytest.approx((22.0 + 19.1) / 2)  # VDI's and ZXI's
+    assert rows[6]["engine_cc"] == 1248.0
+    assert filled.filled_from[6] == dict.fromkeys(SPEC_COLUMNS, VARIANT)
+    assert rows[7]["max_power_bhp"] == 90.0 and rows[7]["engine_cc"] == 1197.0
+    assert "max_power_bhp" not in filled.filled_from[7]
+    # Without relatives, every unlisted variant takes its level's median.
+    medians = small.fill(frame, relatives=False)
+    assert _row(medians, 0)["engine_cc"] == _row(medians, 1)["engine_cc"] == 1248.0
+    assert _row(medians, 0)["max_power_bhp"] == 74.5  # the four Dzire listings
+
+
+def test_relatives_are_found_once_per_name_fuel_and_gearbox(
+    small: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = Catalogue.from_dict(small.to_dict())
+    calls: list[tuple] = []
+    real = fresh._relatives.specs
+    monkeypatch.setattr(fresh._relatives, "specs", lambda *a: calls.append(a) or real(*a))
+    two = _quotes({"name": "Maruti Ciaz VDI"}, {"name": "Maruti Ciaz VDI", "fuel": "Petrol"})
+    frame = two.iloc[[0, 1] * 3000].reset_index(drop=True)
+    filled = fresh.fill(frame)
+    assert len(calls) == 2
+    assert filled.frame["engine_cc"].tolist()[:4] == [1248.0, 997.0, 1248.0, 997.0]
+    # Every spec given: nothing is looked up.
+    calls.clear()
+    fresh.fill(filled.frame)
+    assert calls == []
 
 
 def test_given_values_win_and_impossible_ones_are_filled(small: Catalogue) -> None:
