@@ -121,8 +121,10 @@ def _bounds(column: str) -> dict[str, float]:
 
 _FILLED = (
     " Optional: left out, empty or ≤ 0 (a placeholder, never a real spec), it is filled from "
-    "the catalogue (the variant's typical value, else the model line's, model's or brand's) "
-    "and the answer says so in `filled`. Otherwise it must lie in {low:g}–{high:g} {unit}."
+    "the catalogue (the variant's typical value, else the model line's, model's or brand's, "
+    "there from the variants closest to an unlisted one: same fuel and gearbox, most words "
+    "of the name in common) and the answer says so in `filled`. Otherwise it must lie in "
+    "{low:g}–{high:g} {unit}."
 )
 
 
