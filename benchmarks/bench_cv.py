@@ -65,10 +65,10 @@ def out_of_fold(
                 params, fit_rounds, _ = train.tune(fit.reset_index(drop=True), trials, seed)
             model = train.assemble(fit, params, fit_rounds, seed, 0.8, summary, explain=False)
             priced = model.price_frame(hold.drop(columns=[TARGET]))
-            by_name = {}
+            identity_quotes = {}
             if identity:
                 quoted = model.price_frame(hold.drop(columns=[TARGET, *SPEC_COLUMNS]))
-                by_name = {
+                identity_quotes = {
                     f"id_{short}": quoted[column].to_numpy(dtype=float)
                     for short, column in (("price", "predicted_price"), ("low", "price_low"),
                                           ("high", "price_high"))
@@ -83,7 +83,7 @@ def out_of_fold(
                         "low": priced["price_low"].to_numpy(dtype=float),
                         "high": priced["price_high"].to_numpy(dtype=float),
                         "unseen": ~report.variant_seen(hold, fit),
-                        **by_name,
+                        **identity_quotes,
                     }
                 )
             )

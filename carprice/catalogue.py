@@ -372,8 +372,7 @@ class Catalogue:
         # One search per distinct name, fuel and gearbox, then NumPy gathers back to the rows.
         parts = [pair_codes[rows], pd.factorize(fuel)[0] + 1, pd.factorize(gearbox)[0] + 1]
         combined = (parts[0] * (parts[1].max() + 1) + parts[1]) * (parts[2].max() + 1) + parts[2]
-        combo, distinct = pd.factorize(combined)
-        first = np.unique(combo, return_index=True)[1]
+        distinct, first, combo = np.unique(combined, return_index=True, return_inverse=True)
         found = np.full((len(distinct), len(SPEC_COLUMNS)), np.nan)
         searched = np.zeros(len(distinct), dtype=level.dtype)
         whole = [SPEC_COLUMNS.index(c) for c in WHOLE_SPECS]
